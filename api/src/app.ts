@@ -1,0 +1,224 @@
+/**
+ * Builds the API: dependencies, the Yoga server (schema, context, limits, CORS, health)
+ * and their lifecycle. Tests call `api.yoga.fetch(...)` without opening a port;
+ * main.ts serves it over HTTP.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { GraphQLError, type DefinitionNode, type ExecutionResult } from 'graphql';
+import { createSchema, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { EnvelopArmor } from '@escape.tech/graphql-armor';
+import { createLogger, type Logger } from '@descrow/common';
+import type { Deployment } from '@descrow/contracts';
+import type { ApiConfig } from './config';
+import type { Ctx, Deps } from './context';
+import { Tokens, type Session } from './auth/jwt';
+import { Cache } from './data/cache';
+import { IpfsContentStore, LocalContentStore } from './data/contentStore';
+import { createDb } from './data/db';
+import { IndexReader } from './data/indexReader';
+import { LedgerReader } from './data/ledgerReader';
+import { createLoaders } from './data/loaders';
+import { OracleClient } from './data/oracleClient';
+import { OrderWatcher } from './data/orderWatcher';
+import { createRedis } from './data/redis';
+import { RateLimiter } from './data/rateLimit';
+import { resolvers } from './resolvers';
+import { healthReport } from './health';
+
+export const ROOT = resolve(__dirname, '../..');
+export const MIGRATIONS_DIR = resolve(__dirname, '../migrations');
+export const typeDefs = readFileSync(resolve(__dirname, 'schema/schema.graphql'), 'utf8');
+
+export interface Api {
+  yoga: YogaServerInstance<Record<string, unknown>, Ctx>;
+  deps: Deps;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function escrowAddress(config: ApiConfig, root: string): `0x${string}` {
+  if (config.ESCROW_ADDRESS) return config.ESCROW_ADDRESS.toLowerCase() as `0x${string}`;
+  const file = resolve(root, config.DEPLOYMENT_FILE);
+  if (!existsSync(file)) throw new Error(`ESCROW_ADDRESS is unset and ${file} does not exist (run npm run sandbox:chain, or set ESCROW_ADDRESS)`);
+  return (JSON.parse(readFileSync(file, 'utf8')) as Deployment).address.toLowerCase() as `0x${string}`;
+}
+
+const withCode = (e: GraphQLError, code: string) =>
+  new GraphQLError(e.message.replace(/^Syntax Error: (?=.*limit)/, ''), { nodes: e.nodes, path: e.path, extensions: { ...e.extensions, code } });
+
+interface AuthState { session: Session | null; error: string | null; ip: string; requestId: string }
+
+/** Error codes for parse/validation failures (oversized, too deep, too costly, unknown fields). */
+const codeValidationErrors: Plugin = {
+  onParse: () => ({ result, replaceParseResult }) => {
+    if (result instanceof Error) {
+      replaceParseResult(new GraphQLError(result.message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } }));
+    }
+  },
+  onValidate: () => ({ result, setResult }) => {
+    if (result.length) {
+      setResult(result.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code: 'BAD_USER_INPUT', http: { status: 400 } } })));
+    }
+  },
+};
+
+export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger } = {}): Api {
+  const root = opts.root ?? ROOT;
+  const log = opts.log ?? createLogger('api', config.LOG_LEVEL);
+  if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required (npm start provides the embedded Postgres)');
+  const { pool, prisma, stats } = createDb(config.DATABASE_URL);
+  const redis = createRedis(config.REDIS_URL);
+  const index = new IndexReader(pool, config.INDEX_SCHEMA);
+  const deps: Deps = {
+    config,
+    log,
+    pool,
+    prisma,
+    stats,
+    redis,
+    cache: new Cache(redis, config.CACHE_TTL_SECONDS, config.REDIS_PREFIX),
+    index,
+    ledger: new LedgerReader(pool, config.LEDGER_SCHEMA),
+    tokens: new Tokens(config.JWT_SECRET, config.JWT_TTL),
+    oracle: new OracleClient(config.ORACLE_URL, config.ORACLE_SERVICE_TOKEN, config.ORACLE_TIMEOUT_MS),
+    store: config.IPFS_API_URL ? new IpfsContentStore(config.IPFS_API_URL) : new LocalContentStore(resolve(root, config.EVIDENCE_STORE)),
+    admins: new Set(config.ADMIN_ADDRESSES.map((a) => a.toLowerCase())),
+    escrowAddress: escrowAddress(config, root),
+    watcher: new OrderWatcher(index, config.REDIS_URL ? redis : null, config.ORDER_WATCH_INTERVAL_MS, log.child({ part: 'watcher' }), config.REDIS_PREFIX),
+  };
+  const limiter = new RateLimiter(redis, config.RATE_LIMIT_WINDOW_SECONDS, `${config.REDIS_PREFIX}rl:`);
+  const auth = new WeakMap<Request, AuthState>();
+  const microCache = config.PUBLIC_CACHE_MS > 0 ? new Map<string, { body: string; until: number }>() : null;
+  const microKeys = new WeakMap<Request, string>();
+
+  const armor = new EnvelopArmor({
+    maxDepth: { n: config.API_MAX_DEPTH, ignoreIntrospection: true },
+    costLimit: { maxCost: config.API_MAX_COST, ignoreIntrospection: true },
+    maxTokens: { n: config.API_MAX_TOKENS },
+    maxAliases: { n: config.API_MAX_ALIASES },
+    maxDirectives: { n: 20 },
+    blockFieldSuggestion: { enabled: config.NODE_ENV === 'production' },
+  });
+
+  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+  const refusal = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+    json(status, { errors: [{ message, extensions: { code } }] }, headers);
+
+  const gate: Plugin<Record<string, unknown>, Record<string, unknown>> = {
+    async onRequest({ request, url, endResponse, serverContext }) {
+      if (url.pathname === '/health') {
+        const report = await healthReport(deps);
+        return endResponse(json(report.status === 'ok' ? 200 : 503, report));
+      }
+      const requestId = request.headers.get('x-request-id')?.slice(0, 64) || randomUUID();
+      const length = Number(request.headers.get('content-length') ?? 0);
+      if (length > config.API_BODY_LIMIT) return endResponse(refusal(413, 'BAD_USER_INPUT', `request body larger than ${config.API_BODY_LIMIT} bytes`));
+      if (url.search.length > 16_384) return endResponse(refusal(414, 'BAD_USER_INPUT', 'query string too long'));
+      const forwarded = config.API_TRUST_PROXY ? request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() : undefined;
+      const socketIp = (serverContext as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req?.socket?.remoteAddress;
+      const ip = forwarded || socketIp || 'local';
+      let session: Session | null = null;
+      let error: string | null = null;
+      const header = request.headers.get('authorization');
+      if (header) {
+        const m = /^Bearer\s+(\S+)$/i.exec(header);
+        const verdict = m ? await deps.tokens.verify(m[1]!) : { ok: false as const, reason: 'expected "Authorization: Bearer <token>"' };
+        if (verdict.ok) session = verdict.session;
+        else error = verdict.reason;
+      }
+      if (request.method !== 'OPTIONS') {
+        const checks: [string, number][] = [[`ip:${ip}`, config.RATE_LIMIT_PER_IP]];
+        if (session) checks.push([`user:${session.address}`, config.RATE_LIMIT_PER_USER]);
+        for (const [key, limit] of checks) {
+          const r = await limiter.hit(key, limit);
+          if (!r.allowed) {
+            log.warn({ requestId, key: key.split(':')[0], ip, user: session?.address }, 'rate limited');
+            return endResponse(refusal(429, 'RATE_LIMITED', `too many requests: at most ${limit} per ${config.RATE_LIMIT_WINDOW_SECONDS}s`, { 'retry-after': String(r.retryAfterSeconds) }));
+          }
+        }
+      }
+      auth.set(request, { session, error, ip, requestId });
+      // Anonymous reads (public data) are served from a short-lived in-process cache.
+      if (microCache && !header && request.method === 'POST') {
+        const key = await request.clone().text();
+        if (key.length <= 4_096 && !/\b(mutation|subscription)\b/.test(key)) {
+          microKeys.set(request, key);
+          const hit = microCache.get(key);
+          if (hit && hit.until > Date.now()) return endResponse(new Response(hit.body, { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'x-cache': 'hit' } }));
+        }
+      }
+    },
+    onExecute({ args }) {
+      const mutation = args.document.definitions.some((d: DefinitionNode) => d.kind === 'OperationDefinition' && d.operation === 'mutation');
+      if (mutation && microCache) return { onExecuteDone: () => microCache.clear() };
+      return undefined;
+    },
+    async onResponse({ request, response }) {
+      const key = microKeys.get(request);
+      if (!microCache || key === undefined || response.status !== 200) return;
+      if (!(response.headers.get('content-type') ?? '').includes('application/json')) return;
+      const body = await response.clone().text();
+      if (body.includes('"errors"')) return;
+      if (microCache.size >= 5_000) microCache.clear();
+      microCache.set(key, { body, until: Date.now() + config.PUBLIC_CACHE_MS });
+    },
+  };
+
+  const yoga = createYoga<Record<string, unknown>, Ctx>({
+    schema: createSchema({ typeDefs, resolvers: resolvers as never }),
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/__yoga/health',
+    landingPage: false,
+    graphiql: config.NODE_ENV !== 'production',
+    cors: config.CORS_ORIGINS.length
+      ? { origin: config.CORS_ORIGINS.includes('*') ? '*' : config.CORS_ORIGINS, credentials: !config.CORS_ORIGINS.includes('*'), methods: ['GET', 'POST', 'OPTIONS'] }
+      : false,
+    logging: false,
+    maskedErrors: {
+      isDev: false,
+      maskError(error, message) {
+        if (error instanceof GraphQLError) {
+          const original = error.originalError;
+          // A GraphQLError a resolver threw on purpose (it carries a code): pass it on.
+          if (original instanceof GraphQLError) return original.extensions?.code ? original : withCode(original, 'BAD_USER_INPUT');
+          // Raised while parsing/validating (limits, bad syntax): the client's mistake.
+          if (!original) return error.extensions?.code ? error : withCode(error, 'BAD_USER_INPUT');
+        }
+        const original = (error as GraphQLError).originalError ?? error;
+        log.error({ err: original instanceof Error ? { message: original.message, stack: original.stack } : String(original), path: (error as GraphQLError).path }, 'resolver failed');
+        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      },
+    },
+    plugins: [gate, ...armor.protect().plugins, codeValidationErrors],
+    context: ({ request }) => {
+      const a = auth.get(request) ?? { session: null, error: null, ip: 'local', requestId: randomUUID() };
+      return {
+        deps,
+        session: a.session,
+        authError: a.error,
+        loaders: createLoaders(deps),
+        requestId: a.requestId,
+        log: log.child({ requestId: a.requestId }),
+      } satisfies Ctx;
+    },
+  });
+
+  return {
+    yoga,
+    deps,
+    async start() {
+      await deps.watcher.start();
+    },
+    async stop() {
+      await deps.watcher.stop();
+      await prisma.$disconnect().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+      redis.disconnect();
+    },
+  };
+}
+
+export type { ExecutionResult };

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { env, sharedEnvShape } from '@descrow/common';
+
+const duration = (def: string) =>
+  z
+    .string()
+    .regex(/^\d+\s*(s|m|h|d)$/, 'expected a duration like 30s, 15m, 12h, 7d')
+    .default(def)
+    .transform((v) => {
+      const n = Number(v.slice(0, -1).trim());
+      return n * { s: 1, m: 60, h: 3600, d: 86400 }[v.slice(-1) as 's' | 'm' | 'h' | 'd'];
+    });
+
+/** Every API setting, from the environment (see .env.example, "API"). */
+export const apiEnvShape = {
+  ...sharedEnvShape,
+  API_PORT: env.port(4000),
+  API_HOST: z.string().default('0.0.0.0'),
+  /** HS256 secret for session tokens (≥ 32 characters). */
+  JWT_SECRET: z.string().min(32).default('dev-jwt-secret-change-me-please-0123456789'),
+  /** Session lifetime, e.g. 12h. */
+  JWT_TTL: duration('12h'),
+  /** Domain and URI written into the sign-in message (EIP-4361). */
+  LOGIN_DOMAIN: z.string().default('localhost:4000'),
+  LOGIN_URI: z.string().url().default('http://localhost:4000'),
+  LOGIN_CHALLENGE_TTL: duration('5m'),
+  /** Addresses with the admin role, comma-separated. */
+  ADMIN_ADDRESSES: env.list().pipe(z.array(env.address())),
+  /** Allowed browser origins, comma-separated ("*" = any). */
+  CORS_ORIGINS: env.list(),
+  ORACLE_URL: z.string().url().default('http://127.0.0.1:4100'),
+  ORACLE_SERVICE_TOKEN: z.string().min(16).default('dev-service-token-change-me'),
+  ORACLE_TIMEOUT_MS: env.int(10_000, 100),
+  /** Postgres schema of the index (written by the SubQuery node). */
+  INDEX_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default(process.env.INDEXER_DB_SCHEMA || 'descrow_index'),
+  /** The oracle's ledger schema (read-only). */
+  LEDGER_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('oracle'),
+  /** The escrow contract (default: read from DEPLOYMENT_FILE). */
+  ESCROW_ADDRESS: env.address().optional(),
+  /** Evidence and order metadata, content-addressed: a local directory ... */
+  EVIDENCE_STORE: z.string().default('.data/evidence'),
+  /** ... or an IPFS HTTP API (Kubo: http://127.0.0.1:5001) when set. */
+  IPFS_API_URL: env.optionalUrl(),
+  EVIDENCE_MAX_BYTES: env.int(1024 * 1024, 1),
+  /** Largest accepted request body (bytes); evidence is base64 inside it. */
+  API_BODY_LIMIT: env.int(2 * 1024 * 1024, 1024),
+  /** Query limits. */
+  API_MAX_DEPTH: env.int(10, 2),
+  API_MAX_COST: env.int(20_000, 100),
+  API_MAX_TOKENS: env.int(2_000, 50),
+  API_MAX_ALIASES: env.int(30, 1),
+  API_MAX_PAGE: env.int(100, 1),
+  API_DEFAULT_PAGE: env.int(20, 1),
+  /** Requests per window, per client IP and per logged-in user. */
+  RATE_LIMIT_WINDOW_SECONDS: env.int(60, 1),
+  RATE_LIMIT_PER_IP: env.int(1_200, 1),
+  RATE_LIMIT_PER_USER: env.int(600, 1),
+  /** Believe X-Forwarded-For (behind a proxy). */
+  API_TRUST_PROXY: env.bool(false),
+  /** Prefix of every Redis key and channel the API uses (separates deployments sharing a Redis). */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('descrow:api:'),
+  /** Anonymous read responses are reused for this long (ms) in-process; 0 = off. Writes clear it. */
+  PUBLIC_CACHE_MS: env.int(500, 0),
+  /** Cache-aside TTL for products and profiles. */
+  CACHE_TTL_SECONDS: env.int(300, 1),
+  /** How often the subscription watcher looks at the index's progress. */
+  ORDER_WATCH_INTERVAL_MS: env.int(200, 20),
+  /** The index is "stale" in /health when it is more than this many blocks behind the chain. */
+  HEALTH_MAX_LAG_BLOCKS: env.int(20, 0),
+};
+
+export type ApiConfig = z.infer<z.ZodObject<typeof apiEnvShape>>;

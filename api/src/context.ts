@@ -1,0 +1,44 @@
+import type Redis from 'ioredis';
+import type { Pool } from 'pg';
+import type { Logger } from '@descrow/common';
+import type { ApiConfig } from './config';
+import type { PrismaClient } from './generated/prisma/client';
+import type { Session, Tokens } from './auth/jwt';
+import type { Cache } from './data/cache';
+import type { ContentStore } from './data/contentStore';
+import type { IndexReader } from './data/indexReader';
+import type { LedgerReader } from './data/ledgerReader';
+import type { Loaders } from './data/loaders';
+import type { OracleClient } from './data/oracleClient';
+import type { QueryStats } from './data/db';
+import type { OrderWatcher } from './data/orderWatcher';
+
+/** Long-lived things every request shares. */
+export interface Deps {
+  config: ApiConfig;
+  log: Logger;
+  pool: Pool;
+  prisma: PrismaClient;
+  stats: QueryStats;
+  redis: Redis;
+  cache: Cache;
+  index: IndexReader;
+  ledger: LedgerReader;
+  tokens: Tokens;
+  oracle: OracleClient;
+  store: ContentStore;
+  admins: Set<string>;
+  escrowAddress: `0x${string}`;
+  watcher: OrderWatcher;
+}
+
+/** What each resolver gets. */
+export interface Ctx {
+  deps: Deps;
+  session: Session | null;
+  /** Why the presented token was refused (expired, invalid), for a precise UNAUTHENTICATED. */
+  authError: string | null;
+  loaders: Loaders;
+  requestId: string;
+  log: Logger;
+}

@@ -1,0 +1,88 @@
+/**
+ * Reads the oracle's ledger (Postgres schema `oracle`, read-only): what the oracle did
+ * about M-Pesa payments and payouts. The chain decides an order's status, never this.
+ */
+import type { Pool } from 'pg';
+
+export interface LedgerPayment {
+  orderId: string; status: string; checkoutRequestId: string | null; receipt: string | null; amountKes: number;
+  paidAmount: number | null; phone: string; failureReason: string | null; createdAt: Date; paidAt: Date | null; updatedAt: Date;
+}
+export interface LedgerPayout {
+  orderId: string; role: string; beneficiary: string; amountKes: number; status: string; receipt: string | null; reason: string | null;
+  resultCode: string | null; attempt: number; phone: string; createdAt: Date; updatedAt: Date; completedAt: Date | null;
+}
+
+const PAYMENT_COLS = `order_id AS "orderId", status, checkout_request_id AS "checkoutRequestId", mpesa_receipt AS receipt,
+  amount_kes AS "amountKes", paid_amount AS "paidAmount", phone, failure_reason AS "failureReason", created_at AS "createdAt",
+  paid_at AS "paidAt", updated_at AS "updatedAt"`;
+const PAYOUT_COLS = `order_id AS "orderId", role, beneficiary, amount_kes AS "amountKes", status, mpesa_receipt AS receipt, reason,
+  result_code AS "resultCode", attempt, phone, created_at AS "createdAt", updated_at AS "updatedAt", completed_at AS "completedAt"`;
+
+export class LedgerReader {
+  constructor(private readonly pool: Pool, private readonly schema: string) {}
+
+  private t(table: string): string {
+    return `"${this.schema}".${table}`;
+  }
+
+  private async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    try {
+      return (await this.pool.query(sql, params)).rows as T[];
+    } catch (e) {
+      // The oracle has not migrated its schema yet (fresh install): nothing recorded.
+      if ((e as { code?: string }).code === '42P01' || (e as { code?: string }).code === '3F000') return [];
+      throw e;
+    }
+  }
+
+  /** Every payment request of these orders, oldest first. */
+  paymentsByOrderIds(ids: readonly string[]): Promise<LedgerPayment[]> {
+    return this.rows(`SELECT ${PAYMENT_COLS} FROM ${this.t('payment_requests')} WHERE order_id = ANY($1) ORDER BY created_at`, [ids]);
+  }
+
+  payoutsByOrderIds(ids: readonly string[]): Promise<LedgerPayout[]> {
+    return this.rows(`SELECT ${PAYOUT_COLS} FROM ${this.t('payouts')} WHERE order_id = ANY($1) ORDER BY created_at`, [ids]);
+  }
+
+  paymentsPaidBetween(from: Date, to: Date): Promise<LedgerPayment[]> {
+    return this.rows(`SELECT ${PAYMENT_COLS} FROM ${this.t('payment_requests')} WHERE status = 'paid' AND paid_at >= $1 AND paid_at < $2`, [from, to]);
+  }
+
+  paidPaymentsForOrders(ids: readonly string[]): Promise<LedgerPayment[]> {
+    return this.rows(`SELECT ${PAYMENT_COLS} FROM ${this.t('payment_requests')} WHERE status = 'paid' AND order_id = ANY($1)`, [ids]);
+  }
+
+  failedPayoutsBetween(from: Date, to: Date): Promise<LedgerPayout[]> {
+    return this.rows(
+      `SELECT ${PAYOUT_COLS} FROM ${this.t('payouts')} WHERE status IN ('failed', 'needs_attention') AND updated_at >= $1 AND updated_at < $2 ORDER BY updated_at`,
+      [from, to],
+    );
+  }
+
+  async outboxStatusByOrder(ids: readonly string[]): Promise<Map<string, string>> {
+    const rows = await this.rows<{ orderId: string; status: string }>(
+      `SELECT DISTINCT ON (order_id) order_id AS "orderId", status FROM ${this.t('outbox')} WHERE kind = 'record_payment' AND order_id = ANY($1) ORDER BY order_id, id DESC`,
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.orderId, r.status]));
+  }
+
+  async paymentByReceipt(receipt: string): Promise<LedgerPayment | null> {
+    return (await this.rows<LedgerPayment>(`SELECT ${PAYMENT_COLS} FROM ${this.t('payment_requests')} WHERE upper(mpesa_receipt) = $1`, [receipt]))[0] ?? null;
+  }
+
+  async payoutByReceipt(receipt: string): Promise<LedgerPayout | null> {
+    return (await this.rows<LedgerPayout>(`SELECT ${PAYOUT_COLS} FROM ${this.t('payouts')} WHERE upper(mpesa_receipt) = $1`, [receipt]))[0] ?? null;
+  }
+
+  /** Collected per UTC day (YYYY-MM-DD) from the ledger's paid requests. */
+  async collectedPerDay(from: Date, to: Date): Promise<Map<string, bigint>> {
+    const rows = await this.rows<{ day: string; total: string }>(
+      `SELECT to_char(paid_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, sum(coalesce(paid_amount, amount_kes))::text AS total
+         FROM ${this.t('payment_requests')} WHERE status = 'paid' AND paid_at >= $1 AND paid_at < $2 GROUP BY 1`,
+      [from, to],
+    );
+    return new Map(rows.map((r) => [r.day, BigInt(r.total)]));
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Feeds the `orderUpdated` subscription. One API instance at a time (a Redis lease)
+ * watches the index's progress (`_metadata.lastProcessedHeight`, a one-row read every
+ * ORDER_WATCH_INTERVAL_MS); when it moves, the orders whose current version began after
+ * the previous height are published on a Redis channel, which every instance relays to
+ * its own subscribers. Without REDIS_URL (single process) it publishes locally.
+ */
+import { randomUUID } from 'node:crypto';
+import type Redis from 'ioredis';
+import { createPubSub } from 'graphql-yoga';
+import type { Logger } from '@descrow/common';
+import type { IndexReader } from './indexReader';
+
+export interface OrderChange { id: string; status: string; updatedBlock: number }
+
+
+export class OrderWatcher {
+  readonly pubsub = createPubSub<{ orderUpdated: [id: string, change: OrderChange] }>();
+  private timer: NodeJS.Timeout | null = null;
+  private subscriber: Redis | null = null;
+  private lastHeight: number | null = null;
+  private readonly instance = randomUUID();
+  private busy = false;
+
+  constructor(
+    private readonly index: IndexReader,
+    private readonly redis: Redis | null,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+    private readonly prefix = 'descrow:api:',
+  ) {}
+
+  private get channel() {
+    return `${this.prefix}order-updated`;
+  }
+  private get lease() {
+    return `${this.prefix}order-watcher`;
+  }
+
+  async start(): Promise<void> {
+    if (this.redis) {
+      this.subscriber = this.redis.duplicate();
+      this.subscriber.on('message', (_ch: string, msg: string) => {
+        try {
+          for (const c of JSON.parse(msg) as OrderChange[]) this.pubsub.publish('orderUpdated', c.id, c);
+        } catch (e) {
+          this.log.warn({ err: (e as Error).message }, 'bad order-updated message');
+        }
+      });
+      await this.subscriber.subscribe(this.channel);
+    }
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  private async isLeader(): Promise<boolean> {
+    if (!this.redis) return true;
+    const ttl = Math.max(this.intervalMs * 10, 2_000);
+    const got = await this.redis.set(this.lease, this.instance, 'PX', ttl, 'NX');
+    if (got === 'OK') return true;
+    if ((await this.redis.get(this.lease)) === this.instance) {
+      await this.redis.pexpire(this.lease, ttl);
+      return true;
+    }
+    this.lastHeight = null; // someone else watches; start afresh if we take over
+    return false;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      if (!(await this.isLeader())) return;
+      const { lastProcessedHeight } = await this.index.metadata();
+      if (this.lastHeight === null) {
+        this.lastHeight = lastProcessedHeight;
+        return;
+      }
+      if (lastProcessedHeight === this.lastHeight) return;
+      const changes = await this.index.ordersChangedSince(Math.min(this.lastHeight, lastProcessedHeight));
+      this.lastHeight = lastProcessedHeight;
+      if (!changes.length) return;
+      if (this.redis) await this.redis.publish(this.channel, JSON.stringify(changes));
+      else for (const c of changes) this.pubsub.publish('orderUpdated', c.id, c);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== '42P01' && code !== '3F000') this.log.warn({ err: (e as Error).message }, 'order watcher tick failed');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.redis && (await this.redis.get(this.lease).catch(() => null)) === this.instance) await this.redis.del(this.lease).catch(() => undefined);
+    this.subscriber?.disconnect();
+  }
+}

@@ -1,0 +1,100 @@
+/** Wallet login (EIP-4361 challenge → signature → JWT), `me`, profiles. */
+import { z } from 'zod';
+import { challengeMessage, newNonce, signatureMatches } from '../auth/siwe';
+import { hasRole, requireUser } from '../auth/guards';
+import type { Role } from '../auth/jwt';
+import { fail } from '../errors';
+import { address, parse, phone } from '../validate';
+import type { Ctx } from '../context';
+import type { UserRow } from '../data/loaders';
+import { listProducts } from './products';
+
+/** What a User field resolver gets: the address and, when known, the profile row. */
+export interface UserRef { address: string; row?: UserRow | null }
+
+export const userRef = (a: string): UserRef => ({ address: a.toLowerCase() });
+
+function rolesFor(ctx: Ctx, a: string): Role[] {
+  return ctx.deps.admins.has(a) ? ['BUYER', 'SELLER', 'ADMIN'] : ['BUYER', 'SELLER'];
+}
+
+async function row(ctx: Ctx, u: UserRef): Promise<UserRow | null> {
+  if (u.row === undefined) u.row = await ctx.loaders.user.load(u.address);
+  return u.row;
+}
+
+const profileInput = z.object({
+  displayName: z.string().trim().min(1, 'must not be empty').max(60, 'at most 60 characters').nullish(),
+  phone: z.string().transform((v, c) => {
+    if (v.trim() === '') return '';
+    const r = phone.safeParse(v);
+    if (!r.success) {
+      c.addIssue({ code: 'custom', message: r.error.issues[0]!.message });
+      return z.NEVER;
+    }
+    return r.data;
+  }).nullish(),
+});
+
+export const identityResolvers = {
+  Query: {
+    me: (_: unknown, __: unknown, ctx: Ctx): UserRef => userRef(requireUser(ctx).address),
+    user: (_: unknown, args: { address: string }): UserRef => userRef(parse(address, args.address)),
+  },
+  Mutation: {
+    async requestLoginChallenge(_: unknown, args: { address: string }, ctx: Ctx) {
+      const a = parse(address, args.address);
+      const { config, prisma } = ctx.deps;
+      const issuedAt = new Date();
+      const expiresAt = new Date(issuedAt.getTime() + config.LOGIN_CHALLENGE_TTL * 1000);
+      const nonce = newNonce();
+      const message = challengeMessage({ domain: config.LOGIN_DOMAIN, uri: config.LOGIN_URI, chainId: config.CHAIN_ID, address: a, nonce, issuedAt, expiresAt });
+      await prisma.loginChallenge.create({ data: { nonce, address: a, message, expiresAt } });
+      return { message, nonce, expiresAt };
+    },
+
+    async login(_: unknown, args: { address: string; signature: string; nonce?: string | null }, ctx: Ctx) {
+      const a = parse(address, args.address);
+      const signature = parse(z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'expected a 65-byte hex signature'), args.signature);
+      const { prisma, tokens } = ctx.deps;
+      const challenge = args.nonce
+        ? await prisma.loginChallenge.findUnique({ where: { nonce: args.nonce } })
+        : await prisma.loginChallenge.findFirst({ where: { address: a }, orderBy: { createdAt: 'desc' } });
+      if (!challenge || challenge.address !== a) fail('UNAUTHENTICATED', 'no sign-in challenge for this address: request one first');
+      if (challenge.usedAt) fail('UNAUTHENTICATED', 'this sign-in challenge was already used: request a new one');
+      if (challenge.expiresAt.getTime() <= Date.now()) fail('UNAUTHENTICATED', 'this sign-in challenge has expired: request a new one');
+      if (!(await signatureMatches(a, challenge.message, signature))) fail('UNAUTHENTICATED', 'the signature does not match the challenge and address');
+      // Consume the nonce atomically: of two concurrent logins with it, one wins.
+      const used = await prisma.loginChallenge.updateMany({ where: { nonce: challenge.nonce, usedAt: null }, data: { usedAt: new Date() } });
+      if (used.count !== 1) fail('UNAUTHENTICATED', 'this sign-in challenge was already used: request a new one');
+      await prisma.user.upsert({ where: { address: a }, create: { address: a }, update: {} });
+      await ctx.deps.cache.invalidate('user', a);
+      const roles = rolesFor(ctx, a);
+      const { token, expiresAt } = await tokens.sign({ address: a, roles });
+      ctx.log.info({ address: a, roles }, 'login');
+      return { token, expiresAt, user: userRef(a) };
+    },
+
+    async updateProfile(_: unknown, args: { input: unknown }, ctx: Ctx) {
+      const s = requireUser(ctx);
+      const input = parse(profileInput, args.input);
+      const data: { displayName?: string | null; phone?: string | null } = {};
+      if (input.displayName !== undefined) data.displayName = input.displayName;
+      if (input.phone !== undefined) data.phone = input.phone === '' ? null : input.phone;
+      await ctx.deps.prisma.user.upsert({ where: { address: s.address }, create: { address: s.address, ...data }, update: data });
+      await ctx.deps.cache.invalidate('user', s.address);
+      ctx.loaders.user.clear(s.address);
+      return userRef(s.address);
+    },
+  },
+  User: {
+    address: (u: UserRef) => u.address,
+    displayName: async (u: UserRef, _: unknown, ctx: Ctx) => (await row(ctx, u))?.displayName ?? null,
+    phone: async (u: UserRef, _: unknown, ctx: Ctx) => {
+      if (ctx.session?.address !== u.address && !hasRole(ctx, 'ADMIN')) return null;
+      return (await row(ctx, u))?.phone ?? null;
+    },
+    roles: (u: UserRef, _: unknown, ctx: Ctx) => rolesFor(ctx, u.address),
+    products: (u: UserRef, args: { first?: number; after?: string }, ctx: Ctx) => listProducts(ctx, { seller: u.address }, args.first, args.after),
+  },
+};

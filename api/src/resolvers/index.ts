@@ -1,0 +1,17 @@
+import { BigIntScalar, DateTimeScalar, JSONScalar } from './scalars';
+import { identityResolvers } from './identity';
+import { productResolvers } from './products';
+import { orderResolvers } from './orders';
+import { explorerResolvers } from './explorer';
+import { adminResolvers } from './admin';
+import { subscriptionResolvers } from './subscription';
+
+export const resolvers = [
+  { BigInt: BigIntScalar, DateTime: DateTimeScalar, JSON: JSONScalar },
+  identityResolvers,
+  productResolvers,
+  orderResolvers,
+  explorerResolvers,
+  adminResolvers,
+  subscriptionResolvers,
+];

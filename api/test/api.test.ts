@@ -1,0 +1,535 @@
+/**
+ * The API end to end, through `yoga.fetch`, against one shared world: real Postgres and
+ * Redis, real anvil + Escrow, orders of both payment modes, the real SubQuery node,
+ * the real oracle with the Daraja simulator. Describe blocks share the fixture.
+ */
+import './support/prisma';
+import { privateKeyToAccount } from 'viem/accounts';
+import type { Hex } from 'viem';
+import { receiptHash } from '@descrow/contracts';
+import { rawCidV1 } from '../src/data/contentStore';
+import { ADMIN, BUYER, BUYER_PHONE, MISMATCH, SELLER, SELLER_PHONE, STRANGER, UNRECORDED, startFixture, type Fixture } from './support/fixture';
+import { CHALLENGE, LOGIN, codes, eventually, gql, login } from './support/client';
+
+let fx: Fixture;
+const tokens: Record<'buyer' | 'seller' | 'admin' | 'stranger', string> = { buyer: '', seller: '', admin: '', stranger: '' };
+
+beforeAll(async () => {
+  fx = await startFixture('main');
+  tokens.buyer = await login(fx.api, BUYER);
+  tokens.seller = await login(fx.api, SELLER);
+  tokens.admin = await login(fx.api, ADMIN);
+  tokens.stranger = await login(fx.api, STRANGER);
+}, 150_000);
+
+afterAll(async () => {
+  await fx?.stop();
+});
+
+const lc = (a: string) => a.toLowerCase();
+
+// ------------------------------------------------------------------------------ identity
+describe('identity', () => {
+  test('login returns a JWT with the roles; me answers with the profile', async () => {
+    const me = await gql(fx.api, '{ me { address roles } }', {}, { token: tokens.admin });
+    expect(me.data.me).toEqual({ address: lc(ADMIN.address), roles: ['BUYER', 'SELLER', 'ADMIN'] });
+    const buyer = await gql(fx.api, '{ me { address roles } }', {}, { token: tokens.buyer });
+    expect(buyer.data.me.roles).toEqual(['BUYER', 'SELLER']);
+  });
+
+  test('the challenge is an EIP-4361 message naming domain, address, nonce, issue and expiry', async () => {
+    const c = await gql(fx.api, CHALLENGE, { a: BUYER.address });
+    const m: string = c.data.requestLoginChallenge.message;
+    expect(m).toMatch(/^localhost:4000 wants you to sign in with your Ethereum account:\n0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65\n/);
+    expect(m).toContain(`Nonce: ${c.data.requestLoginChallenge.nonce}`);
+    expect(m).toMatch(/Issued At: \d{4}-.*Z\nExpiration Time: \d{4}-.*Z$/);
+    expect(new Date(c.data.requestLoginChallenge.expiresAt).getTime() - Date.now()).toBeLessThanOrEqual(5 * 60_000);
+  });
+
+  test('a signature by another key is refused', async () => {
+    const c = await gql(fx.api, CHALLENGE, { a: BUYER.address });
+    const forged = await privateKeyToAccount(STRANGER.privateKey as Hex).signMessage({ message: c.data.requestLoginChallenge.message });
+    const r = await gql(fx.api, LOGIN, { a: BUYER.address, s: forged });
+    expect(codes(r)).toEqual(['UNAUTHENTICATED']);
+    expect(r.errors![0]!.message).toMatch(/signature does not match/);
+  });
+
+  test('a nonce works once: replaying the same signature is refused', async () => {
+    const c = await gql(fx.api, CHALLENGE, { a: SELLER.address });
+    const sig = await privateKeyToAccount(SELLER.privateKey as Hex).signMessage({ message: c.data.requestLoginChallenge.message });
+    const first = await gql(fx.api, LOGIN, { a: SELLER.address, s: sig, n: c.data.requestLoginChallenge.nonce });
+    expect(first.data.login.token).toBeTruthy();
+    const again = await gql(fx.api, LOGIN, { a: SELLER.address, s: sig, n: c.data.requestLoginChallenge.nonce });
+    expect(codes(again)).toEqual(['UNAUTHENTICATED']);
+    expect(again.errors![0]!.message).toMatch(/already used/);
+  });
+
+  test('an expired challenge is refused', async () => {
+    const short = await fx.makeApi({ LOGIN_CHALLENGE_TTL: '1s' });
+    const c = await gql(short, CHALLENGE, { a: STRANGER.address });
+    const sig = await privateKeyToAccount(STRANGER.privateKey as Hex).signMessage({ message: c.data.requestLoginChallenge.message });
+    await new Promise((r) => setTimeout(r, 1_100));
+    const r = await gql(short, LOGIN, { a: STRANGER.address, s: sig });
+    expect(codes(r)).toEqual(['UNAUTHENTICATED']);
+    expect(r.errors![0]!.message).toMatch(/expired/);
+  });
+
+  test('an expired or tampered token is refused with the reason', async () => {
+    const old = await fx.api.deps.tokens.sign({ address: lc(BUYER.address), roles: ['BUYER', 'SELLER'] }, Date.now() - 13 * 3600_000);
+    const r = await gql(fx.api, '{ me { address } }', {}, { token: old.token });
+    expect(codes(r)).toEqual(['UNAUTHENTICATED']);
+    expect(r.errors![0]!.message).toBe('token expired');
+    const [h, p] = tokens.buyer.split('.');
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ sub: lc(STRANGER.address), roles: ['ADMIN'], iss: 'descrow-api', exp: 9e9 })).toString('base64url')}.${tokens.buyer.split('.')[2]}`;
+    const t = await gql(fx.api, '{ me { address } }', {}, { token: tampered });
+    expect(t.errors![0]!.message).toBe('invalid token');
+    expect(p).toBeTruthy();
+  });
+
+  test('anonymous me is UNAUTHENTICATED; bad addresses are BAD_USER_INPUT', async () => {
+    expect(codes(await gql(fx.api, '{ me { address } }'))).toEqual(['UNAUTHENTICATED']);
+    const bad = await gql(fx.api, CHALLENGE, { a: '0x1234' });
+    expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+// ------------------------------------------------------------------------------ profiles and products
+const UPDATE_PROFILE = `mutation($i: ProfileInput!) { updateProfile(input: $i) { address displayName phone } }`;
+const CREATE_PRODUCT = `mutation($i: ProductInput!) { createProduct(input: $i) { id title priceKes priceNative paymentModes seller { address displayName } } }`;
+let productId = '';
+
+describe('profiles and products', () => {
+  test('updateProfile normalises a Kenyan phone; only the owner sees it', async () => {
+    const r = await gql(fx.api, UPDATE_PROFILE, { i: { displayName: 'Wanjiku Crafts', phone: '0711 000 222' } }, { token: tokens.seller });
+    expect(r.data.updateProfile).toEqual({ address: lc(SELLER.address), displayName: 'Wanjiku Crafts', phone: SELLER_PHONE });
+    const other = await gql(fx.api, `query($a: String!) { user(address: $a) { displayName phone } }`, { a: SELLER.address }, { token: tokens.buyer });
+    expect(other.data.user).toEqual({ displayName: 'Wanjiku Crafts', phone: null });
+    const admin = await gql(fx.api, `query($a: String!) { user(address: $a) { phone } }`, { a: SELLER.address }, { token: tokens.admin });
+    expect(admin.data.user.phone).toBe(SELLER_PHONE);
+  });
+
+  test('an invalid phone is refused', async () => {
+    for (const phone of ['0811000222', '+255711000222', '07110002', 'call me']) {
+      const r = await gql(fx.api, UPDATE_PROFILE, { i: { phone } }, { token: tokens.buyer });
+      expect(codes(r)).toEqual(['BAD_USER_INPUT']);
+      expect(r.errors![0]!.message).toMatch(/Kenyan mobile number/);
+    }
+  });
+
+  test('a seller lists, updates and reads back a product; the cache is invalidated on change', async () => {
+    const c = await gql(fx.api, CREATE_PRODUCT, { i: { title: 'Kiondo basket', description: 'Hand-woven sisal', priceKes: 1500, priceNative: '2000000000000000' } }, { token: tokens.seller });
+    expect(c.errors).toBeUndefined();
+    productId = c.data.createProduct.id;
+    expect(c.data.createProduct).toMatchObject({ title: 'Kiondo basket', priceKes: 1500, paymentModes: ['NATIVE', 'MPESA'], seller: { displayName: 'Wanjiku Crafts' } });
+    const read = () => gql(fx.api, `query($id: ID!) { product(id: $id) { title priceKes } }`, { id: productId });
+    expect((await read()).data.product).toEqual({ title: 'Kiondo basket', priceKes: 1500 });
+    const cached = await fx.api.deps.redis.get(`${fx.config.REDIS_PREFIX}product:${productId}`);
+    expect(cached).toContain('Kiondo basket');
+    const u = await gql(fx.api, `mutation($id: ID!) { updateProduct(id: $id, input: { priceKes: 1600 }) { priceKes } }`, { id: productId }, { token: tokens.seller });
+    expect(u.data.updateProduct.priceKes).toBe(1600);
+    expect((await read()).data.product.priceKes).toBe(1600);
+  });
+
+  test("another seller's product cannot be changed or deleted", async () => {
+    const u = await gql(fx.api, `mutation($id: ID!) { updateProduct(id: $id, input: { priceKes: 1 }) { id } }`, { id: productId }, { token: tokens.stranger });
+    expect(codes(u)).toEqual(['FORBIDDEN']);
+    const d = await gql(fx.api, `mutation($id: ID!) { deleteProduct(id: $id) }`, { id: productId }, { token: tokens.stranger });
+    expect(codes(d)).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(fx.api, CREATE_PRODUCT, { i: { title: 'x', priceKes: 1 } }))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  test('product input is validated', async () => {
+    expect(codes(await gql(fx.api, CREATE_PRODUCT, { i: { title: 'No price' } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(fx.api, CREATE_PRODUCT, { i: { title: 'Too dear', priceKes: 300000 } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(fx.api, `{ product(id: "nope") { id } }`))).toEqual(['BAD_USER_INPUT']);
+  });
+
+  test('products pages with cursors, filters, clamps page sizes; deleted products disappear', async () => {
+    for (let i = 0; i < 4; i++) await gql(fx.api, CREATE_PRODUCT, { i: { title: `Sandal ${i}`, priceNative: String(10 ** 15 + i) } }, { token: tokens.stranger });
+    const page1 = await gql(fx.api, `{ products(first: 3) { nodes { title } pageInfo { hasNextPage endCursor } } }`);
+    expect(page1.data.products.nodes).toHaveLength(3);
+    expect(page1.data.products.pageInfo.hasNextPage).toBe(true);
+    const page2 = await gql(fx.api, `query($a: String) { products(first: 3, after: $a) { nodes { title } pageInfo { hasNextPage } } }`, { a: page1.data.products.pageInfo.endCursor });
+    const titles = [...page1.data.products.nodes, ...page2.data.products.nodes].map((n: { title: string }) => n.title);
+    expect(new Set(titles).size).toBe(5);
+    expect(page2.data.products.pageInfo.hasNextPage).toBe(false);
+    const mpesa = await gql(fx.api, `{ products(filter: { paymentMode: MPESA }) { nodes { title } } }`);
+    expect(mpesa.data.products.nodes.map((n: { title: string }) => n.title)).toEqual(['Kiondo basket']);
+    const huge = await gql(fx.api, `{ products(first: 1000) { nodes { id } } }`);
+    expect(huge.errors).toBeUndefined();
+    expect(huge.data.products.nodes.length).toBeLessThanOrEqual(100);
+    const sandal = (await gql(fx.api, `{ products(filter: { text: "sandal 3" }) { nodes { id } } }`)).data.products.nodes[0].id;
+    expect((await gql(fx.api, `mutation($id: ID!) { deleteProduct(id: $id) }`, { id: sandal }, { token: tokens.stranger })).data.deleteProduct).toBe(true);
+    expect((await gql(fx.api, `query($id: ID!) { product(id: $id) { id } }`, { id: sandal })).data.product).toBeNull();
+    expect(codes(await gql(fx.api, `{ products(after: "garbage") { nodes { id } } }`))).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+// ------------------------------------------------------------------------------ journeys
+const ORDER = `query($id: ID!) { order(id: $id) {
+  id status onChain paymentMode amount currency quantity deliveryAddress buyerPhone
+  buyer { address } seller { address displayName } product { title }
+  events { kind blockNumber } mpesaPayment { status checkoutRequestId receipt amountKes } evidence { cid filename }
+} }`;
+const CREATE_ORDER = `mutation($i: CreateOrderInput!) { createOrder(input: $i) { orderId amount paymentMode metadataCid contractCall { to data value chainId } order { status deliveryAddress } } }`;
+let nativeOrderId = '';
+let mpesaOrderId = '';
+
+describe('order journeys', () => {
+  test('native: createOrder returns the wallet call; once mined and indexed, order(id) is FUNDED with the merged view', async () => {
+    const c = await gql(fx.api, CREATE_ORDER, { i: { productId, quantity: 2, paymentMode: 'NATIVE', deliveryAddress: 'Moi Avenue 12, Nairobi' } }, { token: tokens.buyer });
+    expect(c.errors).toBeUndefined();
+    const p = c.data.createOrder;
+    nativeOrderId = p.orderId;
+    expect(p.orderId).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(p.amount).toBe('4000000000000000');
+    expect(p.metadataCid).toMatch(/^bafkrei[a-z2-7]{52}$/);
+    expect(p.contractCall).toMatchObject({ to: lc(fx.chain.deployment.address), value: '4000000000000000', chainId: 31337 });
+    expect(p.order).toEqual({ status: 'DRAFT', deliveryAddress: 'Moi Avenue 12, Nairobi' });
+    await fx.sendAs(BUYER.privateKey as Hex, { to: p.contractCall.to, data: p.contractCall.data, value: BigInt(p.contractCall.value) });
+    await fx.catchUp();
+    const o = await gql(fx.api, ORDER, { id: nativeOrderId }, { token: tokens.buyer });
+    expect(o.errors).toBeUndefined();
+    expect(o.data.order).toMatchObject({
+      status: 'FUNDED', onChain: true, paymentMode: 'NATIVE', currency: 'DOT', amount: '4000000000000000', quantity: 2,
+      deliveryAddress: 'Moi Avenue 12, Nairobi', buyer: { address: lc(BUYER.address) }, seller: { address: lc(SELLER.address), displayName: 'Wanjiku Crafts' },
+      product: { title: 'Kiondo basket' },
+    });
+    expect(o.data.order.events.map((e: { kind: string }) => e.kind)).toEqual(['OrderCreated', 'OrderFunded']);
+  });
+
+  test("the delivery address and phone are only for the parties and admins: another user's order refuses them", async () => {
+    const s = await gql(fx.api, `query($id: ID!) { order(id: $id) { status deliveryAddress } }`, { id: nativeOrderId }, { token: tokens.stranger });
+    expect(s.data.order).toEqual({ status: 'FUNDED', deliveryAddress: null });
+    expect(codes(s)).toEqual(['FORBIDDEN']);
+    const anon = await gql(fx.api, `query($id: ID!) { order(id: $id) { buyerPhone } }`, { id: nativeOrderId });
+    expect(codes(anon)).toEqual(['FORBIDDEN']);
+    for (const t of [tokens.seller, tokens.admin]) {
+      const r = await gql(fx.api, `query($id: ID!) { order(id: $id) { deliveryAddress } }`, { id: nativeOrderId }, { token: t });
+      expect(r.data.order.deliveryAddress).toBe('Moi Avenue 12, Nairobi');
+    }
+  });
+
+  test('mpesa: payWithMpesa asks the oracle for an STK Push; the subscriber sees FUNDED within 1 s of it being indexed', async () => {
+    const c = await gql(fx.api, CREATE_ORDER, { i: { productId, paymentMode: 'MPESA', deliveryAddress: 'Kenyatta Ave 5, Nakuru' } }, { token: tokens.buyer });
+    expect(c.errors).toBeUndefined();
+    mpesaOrderId = c.data.createOrder.orderId;
+    expect(c.data.createOrder).toMatchObject({ amount: '1600', paymentMode: 'MPESA', contractCall: null });
+
+    // Subscribe (GraphQL over SSE) before paying.
+    const seen: { status: string; at: number }[] = [];
+    const abort = new AbortController();
+    const res = await fx.api.yoga.fetch('http://api.test/graphql', {
+      method: 'POST', signal: abort.signal,
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: `subscription($id: ID!) { orderUpdated(id: $id) { id status order { status } } }`, variables: { id: mpesaOrderId } }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const reading = (async () => {
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        buf += new TextDecoder().decode(value);
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const chunk = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const data = chunk.split('\n').find((l) => l.startsWith('data:'));
+          if (data && chunk.includes('event: next')) seen.push({ status: JSON.parse(data.slice(5)).data.orderUpdated.status, at: Date.now() });
+        }
+      }
+    })();
+
+    const pay = await gql(fx.api, `mutation($id: ID!, $p: String!) { payWithMpesa(orderId: $id, phoneNumber: $p) { orderId checkoutRequestId status } }`, { id: mpesaOrderId, p: BUYER_PHONE }, { token: tokens.buyer });
+    expect(pay.errors).toBeUndefined();
+    expect(pay.data.payWithMpesa.checkoutRequestId).toMatch(/^ws_CO_/);
+    expect(pay.data.payWithMpesa.status).toBe('pending');
+
+    // When did the index record FUNDED? (watched directly, every 20 ms)
+    const indexedAt = await eventually(async () => {
+      const { rows } = await fx.pool.query(`SELECT status FROM ${fx.schema}.orders WHERE id = $1 AND upper_inf(_block_range)`, [mpesaOrderId]);
+      return rows[0]?.status === 'FUNDED' ? Date.now() : 0;
+    }, (t) => t > 0, 45_000, 'the index to show FUNDED').catch(async (e: Error) => {
+      const ledger = await fx.pool.query(`SELECT status, failure_reason, result_code FROM oracle.payment_requests WHERE order_id = $1`, [mpesaOrderId]);
+      const outbox = await fx.pool.query(`SELECT kind, status, last_error FROM oracle.outbox WHERE order_id = $1`, [mpesaOrderId]);
+      throw new Error(`${e.message}\nledger: ${JSON.stringify(ledger.rows)}\noutbox: ${JSON.stringify(outbox.rows)}\nindexer: ${fx.node.output().slice(-5).join('\n')}`);
+    });
+    const funded = await eventually(async () => seen.find((s) => s.status === 'FUNDED'), (s) => !!s, 3_000, 'the subscriber to see FUNDED');
+    expect(funded!.at - indexedAt).toBeLessThan(1_000);
+    expect(seen[0]!.status).toBe('DRAFT');
+    abort.abort();
+    await reader.cancel().catch(() => undefined);
+    await Promise.race([reading, new Promise((r) => setTimeout(r, 1_000))]);
+
+    const o = await gql(fx.api, ORDER, { id: mpesaOrderId }, { token: tokens.seller });
+    expect(o.errors).toBeUndefined();
+    expect(o.data.order).toMatchObject({
+      status: 'FUNDED', paymentMode: 'MPESA', currency: 'KES', amount: '1600', buyerPhone: '254708374149',
+      mpesaPayment: { status: 'paid', checkoutRequestId: pay.data.payWithMpesa.checkoutRequestId, amountKes: 1600 },
+    });
+    expect(o.data.order.mpesaPayment.receipt).toMatch(/^[A-Z0-9]{10}$/);
+    expect(o.data.order.events.map((e: { kind: string }) => e.kind)).toEqual(['OrderCreated', 'OffchainPaymentRecorded']);
+    // A stranger sees the status but not the receipt.
+    const s = await gql(fx.api, `query($id: ID!) { order(id: $id) { status mpesaPayment { status receipt } } }`, { id: mpesaOrderId }, { token: tokens.stranger });
+    expect(s.data.order).toEqual({ status: 'FUNDED', mpesaPayment: { status: 'paid', receipt: null } });
+  }, 90_000);
+
+  test('payWithMpesa refusals: another user, an invalid phone, a native order, a paid order, a seller without a phone', async () => {
+    const pay = (id: string, p: string, token: string) => gql(fx.api, `mutation($id: ID!, $p: String!) { payWithMpesa(orderId: $id, phoneNumber: $p) { status } }`, { id, p }, { token });
+    expect(codes(await pay(mpesaOrderId, BUYER_PHONE, tokens.stranger))).toEqual(['FORBIDDEN']);
+    expect(codes(await pay(mpesaOrderId, '12345', tokens.buyer))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await pay(nativeOrderId, BUYER_PHONE, tokens.buyer))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await pay(mpesaOrderId, BUYER_PHONE, tokens.buyer))).toEqual(['CONFLICT']);
+    expect(codes(await pay(`0x${'ab'.repeat(32)}`, BUYER_PHONE, tokens.buyer))).toEqual(['NOT_FOUND']);
+    // The stranger has no phone: their products cannot be bought with M-Pesa.
+    const p = await gql(fx.api, CREATE_PRODUCT, { i: { title: 'Phoneless', priceKes: 100 } }, { token: tokens.stranger });
+    const c = await gql(fx.api, CREATE_ORDER, { i: { productId: p.data.createProduct.id, paymentMode: 'MPESA', deliveryAddress: 'Somewhere 1' } }, { token: tokens.buyer });
+    expect(codes(c)).toEqual(['CONFLICT']);
+    expect(c.errors![0]!.message).toMatch(/no M-Pesa phone/);
+  });
+
+  test('createOrder refusals: own product, unsupported mode, unknown product, anonymous', async () => {
+    expect(codes(await gql(fx.api, CREATE_ORDER, { i: { productId, paymentMode: 'NATIVE', deliveryAddress: 'Moi Avenue 12' } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(fx.api, CREATE_ORDER, { i: { productId: '00000000-0000-4000-8000-000000000000', paymentMode: 'NATIVE', deliveryAddress: 'Moi Avenue 12' } }, { token: tokens.buyer }))).toEqual(['NOT_FOUND']);
+    expect(codes(await gql(fx.api, CREATE_ORDER, { i: { productId, paymentMode: 'NATIVE', deliveryAddress: 'x' } }, { token: tokens.buyer }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(fx.api, CREATE_ORDER, { i: { productId, paymentMode: 'NATIVE', deliveryAddress: 'Moi Avenue 12' } }))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  test('addEvidence stores the file content-addressed for either party; others are refused', async () => {
+    const bytes = Buffer.from('photo of a torn basket');
+    const add = (token: string, id = nativeOrderId) => gql(fx.api, `mutation($id: ID!, $i: EvidenceInput!) { addEvidence(orderId: $id, input: $i) { cid size uploader filename } }`,
+      { id, i: { filename: 'torn.jpg', mimeType: 'image/jpeg', contentBase64: bytes.toString('base64'), note: 'arrived torn' } }, { token });
+    const r = await add(tokens.buyer);
+    expect(r.errors).toBeUndefined();
+    expect(r.data.addEvidence).toEqual({ cid: rawCidV1(bytes), size: bytes.length, uploader: lc(BUYER.address), filename: 'torn.jpg' });
+    expect(await fx.api.deps.store.get(r.data.addEvidence.cid)).toEqual(new Uint8Array(bytes));
+    expect((await add(tokens.seller)).errors).toBeUndefined();
+    expect(codes(await add(tokens.stranger))).toEqual(['FORBIDDEN']);
+    // Orders created outside the API (no draft) take evidence too.
+    const idx = await gql(fx.api, `query($id: ID!) { order(id: $id) { buyer { address } } }`, { id: fx.orderIds[0] });
+    expect(codes(await add(tokens.stranger, fx.orderIds[0]!))).toEqual(idx.data.order.buyer.address === lc(STRANGER.address) ? [] : ['FORBIDDEN']);
+    const o = await gql(fx.api, ORDER, { id: nativeOrderId }, { token: tokens.seller });
+    expect(o.data.order.evidence).toHaveLength(2);
+    const s = await gql(fx.api, `query($id: ID!) { order(id: $id) { evidence { cid } } }`, { id: nativeOrderId }, { token: tokens.stranger });
+    expect(s.data.order.evidence).toEqual([]);
+    const tooBig = await gql(fx.api, `mutation($id: ID!, $i: EvidenceInput!) { addEvidence(orderId: $id, input: $i) { cid } }`,
+      { id: nativeOrderId, i: { filename: 'big.bin', mimeType: 'application/octet-stream', contentBase64: Buffer.alloc(1024 * 1024 + 1).toString('base64') } }, { token: tokens.buyer });
+    expect(codes(tooBig)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  test('CIDs are real IPFS CIDv1 (raw, sha2-256, base32)', () => {
+    expect(rawCidV1(Buffer.from('hello world'))).toBe('bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e');
+  });
+});
+
+// ------------------------------------------------------------------------------ order lists
+describe('orders', () => {
+  test('orders filters by role, status, payment mode and dates, newest first, with cursors', async () => {
+    const mine = await gql(fx.api, `{ orders(filter: { role: BUYER }, first: 100) { nodes { id buyer { address } createdBlock } } }`, {}, { token: tokens.buyer });
+    expect(mine.data.orders.nodes.length).toBeGreaterThan(2);
+    expect(mine.data.orders.nodes.every((n: { buyer: { address: string } }) => n.buyer.address === lc(BUYER.address))).toBe(true);
+    expect(mine.data.orders.nodes.map((n: { id: string }) => n.id)).toEqual(expect.arrayContaining([nativeOrderId, mpesaOrderId]));
+    const blocks = mine.data.orders.nodes.map((n: { createdBlock: number }) => n.createdBlock);
+    expect(blocks).toEqual([...blocks].sort((a: number, b: number) => b - a));
+
+    const funded = await gql(fx.api, `{ orders(filter: { status: [COMPLETED], paymentMode: MPESA }, first: 100) { nodes { status paymentMode } } }`);
+    expect(funded.data.orders.nodes.length).toBeGreaterThan(0);
+    expect(funded.data.orders.nodes.every((n: { status: string; paymentMode: string }) => n.status === 'COMPLETED' && n.paymentMode === 'MPESA')).toBe(true);
+
+    const future = await gql(fx.api, `{ orders(filter: { createdFrom: "2100-01-01T00:00:00Z" }) { nodes { id } } }`);
+    expect(future.data.orders.nodes).toEqual([]);
+
+    const all: string[] = [];
+    let after: string | null = null;
+    for (let i = 0; i < 20; i++) {
+      const page: any = await gql(fx.api, `query($a: String) { orders(first: 25, after: $a) { nodes { id } pageInfo { hasNextPage endCursor } } }`, { a: after });
+      all.push(...page.data.orders.nodes.map((n: { id: string }) => n.id));
+      if (!page.data.orders.pageInfo.hasNextPage) break;
+      after = page.data.orders.pageInfo.endCursor;
+    }
+    const { rows } = await fx.pool.query(`SELECT count(*)::int AS n FROM ${fx.schema}.orders WHERE upper_inf(_block_range)`);
+    expect(all.length).toBe(rows[0].n);
+    expect(new Set(all).size).toBe(all.length);
+  });
+
+  test('role filters need a login', async () => {
+    expect(codes(await gql(fx.api, `{ orders(filter: { role: SELLER }) { nodes { id } } }`))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  test('a list of 50 orders with every nested field costs a bounded number of SQL queries (DataLoader)', async () => {
+    const q = `query($n: Int) { orders(first: $n) { nodes {
+      id status buyer { address displayName } seller { displayName } product { title } dispute { raisedBy }
+      events { kind } payouts { amount } mpesaPayment { status } mpesaPayouts { status } evidence { cid }
+    } } }`;
+    const cost = async (n: number) => {
+      const before = fx.api.deps.stats.queries;
+      const r = await gql(fx.api, q, { n }, { token: tokens.admin });
+      expect(r.errors).toBeUndefined();
+      expect(r.data.orders.nodes).toHaveLength(n);
+      return fx.api.deps.stats.queries - before;
+    };
+    const five = await cost(5);
+    const fifty = await cost(50);
+    // One query per kind of thing (list, drafts, products, profiles, events, payouts, disputes,
+    // evidence, ledger payments, ledger payouts), however long the list.
+    expect(five).toBeLessThanOrEqual(12);
+    expect(fifty).toBeLessThanOrEqual(12);
+  });
+});
+
+// ------------------------------------------------------------------------------ explorer
+describe('explorer', () => {
+  test('latestBlocks, block by number and hash, transaction, contractEvents, account', async () => {
+    const latest = await gql(fx.api, `{ latestBlocks(first: 3) { number hash transactions { hash from } events { kind } } }`);
+    expect(latest.data.latestBlocks).toHaveLength(3);
+    const top = latest.data.latestBlocks[0];
+    expect(top.number).toBeGreaterThan(latest.data.latestBlocks[1].number);
+    const byNumber = await gql(fx.api, `query($b: String!) { block(numberOrHash: $b) { hash } }`, { b: String(top.number) });
+    expect(byNumber.data.block.hash).toBe(top.hash);
+    const byHash = await gql(fx.api, `query($b: String!) { block(numberOrHash: $b) { number } }`, { b: top.hash });
+    expect(byHash.data.block.number).toBe(top.number);
+
+    const ev = await gql(fx.api, `query($id: String) { contractEvents(filter: { orderId: $id }) { nodes { kind transactionHash sender args { name value } } } }`, { id: nativeOrderId });
+    expect(ev.data.contractEvents.nodes.map((e: { kind: string }) => e.kind)).toEqual(['OrderFunded', 'OrderCreated']);
+    // Decoded arguments come back by name, in the ABI's order, values as decimal strings / lower-case hex.
+    expect(ev.data.contractEvents.nodes[0].args.map((a: { name: string }) => a.name)).toEqual(['orderId', 'payer', 'amount', 'shippingDeadline']);
+    expect(ev.data.contractEvents.nodes[0].args[2]).toEqual({ name: 'amount', value: '4000000000000000' });
+    const txHash = ev.data.contractEvents.nodes[0].transactionHash;
+    const tx = await gql(fx.api, `query($h: String!) { transaction(hash: $h) { from value events { kind } } }`, { h: txHash });
+    expect(tx.data.transaction).toEqual({ from: lc(BUYER.address), value: '4000000000000000', events: [{ kind: 'OrderCreated' }, { kind: 'OrderFunded' }] });
+
+    const kinds = await gql(fx.api, `{ contractEvents(filter: { kind: "DisputeRaised" }, first: 2) { nodes { kind } pageInfo { hasNextPage endCursor } } }`);
+    expect(kinds.data.contractEvents.nodes).toEqual([{ kind: 'DisputeRaised' }, { kind: 'DisputeRaised' }]);
+
+    const acc = await gql(fx.api, `query($a: String!) { account(address: $a) { address buyerOrderCount boughtNative profile { displayName } orders(first: 5) { nodes { id } } } }`, { a: SELLER.address });
+    expect(acc.data.account.profile).toEqual({ displayName: 'Wanjiku Crafts' });
+    expect(acc.data.account.orders.nodes.length).toBe(5);
+    expect(codes(await gql(fx.api, `{ block(numberOrHash: "latest") { number } }`))).toEqual(['BAD_USER_INPUT']);
+  });
+
+  test('search finds an order id, a transaction hash, an address and an M-Pesa receipt', async () => {
+    const s = (text: string) => gql(fx.api, `query($t: String!) { search(text: $t) { __typename ... on Order { id status } ... on Transaction { hash } ... on Account { address } ... on Block { number } } }`, { t: text });
+    expect((await s(nativeOrderId)).data.search).toEqual([{ __typename: 'Order', id: nativeOrderId, status: 'FUNDED' }]);
+    const ev = await gql(fx.api, `query($id: String) { contractEvents(filter: { orderId: $id }) { nodes { transactionHash blockNumber } } }`, { id: nativeOrderId });
+    const txHash = ev.data.contractEvents.nodes[0].transactionHash;
+    expect((await s(txHash)).data.search).toEqual([{ __typename: 'Transaction', hash: txHash }]);
+    expect((await s(SELLER.address)).data.search).toEqual([{ __typename: 'Account', address: lc(SELLER.address) }]);
+    const { rows } = await fx.pool.query(`SELECT mpesa_receipt FROM oracle.payment_requests WHERE order_id = $1`, [mpesaOrderId]);
+    expect((await s(rows[0].mpesa_receipt.toLowerCase())).data.search).toEqual([{ __typename: 'Order', id: mpesaOrderId, status: 'FUNDED' }]);
+    expect((await s('nothing-here')).data.search).toEqual([]);
+  });
+});
+
+// ------------------------------------------------------------------------------ admin
+describe('admin', () => {
+  const RECON = `query($f: DateTime!, $t: DateTime!) { reconciliation(from: $f, to: $t) {
+    paidNotOnChain { orderId receipt amountKes ageSeconds }
+    onChainWithoutLedger { orderId receiptHash amount }
+    amountMismatches { orderId receipt ledgerAmountKes chainAmount }
+    payoutsDue { orderId role amount ageSeconds ledgerStatus }
+    failedPayouts { orderId role status reason resultCode }
+    dailyTotals { date paymentMode opening collected paidOut fees held balanced ledgerCollected }
+    balanced
+  } }`;
+  const range = () => ({ f: new Date(Date.now() - 3 * 86_400_000).toISOString(), t: new Date(Date.now() + 86_400_000).toISOString() });
+
+  test('reconciliation lists every kind of discrepancy and daily totals that balance', async () => {
+    const r = await gql(fx.api, RECON, range(), { token: tokens.admin });
+    expect(r.errors).toBeUndefined();
+    const rec = r.data.reconciliation;
+    expect(rec.paidNotOnChain).toEqual([expect.objectContaining({ orderId: UNRECORDED.orderId, receipt: UNRECORDED.receipt, amountKes: UNRECORDED.amount })]);
+    expect(rec.paidNotOnChain[0].ageSeconds).toBeGreaterThanOrEqual(590);
+    expect(rec.amountMismatches).toEqual([{ orderId: MISMATCH.orderId, receipt: MISMATCH.receipt, ledgerAmountKes: MISMATCH.ledgerAmount, chainAmount: String(MISMATCH.chainAmount) }]);
+    // The orders the test chain funded with the oracle key directly have no ledger receipt.
+    const { rows } = await fx.pool.query(`SELECT id FROM ${fx.schema}.orders WHERE upper_inf(_block_range) AND payment_mode::text = 'MPESA' AND payment_receipt IS NOT NULL AND id <> ALL($1)`, [[MISMATCH.orderId, mpesaOrderId]]);
+    expect(rows.length).toBeGreaterThan(5);
+    expect(rec.onChainWithoutLedger.map((o: { orderId: string }) => o.orderId).sort()).toEqual(rows.map((x: { id: string }) => x.id).sort());
+    expect(rec.onChainWithoutLedger.map((o: { orderId: string }) => o.orderId)).not.toContain(mpesaOrderId);
+    expect(rec.payoutsDue.length).toBeGreaterThan(0);
+    expect(rec.failedPayouts).toEqual([expect.objectContaining({ orderId: UNRECORDED.orderId, role: 'seller', status: 'needs_attention', resultCode: '2040' })]);
+    expect(rec.dailyTotals.length).toBeGreaterThan(0);
+    expect(rec.dailyTotals.every((d: { balanced: boolean }) => d.balanced)).toBe(true);
+    expect(rec.balanced).toBe(true);
+    const mpesaToday = rec.dailyTotals.filter((d: { paymentMode: string }) => d.paymentMode === 'MPESA');
+    expect(mpesaToday.some((d: { ledgerCollected: string }) => BigInt(d.ledgerCollected) >= 1600n)).toBe(true);
+  });
+
+  test('paymentByReceipt finds the ledger row and the order', async () => {
+    const { rows } = await fx.pool.query(`SELECT mpesa_receipt FROM oracle.payment_requests WHERE order_id = $1`, [mpesaOrderId]);
+    const r = await gql(fx.api, `query($r: String!) { paymentByReceipt(receipt: $r) { kind receiptHash ledgerStatus amountKes phone order { id status } } }`, { r: rows[0].mpesa_receipt }, { token: tokens.admin });
+    expect(r.data.paymentByReceipt).toEqual({ kind: 'PAYMENT', receiptHash: receiptHash(rows[0].mpesa_receipt), ledgerStatus: 'paid', amountKes: 1600, phone: '254708374149', order: { id: mpesaOrderId, status: 'FUNDED' } });
+  });
+
+  test('admin operations refuse other roles', async () => {
+    expect(codes(await gql(fx.api, RECON, range(), { token: tokens.buyer }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(fx.api, RECON, range()))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await gql(fx.api, `{ paymentByReceipt(receipt: "ABC1234567") { kind } }`, {}, { token: tokens.seller }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(fx.api, RECON, { f: range().t, t: range().f }, { token: tokens.admin }))).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+// ------------------------------------------------------------------------------ qualities
+describe('limits, errors, CORS, health', () => {
+  test('an oversized, too deep or too costly query is refused before it runs', async () => {
+    const fields = Array.from({ length: 1500 }, (_, i) => `a${i}: __typename`).join(' ');
+    const big = await gql(fx.api, `{ ${fields} }`);
+    expect(big.status).toBeLessThan(500);
+    expect(big.data ?? null).toBeNull();
+    expect(codes(big)[0]).toBe('BAD_USER_INPUT');
+    expect(big.errors![0]!.message).toMatch(/token limit/i);
+    const deep = await gql(fx.api, `{ orders { nodes { buyer { products { nodes { seller { products { nodes { seller { products { nodes { id } } } } } } } } } } } }`);
+    expect(codes(deep)[0]).toBe('BAD_USER_INPUT');
+    expect(deep.errors![0]!.message).toMatch(/depth/i);
+    const costly = await gql(fx.api, `{ products(first: 100000) { nodes { id } } }`);
+    expect(codes(costly)).toEqual(['BAD_USER_INPUT']);
+    expect(costly.errors![0]!.message).toMatch(/Cost limit/i);
+    const body = await fx.api.yoga.fetch('http://api.test/graphql', { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(3 * 1024 * 1024) }, body: JSON.stringify({ query: '{ __typename }' }) });
+    expect(body.status).toBe(413);
+  });
+
+  test('rate limits per IP and per user answer RATE_LIMITED', async () => {
+    const limited = await fx.makeApi({ RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_USER: '2', RATE_LIMIT_WINDOW_SECONDS: '60' });
+    const ip = `10.0.0.${Math.floor(Math.random() * 250)}`;
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await gql(limited, '{ __typename }', {}, { headers: { 'x-forwarded-for': ip } })).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const r = await gql(limited, '{ __typename }', {}, { headers: { 'x-forwarded-for': ip } });
+    expect(codes(r)).toEqual(['RATE_LIMITED']);
+    expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Per user, across IPs (a fresh wallet, so earlier tests' requests do not count).
+    const fresh = privateKeyToAccount(`0x${'5'.repeat(63)}1`);
+    const token = await login(fx.api, { address: fresh.address, privateKey: `0x${'5'.repeat(63)}1` });
+    const user = [];
+    for (let i = 0; i < 3; i++) user.push((await gql(limited, '{ me { address } }', {}, { token, headers: { 'x-forwarded-for': `10.1.${i}.${Math.floor(Math.random() * 250)}` } })).status);
+    expect(user).toEqual([200, 200, 429]);
+  });
+
+  test('unexpected failures are masked: no stack trace, no internals', async () => {
+    const broken = await fx.makeApi({ INDEX_SCHEMA: 'no_such_schema' });
+    const r = await gql(broken, `{ latestBlocks { number } }`);
+    expect(r.status).toBe(200);
+    expect(r.errors![0]!.message).toBe('Unexpected error.');
+    expect(JSON.stringify(r)).not.toMatch(/no_such_schema|stack|at .*\.ts/);
+  });
+
+  test('CORS allows the configured origins only', async () => {
+    const pre = (origin: string) => fx.api.yoga.fetch('http://api.test/graphql', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' } });
+    expect((await pre('https://app.descrow.test')).headers.get('access-control-allow-origin')).toBe('https://app.descrow.test');
+    expect((await pre('https://evil.example')).headers.get('access-control-allow-origin')).not.toBe('https://evil.example');
+  });
+
+  test('GET /health checks Postgres, Redis, the index freshness and the oracle', async () => {
+    const res = await fx.api.yoga.fetch('http://api.test/health');
+    const body = (await res.json()) as any;
+    expect(res.status).toBe(200);
+    expect(body.status).toBe('ok');
+    expect(body.checks.index.lagBlocks).toBeLessThanOrEqual(fx.config.HEALTH_MAX_LAG_BLOCKS);
+    expect(Object.keys(body.checks)).toEqual(['postgres', 'redis', 'index', 'oracle']);
+    const down = await fx.makeApi({ ORACLE_URL: 'http://127.0.0.1:1' });
+    const d = await down.yoga.fetch('http://api.test/health');
+    expect(d.status).toBe(503);
+    expect(((await d.json()) as any).checks.oracle.ok).toBe(false);
+  });
+});

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/**
+ * Configuration comes from the environment only, validated with zod at start-up.
+ * A bad value stops the process with one line naming the variable.
+ */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, readonly problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Shape = Record<string, z.ZodType>;
+
+/** Parse `env` with `shape`; throws ConfigError naming the first bad variable. */
+export function parseEnv<S extends Shape>(shape: S, env: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<S>> {
+  // Empty strings mean "unset" so `FOO=` in a .env file falls back to the default.
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') cleaned[key] = v;
+  }
+  const result = z.object(shape).safeParse(cleaned);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    const shown = cleaned[variable] === undefined ? 'is missing' : `is invalid (${issue.message})`;
+    throw new ConfigError(variable, shown);
+  }
+  return result.data as z.infer<z.ZodObject<S>>;
+}
+
+/** For `main` entry points: parse or print one clear line and exit 1. */
+export function loadConfigOrExit<S extends Shape>(shape: S, env: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<S>> {
+  try {
+    return parseEnv(shape, env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/** Reusable field types, so every service spells the same variable the same way. */
+export const env = {
+  port: (def: number) => z.coerce.number().int().min(1).max(65535).default(def),
+  url: () => z.string().url(),
+  optionalUrl: () => z.string().url().optional(),
+  bool: (def: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .default(def ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  int: (def: number, min = 0) => z.coerce.number().int().min(min).default(def),
+  address: () => z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte hex address'),
+  privateKey: () => z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'expected a 0x-prefixed 32-byte hex private key'),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  list: () =>
+    z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+};
+
+/** Variables every service shares (see .env.example). */
+export const sharedEnvShape = {
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: env.logLevel(),
+  DATABASE_URL: env.optionalUrl(),
+  REDIS_URL: env.optionalUrl(),
+  RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
+  CHAIN_ID: z.coerce.number().int().positive().default(31337),
+  DEPLOYMENT_FILE: z.string().default('sandbox/chain/deployments/local.json'),
+};

@@ -1,0 +1,6 @@
+export * from './config';
+export * from './logger';
+export * from './db';
+export * from './migrate';
+export * from './embeddedPostgres';
+export * from './anvil';

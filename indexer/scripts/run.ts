@@ -1,0 +1,113 @@
+/**
+ * `npm run indexer`: codegen/build if needed, then run `subql-node-ethereum` against
+ * DATABASE_URL (or the embedded Postgres of `npm start`) and the configured chain, with
+ * the node's progress on stdout. Ctrl-C stops it.
+ *
+ * Target: INDEXER_CONTRACT_ADDRESS (+ INDEXER_START_BLOCK, CHAIN_ID) when set, otherwise
+ * the deployment file the dev chain writes (DEPLOYMENT_FILE).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import type { Deployment } from '@descrow/contracts';
+import { ConfigError, ensureDatabase, env, loadConfigOrExit, parseEnv, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '@descrow/common';
+import type { IndexerTarget } from '../../project';
+import { DEFAULT_NODE_FLAGS, startIndexerNode } from './node';
+import { ROOT } from './prepare';
+
+export const indexerEnvShape = {
+  DATABASE_URL: z.string().url().optional(),
+  EMBEDDED_PG_PORT: env.port(54320),
+  RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
+  CHAIN_ID: z.coerce.number().int().positive().optional(),
+  DEPLOYMENT_FILE: z.string().default('sandbox/chain/deployments/local.json'),
+  INDEXER_CONTRACT_ADDRESS: env.address().optional(),
+  INDEXER_START_BLOCK: z.coerce.number().int().min(0).optional(),
+  INDEXER_DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case Postgres identifier').default('descrow_index'),
+  INDEXER_NODE_PORT: env.port(3100),
+  /** subql-node flags (space separated), replacing the tuned defaults. */
+  INDEXER_NODE_FLAGS: z.string().optional(),
+  /** Node.js flags for the subql-node process, replacing the default (--stack-trace-limit=1). */
+  INDEXER_NODE_ARGS: z.string().optional(),
+};
+export type IndexerEnv = ReturnType<typeof parseEnv<typeof indexerEnvShape>>;
+
+/** Where to index: explicit variables win over the deployment file. */
+export function resolveTarget(config: IndexerEnv, root = ROOT): IndexerTarget {
+  if (config.INDEXER_CONTRACT_ADDRESS) {
+    return {
+      chainId: String(config.CHAIN_ID ?? 31337),
+      rpcUrl: config.RPC_URL,
+      contractAddress: config.INDEXER_CONTRACT_ADDRESS,
+      startBlock: config.INDEXER_START_BLOCK ?? 1,
+    };
+  }
+  const file = resolve(root, config.DEPLOYMENT_FILE);
+  if (!existsSync(file)) {
+    throw new ConfigError('DEPLOYMENT_FILE', `names ${file}, which does not exist (run \`npm run sandbox:chain\`, or set INDEXER_CONTRACT_ADDRESS)`);
+  }
+  const d = JSON.parse(readFileSync(file, 'utf8')) as Deployment;
+  if (config.CHAIN_ID !== undefined && config.CHAIN_ID !== d.chainId) {
+    throw new ConfigError('CHAIN_ID', `is ${config.CHAIN_ID} but ${config.DEPLOYMENT_FILE} was deployed on chain ${d.chainId}`);
+  }
+  return {
+    chainId: String(d.chainId),
+    rpcUrl: config.RPC_URL,
+    contractAddress: d.address,
+    startBlock: config.INDEXER_START_BLOCK ?? d.deployBlock,
+  };
+}
+
+async function main() {
+  const config = loadConfigOrExit(indexerEnvShape);
+  let target: IndexerTarget;
+  try {
+    target = resolveTarget(config);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  const say = (line: string) => process.stdout.write(`[indexer] ${line}\n`);
+  let embedded: EmbeddedPostgresHandle | undefined;
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    say(`DATABASE_URL is unset: embedded Postgres on port ${config.EMBEDDED_PG_PORT} (data in .data/pg)`);
+    embedded = await startEmbeddedPostgres(resolve(ROOT, '.data/pg'), config.EMBEDDED_PG_PORT);
+    databaseUrl = embedded.url.replace(/\/postgres$/, '/descrow');
+    await ensureDatabase(databaseUrl);
+  }
+  say(`indexing ${target.contractAddress} on chain ${target.chainId} (${target.rpcUrl}) from block ${target.startBlock} into schema ${config.INDEXER_DB_SCHEMA}`);
+  const node = await startIndexerNode({
+    databaseUrl,
+    schema: config.INDEXER_DB_SCHEMA,
+    target,
+    port: config.INDEXER_NODE_PORT,
+    flags: config.INDEXER_NODE_FLAGS ? config.INDEXER_NODE_FLAGS.split(/\s+/).filter(Boolean) : DEFAULT_NODE_FLAGS,
+    execArgv: config.INDEXER_NODE_ARGS ? config.INDEXER_NODE_ARGS.split(/\s+/).filter(Boolean) : undefined,
+    onLine: (line) => process.stdout.write(`${line}\n`),
+    log: say,
+  });
+  const stop = async () => {
+    say('stopping');
+    await node.stop();
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  node.process.once('exit', async (code) => {
+    say(`subql-node exited with ${code}`);
+    await embedded?.stop();
+    process.exit(code ?? 1);
+  });
+}
+
+if (require.main === module) {
+  main().catch((e: Error) => {
+    console.error(`[indexer] ${e.message}`);
+    process.exit(1);
+  });
+}

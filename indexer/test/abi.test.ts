@@ -1,0 +1,62 @@
+/**
+ * The handlers' own log decoder against viem's encoder, for every event of the
+ * Escrow ABI (the node is not given the ABI; see project.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { encodeAbiParameters, encodeEventTopics, type Hex } from 'viem';
+import { escrowAbi } from '@descrow/contracts';
+import { decodeEvent, eventInputs } from '../src/mappings/abi';
+import { argList } from '../src/mappings/decode';
+
+const events = escrowAbi.filter((i) => i.type === 'event');
+
+function sample(type: string, k: number): unknown {
+  if (type === 'address') return `0x${(k + 1).toString(16).padStart(2, '0').repeat(20)}`;
+  if (type === 'bytes32') return `0x${'ab'.repeat(31)}${k.toString(16).padStart(2, '0')}`;
+  if (type === 'bool') return k % 2 === 0;
+  if (type === 'string') return k % 2 ? '' : `bafy-cid-${k} ünïcødé ✓ ${'x'.repeat(40 * k)}`;
+  if (type.startsWith('uint')) return (2n ** BigInt(Number(type.slice(4))) - 1n) / BigInt(k + 1);
+  throw new Error(type);
+}
+
+test.each(events.map((e) => [e.name, e] as const))('%s decodes exactly what viem encodes', (_name, event) => {
+  const values = event.inputs.map((i, k) => sample(i.type, k));
+  const args = Object.fromEntries(event.inputs.map((i, k) => [i.name, values[k]]));
+  const topics = encodeEventTopics({ abi: [event], eventName: event.name, args } as never) as Hex[];
+  const nonIndexed = event.inputs.filter((i) => !i.indexed);
+  const data = encodeAbiParameters(nonIndexed, nonIndexed.map((i) => args[i.name]) as never);
+  const decoded = decodeEvent(event.name, topics, data);
+  const expected = Object.fromEntries(event.inputs.map((i, k) => {
+    const v = values[k];
+    if (i.type.startsWith('uint')) return [i.name, BigInt(v as bigint)];
+    return [i.name, typeof v === 'string' && v.startsWith('0x') ? v.toLowerCase() : v];
+  }));
+  expect(decoded).toEqual(expected);
+  expect(argList(event.name, decoded)).toEqual(Object.fromEntries(event.inputs.map((i) => [i.name, String(expected[i.name])])));
+});
+
+test('a truncated log is an error, not garbage', () => {
+  const topics = ['0x00', `0x${'11'.repeat(32)}`] as string[];
+  expect(() => decodeEvent('OrderDelivered', topics, '0x')).toThrow(/too short/);
+  expect(() => decodeEvent('NoSuchEvent', topics, '0x')).toThrow(/no event/);
+  expect(eventInputs('OrderCreated').map((i) => i.name)).toEqual(['orderId', 'buyer', 'seller', 'amount', 'mode', 'feeBps', 'metadataCid']);
+});
+
+test('OrderEvent.args (EventArgs in schema.graphql) has a field for every argument of every event', () => {
+  const schema = readFileSync(resolve(__dirname, '../../schema.graphql'), 'utf8');
+  const body = schema.match(/type EventArgs @jsonField \{([^}]*)\}/)?.[1] ?? '';
+  const fields = new Set([...body.matchAll(/^\s*(\w+): String$/gm)].map((m) => m[1]));
+  const names = new Set(events.flatMap((e) => e.inputs.map((i) => i.name)));
+  expect([...names].filter((n) => !fields.has(n))).toEqual([]);
+});
+
+test('every event of the ABI has its handler, and project.ts routes it by topic signature', async () => {
+  const handlers = await import('../src/index');
+  const { eventHandlers } = await import('../../project');
+  const routed = eventHandlers();
+  for (const e of events) {
+    expect(typeof (handlers as Record<string, unknown>)[`handle${e.name}`]).toBe('function');
+    expect(routed).toContainEqual(expect.objectContaining({ handler: `handle${e.name}`, filter: { topics: [`${e.name}(${e.inputs.map((i) => i.type).join(',')})`] } }));
+  }
+});

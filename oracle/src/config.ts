@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { env, sharedEnvShape } from '@descrow/common';
+
+/** Every oracle setting, from the environment (see .env.example, "oracle"). */
+export const oracleEnvShape = {
+  ...sharedEnvShape,
+  ORACLE_PORT: env.port(4100),
+  ORACLE_HOST: z.string().default('0.0.0.0'),
+  /** Where Daraja reaches us; the callback paths are appended. Must avoid Daraja's banned words. */
+  ORACLE_PUBLIC_URL: z.string().url().default('http://127.0.0.1:4100'),
+  /** Secret path segment in every callback URL, compared in constant time. */
+  ORACLE_CALLBACK_TOKEN: z.string().min(16).default('dev-callback-token-change-me'),
+  /** Bearer token the API presents on /internal/*. */
+  ORACLE_SERVICE_TOKEN: z.string().min(16).default('dev-service-token-change-me'),
+  /** Dev oracle key = anvil account 1. Production: a dedicated key from a secret store. */
+  ORACLE_PRIVATE_KEY: env.privateKey().default('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d'),
+  ESCROW_ADDRESS: env.address().optional(),
+  /** Payouts wait until the releasing event is this many blocks deep; 0 = use the chain's `finalized` tag. */
+  ORACLE_CONFIRMATION_DEPTH: env.int(0),
+  /** Comma-separated callback source IPs; empty = no allow-list. */
+  ORACLE_CALLBACK_ALLOWED_IPS: env.list(),
+  /** Proxies whose X-Forwarded-For we believe. */
+  ORACLE_TRUSTED_PROXIES: env.list(),
+  ORACLE_CALLBACK_BODY_LIMIT: env.int(64 * 1024, 1024),
+  /** STK: how long a push may stay unanswered before it is expired, and query backoff. */
+  ORACLE_STK_EXPIRY_SECONDS: env.int(180, 10),
+  ORACLE_STK_FIRST_QUERY_SECONDS: env.int(20, 0),
+  ORACLE_STK_QUERY_MAX_BACKOFF_SECONDS: env.int(120, 1),
+  ORACLE_B2C_STATUS_DELAY_SECONDS: env.int(60, 0),
+  ORACLE_JOB_INTERVAL_MS: env.int(1_000, 50),
+  ORACLE_RUN_JOBS: env.bool(true),
+  /** How often the oracle reconciles its ledger against the chain (seconds; 0 = never). */
+  ORACLE_RECONCILE_INTERVAL_SECONDS: env.int(300),
+
+  MPESA_BASE_URL: z.string().url().default('http://127.0.0.1:4200'),
+  MPESA_CONSUMER_KEY: z.string().min(1).default('descrow-dev-consumer-key'),
+  MPESA_CONSUMER_SECRET: z.string().min(1).default('descrow-dev-consumer-secret'),
+  MPESA_SHORTCODE: z.string().regex(/^\d{5,7}$/).default('174379'),
+  MPESA_PASSKEY: z.string().min(1).default('bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919'),
+  MPESA_B2C_SHORTCODE: z.string().regex(/^\d{5,7}$/).default('600992'),
+  MPESA_INITIATOR_NAME: z.string().min(1).default('testapi'),
+  MPESA_INITIATOR_PASSWORD: z.string().min(1).default('Safaricom999!*!'),
+  /** PEM certificate used to encrypt the initiator password; unset = fetch `${MPESA_BASE_URL}/__sim/certificate` (simulator only). */
+  MPESA_CERTIFICATE_PATH: z.string().optional(),
+  MPESA_TIMEOUT_MS: env.int(10_000, 100),
+};
+
+export type OracleConfig = z.infer<z.ZodObject<typeof oracleEnvShape>>;

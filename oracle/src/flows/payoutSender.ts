@@ -1,0 +1,80 @@
+/**
+ * Sends queued B2C payouts and chases unanswered ones with Transaction Status. The
+ * payout row (with its deterministic OriginatorConversationID) exists before Daraja is
+ * called; Daraja refuses a reused id, so a crash-and-retry can never pay twice.
+ */
+import type { OracleContext } from '../context';
+import { callbackUrl } from '../context';
+import { DarajaError } from '../daraja/errors';
+import { failpoint } from '../failpoints';
+
+interface PayoutRow { id: string; order_id: string; role: string; phone: string; amount_kes: number; originator_conversation_id: string; status: string; checks: number }
+const MAX_STATUS_CHECKS = 10;
+
+export async function sendQueuedPayouts(ctx: OracleContext, limit = 20): Promise<number> {
+  const { pool, daraja, config, log } = ctx;
+  const { rows } = await pool.query<PayoutRow>(
+    `SELECT * FROM oracle.payouts WHERE status='queued' AND (next_check_at IS NULL OR next_check_at <= now()) ORDER BY created_at LIMIT $1`,
+    [limit],
+  );
+  let sent = 0;
+  for (const p of rows) {
+    try {
+      const ack = await daraja.b2c({
+        originatorConversationId: p.originator_conversation_id, amount: p.amount_kes, phone: p.phone,
+        remarks: `Descrow ${p.role === 'seller' ? 'payout' : 'refund'} ${p.order_id.slice(2, 10)}`,
+        resultUrl: callbackUrl(config, 'b2c/result'), timeoutUrl: callbackUrl(config, 'b2c/timeout'), occasion: p.role === 'seller' ? 'Payout' : 'Refund',
+      });
+      failpoint('payout:after-b2c-ack');
+      await pool.query(
+        `UPDATE oracle.payouts SET status='sent', conversation_id=$2, updated_at=now(), next_check_at=now() + ($3 || ' seconds')::interval WHERE id=$1 AND status='queued'`,
+        [p.id, ack.ConversationID, String(Math.max(config.ORACLE_B2C_STATUS_DELAY_SECONDS, 1) * 5)],
+      );
+      sent++;
+      log.info({ orderId: p.order_id, role: p.role, amountKes: p.amount_kes, originatorConversationId: p.originator_conversation_id }, 'b2c payout accepted by daraja');
+    } catch (err) {
+      if (!(err instanceof DarajaError)) throw err;
+      if (err.kind === 'retryable' || err.kind === 'invalid_token') {
+        await pool.query(`UPDATE oracle.payouts SET next_check_at=now() + interval '5 seconds', reason=$2, updated_at=now() WHERE id=$1`, [p.id, err.message]);
+      } else if (err.kind === 'indeterminate' || /duplicate/i.test(err.errorMessage ?? '')) {
+        // It may have been sent (a timeout, or we sent it before a crash): ask before any retry.
+        await pool.query(
+          `UPDATE oracle.payouts SET status='unknown', reason=$2, updated_at=now(), next_check_at=now() + ($3 || ' seconds')::interval WHERE id=$1`,
+          [p.id, err.message, String(config.ORACLE_B2C_STATUS_DELAY_SECONDS)],
+        );
+      } else {
+        await pool.query(`UPDATE oracle.payouts SET status='needs_attention', reason=$2, updated_at=now() WHERE id=$1`, [p.id, `Daraja refused the payout: ${err.message}`]);
+        log.error({ orderId: p.order_id, role: p.role, err: err.message }, 'b2c payout refused; needs a person');
+      }
+    }
+  }
+  return sent;
+}
+
+/** Payouts whose result never came (or timed out in Daraja's queue): ask Transaction Status. */
+export async function checkUnansweredPayouts(ctx: OracleContext, limit = 20): Promise<number> {
+  const { pool, daraja, config, log } = ctx;
+  const { rows } = await pool.query<PayoutRow>(
+    `SELECT * FROM oracle.payouts WHERE status IN ('sent','unknown') AND next_check_at <= now() ORDER BY next_check_at LIMIT $1`,
+    [limit],
+  );
+  for (const p of rows) {
+    if (p.checks >= MAX_STATUS_CHECKS) {
+      await pool.query(`UPDATE oracle.payouts SET status='needs_attention', reason='no result after ${MAX_STATUS_CHECKS} status checks', updated_at=now() WHERE id=$1`, [p.id]);
+      log.error({ orderId: p.order_id, role: p.role }, 'payout outcome unknown after repeated status checks; needs a person');
+      continue;
+    }
+    try {
+      await daraja.transactionStatus({
+        originatorConversationId: p.originator_conversation_id, remarks: 'Descrow payout check',
+        resultUrl: callbackUrl(config, 'status/result'), timeoutUrl: callbackUrl(config, 'status/timeout'),
+      });
+    } catch (err) {
+      if (!(err instanceof DarajaError)) throw err;
+      log.warn({ orderId: p.order_id, err: err.message }, 'transaction status request failed; will retry');
+    }
+    const wait = Math.max(1, config.ORACLE_B2C_STATUS_DELAY_SECONDS) * 2 ** Math.min(p.checks, 6);
+    await pool.query(`UPDATE oracle.payouts SET checks=checks+1, next_check_at=now() + ($2 || ' seconds')::interval, updated_at=now() WHERE id=$1`, [p.id, String(wait)]);
+  }
+  return rows.length;
+}

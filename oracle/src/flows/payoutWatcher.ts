@@ -1,0 +1,78 @@
+/**
+ * Finds M-Pesa money the chain says is owed — a seller payout after delivery, a buyer
+ * refund after a timeout, both after a split dispute — and queues one B2C payout per
+ * beneficiary. It reads the contract *at the confirmation block* (finalized by default):
+ * a B2C payout cannot be undone if a reorg later removes the delivery.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Hex } from 'viem';
+import { payoutSplit } from '@descrow/contracts';
+import type { OracleContext } from '../context';
+
+const TERMINAL = new Set([5, 7, 8, 9]); // Completed, Resolved, Cancelled, Refunded
+const MIN_B2C_KES = 10;
+const MAX_ATTEMPTS = 3;
+
+/** OriginatorConversationID: deterministic per order, beneficiary and attempt, so a retry after a crash reuses it. */
+export function originatorConversationId(orderId: string, role: 'seller' | 'buyer', attempt: number): string {
+  return `DSC-${orderId.slice(2, 26)}-${role === 'seller' ? 'S' : 'B'}${attempt}`;
+}
+
+export async function queueDuePayouts(ctx: OracleContext, limit = 100): Promise<number> {
+  const { pool, chain, config, log } = ctx;
+  const { rows } = await pool.query<{ order_id: Hex; buyer: Hex; seller: Hex; seller_phone: string; paid_phone: string | null; phone: string }>(
+    `SELECT r.order_id, r.buyer, r.seller, r.seller_phone, r.paid_phone, r.phone
+       FROM oracle.payment_requests r
+      WHERE r.status='paid' AND r.settled_at IS NULL
+        AND EXISTS (SELECT 1 FROM oracle.outbox o WHERE o.kind='record_payment' AND o.order_id=r.order_id AND o.status='confirmed')
+      ORDER BY r.paid_at LIMIT $1`,
+    [limit],
+  );
+  if (!rows.length) return 0;
+  const block = await chain.confirmedBlock(config.ORACLE_CONFIRMATION_DEPTH);
+  let queued = 0;
+  for (const r of rows) {
+    let order;
+    try {
+      order = await chain.getOrder(r.order_id, block);
+    } catch {
+      continue; // the confirmed block may predate the contract on a fresh chain
+    }
+    if (order.status === 0 || order.status === 1) continue; // not funded yet at the confirmed depth
+    const due: { role: 'seller' | 'buyer'; beneficiary: Hex; phone: string }[] = [];
+    if (order.sellerPayoutDue) due.push({ role: 'seller', beneficiary: r.seller, phone: r.seller_phone });
+    if (order.buyerRefundDue) due.push({ role: 'buyer', beneficiary: r.buyer, phone: r.paid_phone ?? r.phone });
+    if (!due.length) {
+      if (TERMINAL.has(order.status)) {
+        await pool.query(`UPDATE oracle.payment_requests SET settled_at=now() WHERE order_id=$1 AND status='paid'`, [r.order_id]);
+      }
+      continue;
+    }
+    // The split follows from the order just read (same floor arithmetic as the contract).
+    const split = payoutSplit(order.amount, order.feeBps, order.buyerShareBps);
+    for (const d of due) {
+      const amount = Number(d.role === 'seller' ? split.sellerAmount : split.buyerAmount);
+      const prior = await pool.query<{ attempts: number; live: number }>(
+        `SELECT count(*)::int AS attempts, count(*) FILTER (WHERE status <> 'failed')::int AS live FROM oracle.payouts WHERE order_id=$1 AND role=$2`,
+        [r.order_id, d.role],
+      );
+      const { attempts, live } = prior.rows[0]!;
+      if (live > 0) continue;
+      const attempt = attempts + 1;
+      const tooSmall = amount < MIN_B2C_KES;
+      const exhausted = attempt > MAX_ATTEMPTS;
+      const status = tooSmall || exhausted ? 'needs_attention' : 'queued';
+      const reason = tooSmall ? `amount ${amount} KES is below the B2C minimum of ${MIN_B2C_KES}` : exhausted ? `${MAX_ATTEMPTS} attempts failed` : null;
+      const ins = await pool.query(
+        `INSERT INTO oracle.payouts (id, order_id, beneficiary, role, phone, amount_kes, attempt, originator_conversation_id, status, reason, trigger_block, next_check_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11, now()) ON CONFLICT DO NOTHING`,
+        [randomUUID(), r.order_id, d.beneficiary, d.role, d.phone, amount, attempt, originatorConversationId(r.order_id, d.role, attempt), status, reason, Number(block)],
+      );
+      if (ins.rowCount) {
+        queued++;
+        log[status === 'queued' ? 'info' : 'error']({ orderId: r.order_id, role: d.role, amountKes: amount, attempt, reason }, status === 'queued' ? 'payout queued' : 'payout needs a person');
+      }
+    }
+  }
+  return queued;
+}

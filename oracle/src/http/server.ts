@@ -1,0 +1,146 @@
+/**
+ * The oracle's HTTP face: Daraja's callbacks (secret path token, optional IP allow-list,
+ * body limit, store-then-acknowledge), the API's internal calls (service token), health.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { OracleContext } from '../context';
+import { CallbackWriter, type CallbackKind } from '../ledger/callbacks';
+import { initiateStk, stkRequestSchema } from '../flows/stkInitiate';
+import { processStkCallback } from '../flows/stkCallback';
+import { processPayoutCallback } from '../flows/b2cResult';
+import { reconcile } from '../flows/reconcile';
+import { clientAddress, safeEqual } from './guards';
+import { failpoint } from '../failpoints';
+
+const ACK = { ResultCode: 0, ResultDesc: 'Accepted' };
+
+export function buildServer(ctx: OracleContext): FastifyInstance {
+  const { config, pool, log } = ctx;
+  const callbacks = new CallbackWriter(pool);
+  const app = Fastify({
+    loggerInstance: log,
+    bodyLimit: config.ORACLE_CALLBACK_BODY_LIMIT,
+    genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 64 ? req.headers['x-request-id'] : randomUUID()),
+    disableRequestLogging: true,
+  });
+
+  app.addHook('onResponse', (req, reply, done) => {
+    req.log.info({ method: req.method, url: req.url.replace(/\/hooks\/([a-z/]+)\/[^/?]+/, '/hooks/$1/[token]'), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    done();
+  });
+
+  // Never a stack trace; a client's mistake is a 4xx with a precise message.
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
+    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, 'unhandled error');
+    const message = status === 413 ? 'request body too large' : status < 500 ? err.message : 'internal error';
+    void reply.status(status).send({ error: { code: err.code ?? (status === 500 ? 'INTERNAL' : 'BAD_REQUEST'), message } });
+  });
+  app.setNotFoundHandler((_req, reply) => void reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } }));
+
+  // ---- Daraja callbacks ------------------------------------------------------------
+  const hook = (path: string, kind: CallbackKind, correlate: (body: unknown) => string | null) => {
+    // `:ref` (optional) is our own request id, so a callback is matched even when we crashed before storing Daraja's id.
+    const handler = async (req: FastifyRequest<{ Params: { token: string; ref?: string } }>, reply: FastifyReply) => {
+      const source = clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], config.ORACLE_TRUSTED_PROXIES);
+      if (!safeEqual(req.params.token, config.ORACLE_CALLBACK_TOKEN)) {
+        req.log.warn({ kind, source }, 'callback refused: wrong path token');
+        return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
+      }
+      if (config.ORACLE_CALLBACK_ALLOWED_IPS.length && !config.ORACLE_CALLBACK_ALLOWED_IPS.includes(source)) {
+        req.log.warn({ kind, source }, 'callback refused: source address not allowed');
+        return reply.status(403).send({ error: { code: 'FORBIDDEN', message: 'source not allowed' } });
+      }
+      const ref = req.params.ref && /^[0-9a-f-]{36}$/.test(req.params.ref) ? req.params.ref : null;
+      const body = kind === 'stk' && ref && req.body && typeof req.body === 'object' ? { ...(req.body as object), __ref: ref } : req.body;
+      const id = await callbacks.store(kind, body, source, correlate(req.body));
+      failpoint('callback:after-store');
+      // Acknowledge first; verification talks to Daraja and the chain and must not delay Daraja.
+      setImmediate(() => {
+        const work = kind === 'stk' ? processStkCallback(ctx, id, body) : processPayoutCallback(ctx, id, kind, body);
+        work.catch((err: Error) => log.error({ callbackId: id, err: err.message }, 'callback processing failed; the job will retry'));
+      });
+      return reply.status(200).send(ACK);
+    };
+    app.post(`/hooks/${path}/:token`, handler);
+    app.post(`/hooks/${path}/:token/:ref`, handler);
+  };
+  const get = (o: unknown, ...path: string[]): string | null => {
+    let v: unknown = o;
+    for (const p of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
+    return typeof v === 'string' ? v : null;
+  };
+  hook('stk', 'stk', (b) => get(b, 'Body', 'stkCallback', 'CheckoutRequestID'));
+  hook('b2c/result', 'b2c_result', (b) => get(b, 'Result', 'OriginatorConversationID'));
+  hook('b2c/timeout', 'b2c_timeout', (b) => get(b, 'Result', 'OriginatorConversationID') ?? get(b, 'OriginatorConversationID'));
+  hook('status/result', 'status_result', (b) => get(b, 'Result', 'OriginatorConversationID'));
+  hook('status/timeout', 'status_timeout', (b) => get(b, 'Result', 'OriginatorConversationID') ?? get(b, 'OriginatorConversationID'));
+
+  // ---- internal API (called by the GraphQL API) ------------------------------------
+  app.register(async (internal) => {
+    internal.addHook('onRequest', async (req, reply) => {
+      const auth = req.headers.authorization ?? '';
+      const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+      if (!safeEqual(token, config.ORACLE_SERVICE_TOKEN)) return reply.status(401).send({ error: { code: 'UNAUTHENTICATED', message: 'service token required' } });
+    });
+
+    internal.post('/internal/stk', async (req, reply) => {
+      const parsed = stkRequestSchema.safeParse(req.body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        return reply.status(400).send({ error: { code: 'INVALID_INPUT', field: issue.path.join('.'), message: issue.message } });
+      }
+      const result = await initiateStk(ctx, parsed.data);
+      if (!result.ok) return reply.status(result.httpStatus).send({ error: { code: result.code, message: result.message } });
+      return reply.status(result.reused ? 200 : 201).send(result);
+    });
+
+    internal.get('/internal/reconciliation/latest', async () => {
+      const { rows } = await pool.query(`SELECT * FROM oracle.reconciliation_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1`);
+      return rows[0] ?? null;
+    });
+    internal.post('/internal/reconciliation', async () => reconcile(ctx));
+
+    internal.get('/internal/payments/:orderId', async (req: FastifyRequest<{ Params: { orderId: string } }>, reply) => {
+      const orderId = z.string().regex(/^0x[0-9a-fA-F]{64}$/).safeParse(req.params.orderId);
+      if (!orderId.success) return reply.status(400).send({ error: { code: 'INVALID_INPUT', field: 'orderId', message: 'expected a 32-byte hex order id' } });
+      const id = orderId.data.toLowerCase();
+      const payments = await pool.query(
+        `SELECT id, status, checkout_request_id, mpesa_receipt, amount_kes, result_code, failure_reason, created_at, paid_at FROM oracle.payment_requests WHERE order_id=$1 ORDER BY created_at`,
+        [id],
+      );
+      const payouts = await pool.query(
+        `SELECT role, amount_kes, status, mpesa_receipt, reason, attempt, created_at, completed_at FROM oracle.payouts WHERE order_id=$1 ORDER BY created_at`,
+        [id],
+      );
+      const outbox = await pool.query(`SELECT kind, status, tx_hash, last_error, confirmed_at FROM oracle.outbox WHERE order_id=$1 ORDER BY id`, [id]);
+      return { orderId: id, payments: payments.rows, payouts: payouts.rows, chainRecords: outbox.rows };
+    });
+  });
+
+  // ---- health ------------------------------------------------------------------------
+  app.get('/health', async (_req, reply) => {
+    const check = async (fn: () => Promise<unknown>) => {
+      const t = Date.now();
+      try {
+        await Promise.race([fn(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2_000))]);
+        return { ok: true, ms: Date.now() - t };
+      } catch (err) {
+        return { ok: false, ms: Date.now() - t, error: (err as Error).message.split('\n')[0] };
+      }
+    };
+    const [postgres, redis, chain, daraja] = await Promise.all([
+      check(() => pool.query('SELECT 1')),
+      check(() => ctx.redis.ping()),
+      check(() => ctx.chain.pub.getBlockNumber({ cacheTime: 0 })),
+      check(() => ctx.daraja.tokens.get()),
+    ]);
+    const checks = { postgres, redis, chain, daraja };
+    const ok = Object.values(checks).every((c) => c.ok);
+    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
+  });
+
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,95 @@
+/**
+ * Background work: callbacks not yet processed (e.g. after a crash), STK requests with
+ * no answer, the chain outbox, payouts to queue, send and chase. One leader across
+ * instances runs the jobs (advisory lock); every instance serves callbacks.
+ */
+import type { PoolClient } from 'pg';
+import type { OracleContext } from '../context';
+import { unprocessed } from '../ledger/callbacks';
+import { processStkCallback } from '../flows/stkCallback';
+import { processPayoutCallback } from '../flows/b2cResult';
+import { pollPendingRequests } from '../flows/stkPoller';
+import { queueDuePayouts } from '../flows/payoutWatcher';
+import { checkUnansweredPayouts, sendQueuedPayouts } from '../flows/payoutSender';
+import { OutboxWorker } from '../chain/outboxWorker';
+import { reconcile } from '../flows/reconcile';
+
+const LEADER_LOCK = 'descrow:oracle:jobs-leader';
+
+export class JobRunner {
+  readonly outbox: OutboxWorker;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopped = false;
+  private leader: PoolClient | null = null;
+  private lastReconcile = Date.now();
+
+  constructor(private readonly ctx: OracleContext) {
+    this.outbox = new OutboxWorker(ctx.pool, ctx.chain, ctx.log.child({ part: 'outbox' }));
+    // Only the leader writes to the chain; a wake-up elsewhere waits for the leader's tick.
+    ctx.wake = () => {
+      if (this.leader && !this.stopped) this.outbox.tick().catch((err: Error) => ctx.log.error({ err: err.message }, 'outbox wake-up failed'));
+    };
+  }
+
+  start(): void {
+    const loop = async () => {
+      if (this.stopped) return;
+      await this.tick().catch((err: Error) => this.ctx.log.error({ err: err.message }, 'job tick failed'));
+      if (!this.stopped) this.timer = setTimeout(loop, this.ctx.config.ORACLE_JOB_INTERVAL_MS);
+    };
+    void loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.running) await new Promise((r) => setTimeout(r, 20));
+    await this.outbox.release();
+    if (this.leader) {
+      await this.leader.query('SELECT pg_advisory_unlock(hashtext($1))', [LEADER_LOCK]).catch(() => undefined);
+      this.leader.release();
+      this.leader = null;
+    }
+  }
+
+  private async isLeader(): Promise<boolean> {
+    if (this.leader) return true;
+    const client = await this.ctx.pool.connect();
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [LEADER_LOCK]);
+    if (rows[0]?.ok) {
+      this.leader = client;
+      client.on('error', () => (this.leader = null));
+      this.ctx.log.info('jobs: this instance leads the background jobs');
+      return true;
+    }
+    client.release();
+    return false;
+  }
+
+  /** One pass of every job, in the order money flows. */
+  async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      if (!(await this.isLeader())) return;
+      const { ctx } = this;
+      for (const cb of await unprocessed(ctx.pool, 'stk')) await processStkCallback(ctx, cb.id, cb.raw);
+      for (const kind of ['b2c_result', 'b2c_timeout', 'status_result', 'status_timeout'] as const) {
+        for (const cb of await unprocessed(ctx.pool, kind)) await processPayoutCallback(ctx, cb.id, kind, cb.raw);
+      }
+      await pollPendingRequests(ctx);
+      await this.outbox.tick();
+      await queueDuePayouts(ctx);
+      await sendQueuedPayouts(ctx);
+      await checkUnansweredPayouts(ctx);
+      const every = ctx.config.ORACLE_RECONCILE_INTERVAL_SECONDS * 1000;
+      if (every > 0 && Date.now() - this.lastReconcile >= every) {
+        this.lastReconcile = Date.now();
+        await reconcile(ctx);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}

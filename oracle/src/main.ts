@@ -1,0 +1,89 @@
+/**
+ * The oracle service: `tsx oracle/src/main.ts` (or `npm run oracle`). Applies its
+ * migrations, serves callbacks and the internal API, and runs the background jobs.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Redis from 'ioredis';
+import type { Hex } from 'viem';
+import { createLogger, createPool, loadConfigOrExit, migrate } from '@descrow/common';
+import { EscrowChain } from './chain/escrow';
+import { oracleEnvShape, type OracleConfig } from './config';
+import type { OracleContext } from './context';
+import { DarajaClient } from './daraja/client';
+import { securityCredential } from './daraja/credential';
+import { buildServer } from './http/server';
+import { JobRunner } from './jobs/runner';
+
+export const MIGRATIONS_DIR = resolve(__dirname, '../migrations');
+
+/** Redis from REDIS_URL, or an in-memory stand-in (one process only) when unset. */
+export function createRedis(url: string | undefined): Redis {
+  if (url) return new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: false });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const RedisMock = require('ioredis-mock') as typeof Redis;
+  return new RedisMock();
+}
+
+async function certificate(config: OracleConfig): Promise<string> {
+  if (config.MPESA_CERTIFICATE_PATH) return readFileSync(config.MPESA_CERTIFICATE_PATH, 'utf8');
+  // Only the simulator serves its certificate; production configures Safaricom's file.
+  const res = await fetch(`${config.MPESA_BASE_URL}/__sim/certificate`);
+  if (!res.ok) throw new Error(`MPESA_CERTIFICATE_PATH is unset and ${config.MPESA_BASE_URL}/__sim/certificate answered ${res.status}`);
+  return res.text();
+}
+
+export async function createOracle(config: OracleConfig, root = resolve(__dirname, '../..')) {
+  const log = createLogger('oracle', config.LOG_LEVEL);
+  if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required (npm start provides the embedded Postgres)');
+  const pool = createPool(config.DATABASE_URL, 'descrow-oracle', {}, (err) => log.warn({ err: err.message }, 'idle Postgres connection lost; it will be replaced'));
+  await migrate(pool, 'oracle', MIGRATIONS_DIR);
+  const redis = createRedis(config.REDIS_URL);
+  const address = EscrowChain.addressFrom(config.ESCROW_ADDRESS, resolve(root, config.DEPLOYMENT_FILE));
+  const chain = new EscrowChain(config.RPC_URL, address, config.ORACLE_PRIVATE_KEY as Hex, config.CHAIN_ID);
+  const daraja = new DarajaClient(
+    {
+      baseUrl: config.MPESA_BASE_URL, consumerKey: config.MPESA_CONSUMER_KEY, consumerSecret: config.MPESA_CONSUMER_SECRET,
+      shortcode: config.MPESA_SHORTCODE, passkey: config.MPESA_PASSKEY, b2cShortcode: config.MPESA_B2C_SHORTCODE,
+      initiatorName: config.MPESA_INITIATOR_NAME, securityCredential: securityCredential(config.MPESA_INITIATOR_PASSWORD, await certificate(config)),
+      timeoutMs: config.MPESA_TIMEOUT_MS,
+    },
+    redis,
+    log.child({ part: 'daraja' }),
+  );
+  const ctx: OracleContext = { config, pool, redis, daraja, chain, log };
+  const app = buildServer(ctx);
+  const jobs = new JobRunner(ctx);
+  return {
+    ctx, app, jobs,
+    async start() {
+      await app.listen({ port: config.ORACLE_PORT, host: config.ORACLE_HOST });
+      if (config.ORACLE_RUN_JOBS) jobs.start();
+      log.info({ port: config.ORACLE_PORT, escrow: address, oracle: chain.account.address }, 'oracle ready');
+    },
+    async stop() {
+      await jobs.stop();
+      await app.close();
+      await pool.end();
+      redis.disconnect();
+    },
+  };
+}
+
+if (require.main === module) {
+  const config = loadConfigOrExit(oracleEnvShape);
+  createOracle(config)
+    .then(async (oracle) => {
+      await oracle.start();
+      const shutdown = async () => {
+        await oracle.stop();
+        process.exit(0);
+      };
+      process.on('SIGINT', shutdown);
+      process.on('SIGTERM', shutdown);
+    })
+    .catch((err: Error) => {
+      process.stderr.write(`oracle: ${err.message}\n`);
+      process.exit(1);
+    });
+}

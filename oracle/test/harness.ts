@@ -1,0 +1,205 @@
+/**
+ * Oracle test harness: a real anvil chain with the real contract, a fresh Postgres
+ * database, Redis, and the Daraja simulator over real HTTP. The oracle runs either
+ * in-process or as its own OS process (for the kill -9 tests). Nothing is mocked:
+ * Safaricom is the only outside system, and the simulator stands in for it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createPublicClient, createTestClient, createWalletClient, decodeFunctionData, http, keccak256, toHex, type Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { Pool } from 'pg';
+import { chainFor, DEV_ROLES, freePort, parseEnv, startAnvil, type AnvilHandle } from '@descrow/common';
+import { createTestDatabase } from '@descrow/common/src/testing/database';
+import { escrowAbi, type Deployment } from '@descrow/contracts';
+import { deployEscrow } from '../../sandbox/chain/deploy';
+import { createDarajaSimulator, type DarajaSimulator } from '../../sandbox/daraja/src';
+import { oracleEnvShape } from '../src/config';
+import { createOracle } from '../src/main';
+
+export const ROOT = resolve(__dirname, '../..');
+export const BUYER_PHONE = '254708374149';
+export const SELLER_PHONE = '254711000222';
+
+export interface OracleUnderTest { url: string; stop: () => Promise<void>; kill?: () => void; exited?: Promise<number | null> }
+
+export class OracleHarness {
+  anvil!: AnvilHandle;
+  deployment!: Deployment;
+  deploymentFile!: string;
+  sim!: DarajaSimulator;
+  simUrl!: string;
+  db!: { url: string; drop: () => Promise<void> };
+  pool!: Pool;
+  oraclePort!: number;
+  env!: Record<string, string>;
+  private orderCounter = 0;
+
+  async start(label: string, simOverrides: Record<string, unknown> = {}, extraEnv: Record<string, string> = {}): Promise<this> {
+    this.anvil = await startAnvil();
+    this.deploymentFile = join(mkdtempSync(join(tmpdir(), 'oracle-')), 'deployment.json');
+    this.deployment = (await deployEscrow({ rpcUrl: this.anvil.url, deploymentFile: this.deploymentFile })).deployment;
+    this.sim = createDarajaSimulator({ LOG_LEVEL: 'silent', DARAJA_SIM_STK_RESOLVE_MS: 150, DARAJA_SIM_B2C_RESOLVE_MS: 150, ...simOverrides } as never);
+    this.simUrl = await this.sim.listen(0);
+    this.db = await createTestDatabase(label);
+    this.pool = new Pool({ connectionString: this.db.url, max: 3 });
+    this.pool.on('error', () => undefined); // the database is dropped with FORCE at the end
+    this.oraclePort = await freePort();
+    this.env = {
+      DATABASE_URL: this.db.url,
+      ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+      RPC_URL: this.anvil.url,
+      DEPLOYMENT_FILE: this.deploymentFile,
+      ORACLE_PORT: String(this.oraclePort),
+      ORACLE_HOST: '127.0.0.1',
+      ORACLE_PUBLIC_URL: `http://127.0.0.1:${this.oraclePort}`,
+      ORACLE_CALLBACK_TOKEN: `cb-${label}-${Math.random().toString(36).slice(2)}-token`,
+      MPESA_BASE_URL: this.simUrl,
+      ORACLE_CONFIRMATION_DEPTH: '1',
+      ORACLE_JOB_INTERVAL_MS: '100',
+      ORACLE_STK_FIRST_QUERY_SECONDS: '1',
+      ORACLE_STK_QUERY_MAX_BACKOFF_SECONDS: '1',
+      ORACLE_B2C_STATUS_DELAY_SECONDS: '1',
+      LOG_LEVEL: process.env.ORACLE_TEST_LOG ?? 'silent',
+      ...extraEnv,
+    };
+    return this;
+  }
+
+  /** The oracle in this process (fast; used by most tests). */
+  async oracleInProcess(extraEnv: Record<string, string> = {}): Promise<OracleUnderTest & { oracle: Awaited<ReturnType<typeof createOracle>> }> {
+    const config = parseEnv(oracleEnvShape, { ...this.env, ...extraEnv });
+    const oracle = await createOracle(config, ROOT);
+    await oracle.start();
+    return { url: `http://127.0.0.1:${config.ORACLE_PORT}`, oracle, stop: () => oracle.stop() };
+  }
+
+  /** The oracle as its own OS process, so a test can SIGKILL it mid-flight. */
+  async oracleProcess(extraEnv: Record<string, string> = {}): Promise<OracleUnderTest & { child: ChildProcess }> {
+    const port = extraEnv.ORACLE_PORT ?? this.env.ORACLE_PORT!;
+    const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'oracle/src/main.ts')], {
+      cwd: ROOT, env: { ...process.env, ...this.env, ...extraEnv, TZ: 'UTC' }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const url = `http://127.0.0.1:${port}`;
+    const until = Date.now() + 20_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`oracle exited ${child.exitCode}: ${stderr}`);
+      try {
+        if ((await fetch(`${url}/health`)).status < 500) break;
+      } catch { /* not up yet */ }
+      if (Date.now() > until) throw new Error(`oracle did not start: ${stderr}`);
+      await sleep(100);
+    }
+    return {
+      url, child, exited,
+      kill: () => child.kill('SIGKILL'),
+      stop: async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
+  }
+
+  newOrderId(): Hex {
+    return keccak256(toHex(`oracle-order-${process.pid}-${Date.now()}-${this.orderCounter++}`));
+  }
+
+  async requestStk(oracleUrl: string, body: Record<string, unknown>, token = this.env.ORACLE_SERVICE_TOKEN ?? 'dev-service-token-change-me') {
+    const res = await fetch(`${oracleUrl}/internal/stk`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  }
+
+  stkBody(orderId: Hex, amountKes = 1_500, phone = BUYER_PHONE) {
+    return { orderId, buyer: DEV_ROLES.buyer.address, seller: DEV_ROLES.seller.address, amountKes, phone, sellerPhone: SELLER_PHONE, metadataCid: 'bafy-test' };
+  }
+
+  // ---- chain ---------------------------------------------------------------------------
+  private clients() {
+    const chain = chainFor(this.anvil.url);
+    const transport = http(this.anvil.url);
+    return { chain, transport, pub: createPublicClient({ chain, transport, cacheTime: 0, pollingInterval: 20 }) };
+  }
+
+  async getOrder(orderId: Hex) {
+    const { pub } = this.clients();
+    return pub.readContract({ address: this.deployment.address, abi: escrowAbi, functionName: 'getOrder', args: [orderId] });
+  }
+
+  async act(role: 'buyer' | 'seller' | 'arbiter', functionName: 'markShipped' | 'confirmDelivery' | 'raiseDispute' | 'resolveDispute', args: readonly unknown[]) {
+    const { chain, transport, pub } = this.clients();
+    const w = createWalletClient({ account: privateKeyToAccount(DEV_ROLES[role].privateKey), chain, transport });
+    const hash = await w.writeContract({ address: this.deployment.address, abi: escrowAbi, functionName, args } as never);
+    const r = await pub.waitForTransactionReceipt({ hash });
+    if (r.status !== 'success') throw new Error(`${functionName} reverted`);
+  }
+
+  async mine(blocks = 2) {
+    const { chain, transport } = this.clients();
+    await createTestClient({ chain, mode: 'anvil', transport }).mine({ blocks });
+  }
+
+  /** Every escrow event for an order, by name. */
+  async events(orderId: Hex): Promise<string[]> {
+    const { pub } = this.clients();
+    const logs = await pub.getContractEvents({ address: this.deployment.address, abi: escrowAbi, fromBlock: 0n, args: { orderId } as never });
+    return logs.map((l) => l.eventName);
+  }
+
+  /** The simulator's control API (/__sim/...), as a test would drive a real sandbox by hand. */
+  async control(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<any> {
+    const res = await fetch(`${this.simUrl}/__sim${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!res.ok) throw new Error(`sim ${method} ${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  }
+
+  /** Transactions the oracle's key has sent for one order, by function name. */
+  async oracleCalls(orderId: Hex): Promise<string[]> {
+    const { pub } = this.clients();
+    const logs = await pub.getContractEvents({ address: this.deployment.address, abi: escrowAbi, fromBlock: 0n, args: { orderId } as never });
+    const hashes = [...new Set(logs.map((l) => l.transactionHash))];
+    const calls: string[] = [];
+    for (const hash of hashes) {
+      const tx = await pub.getTransaction({ hash });
+      if (tx.from.toLowerCase() !== DEV_ROLES.oracle.address.toLowerCase()) continue;
+      calls.push(decodeFunctionData({ abi: escrowAbi, data: tx.input }).functionName);
+    }
+    return calls;
+  }
+
+  /** Every transaction the oracle key ever sent (reverted ones included). */
+  async oracleNonce(): Promise<number> {
+    return this.clients().pub.getTransactionCount({ address: DEV_ROLES.oracle.address });
+  }
+
+  async simLedger(): Promise<any> {
+    return (await fetch(`${this.simUrl}/__sim/ledger`)).json();
+  }
+
+  async stop() {
+    await this.pool?.end();
+    await this.sim?.close();
+    await this.anvil?.stop();
+    await this.db?.drop().catch(() => undefined);
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: T;
+  for (;;) {
+    last = await fn();
+    if (ok(last)) return last;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
+    await sleep(100);
+  }
+}

@@ -1,0 +1,68 @@
+/** The oracle's HTTP edges: health of real dependencies, the IP allow-list, trusted proxies. */
+import { freePort } from '@descrow/common';
+import { OracleHarness, type OracleUnderTest } from './harness';
+
+const h = new OracleHarness();
+let oracle: OracleUnderTest;
+const SAFARICOM_IP = '196.201.214.200';
+beforeAll(async () => {
+  await h.start('http', {}, { ORACLE_CALLBACK_ALLOWED_IPS: `${SAFARICOM_IP},196.201.214.206`, ORACLE_TRUSTED_PROXIES: '127.0.0.1', ORACLE_RUN_JOBS: 'false' });
+  oracle = await h.oracleInProcess();
+}, 60_000);
+afterAll(async () => {
+  await oracle?.stop();
+  await h.stop();
+});
+
+const callback = { Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'ws_CO_http_test', ResultCode: 1032, ResultDesc: 'Request cancelled by user' } } };
+const post = (headers: Record<string, string>) =>
+  fetch(`${oracle.url}/hooks/stk/${h.env.ORACLE_CALLBACK_TOKEN}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(callback) });
+
+test('/health checks Postgres, Redis, the chain and Daraja, and says which one is down', async () => {
+  const ok = await fetch(`${oracle.url}/health`);
+  expect(ok.status).toBe(200);
+  const body = await ok.json();
+  expect(body.status).toBe('ok');
+  expect(Object.keys(body.checks).sort()).toEqual(['chain', 'daraja', 'postgres', 'redis']);
+  h.anvil.process.kill('SIGSTOP');
+  try {
+    const down = await fetch(`${oracle.url}/health`);
+    expect(down.status).toBe(503);
+    const b = await down.json();
+    expect(b.checks.chain.ok).toBe(false);
+    expect(b.checks.postgres.ok).toBe(true);
+  } finally {
+    h.anvil.process.kill('SIGCONT');
+  }
+});
+
+test('with an allow-list, a callback from elsewhere is refused and not stored', async () => {
+  const before = (await h.pool.query(`SELECT count(*)::int AS n FROM oracle.callbacks`)).rows[0].n;
+  const res = await post({ 'x-forwarded-for': '8.8.8.8' });
+  expect(res.status).toBe(403);
+  expect((await h.pool.query(`SELECT count(*)::int AS n FROM oracle.callbacks`)).rows[0].n).toBe(before);
+});
+
+test('through our own proxy, the forwarded Safaricom address is believed and the callback stored with it', async () => {
+  const res = await post({ 'x-forwarded-for': SAFARICOM_IP });
+  expect(res.status).toBe(200);
+  const row = (await h.pool.query(`SELECT source_ip FROM oracle.callbacks WHERE correlation_id='ws_CO_http_test' ORDER BY id DESC LIMIT 1`)).rows[0];
+  expect(row.source_ip).toBe(SAFARICOM_IP);
+});
+
+test('X-Forwarded-For from a peer that is not our proxy is ignored', async () => {
+  const port = await freePort();
+  const strict = await h.oracleInProcess({ ORACLE_PORT: String(port), ORACLE_TRUSTED_PROXIES: '' });
+  try {
+    const res = await fetch(`${strict.url}/hooks/stk/${h.env.ORACLE_CALLBACK_TOKEN}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': SAFARICOM_IP }, body: JSON.stringify(callback) });
+    expect(res.status).toBe(403);
+  } finally {
+    await strict.stop();
+  }
+});
+
+test('unknown routes and methods get a JSON 404, never a stack trace', async () => {
+  const res = await fetch(`${oracle.url}/nope`);
+  expect(res.status).toBe(404);
+  expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no such route' } });
+});

@@ -1,0 +1,215 @@
+/**
+ * `npm start`: the whole Descrow stack on this machine with embedded defaults.
+ * Starts each part in order as its own process, waits until it is healthy, prints
+ * every URL; Ctrl-C stops everything in reverse order. A part that fails to come up
+ * stops the start with a message naming it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { DEV_ROLES, ensureDatabase, env, loadConfigOrExit, rpcAnswers, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '@descrow/common';
+
+const root = resolve(__dirname, '..');
+const config = loadConfigOrExit({
+  DATABASE_URL: z.string().url().optional(),
+  EMBEDDED_PG_PORT: env.port(54320),
+  RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
+  DARAJA_SIM_PORT: env.port(4200),
+  ORACLE_PORT: env.port(4100),
+  INDEXER_NODE_PORT: env.port(3100),
+  QUERY_PORT: env.port(3000),
+  API_PORT: env.port(4000),
+  /** Dev default: payouts after 2 blocks instead of anvil's 64-block finality. */
+  ORACLE_CONFIRMATION_DEPTH: env.int(2),
+  START_TIMEOUT_MS: env.int(60_000, 1_000),
+});
+
+interface Part {
+  name: string;
+  command: string[];
+  env?: Record<string, string>;
+  healthy: () => Promise<boolean>;
+  url: string;
+  /** A part that finishes its work and exits 0 (e.g. a deployer) rather than serving. */
+  oneShot?: boolean;
+}
+
+const children: { name: string; child: ChildProcess }[] = [];
+let embeddedPg: EmbeddedPostgresHandle | undefined;
+let stopping = false;
+
+function say(line: string) {
+  process.stdout.write(`[start] ${line}\n`);
+}
+
+async function httpOk(url: string, strict = false): Promise<boolean> {
+  try {
+    const status = (await fetch(url, { signal: AbortSignal.timeout(2_000) })).status;
+    return strict ? status === 200 : status < 500;
+  } catch {
+    return false;
+  }
+}
+
+async function graphqlOk(url: string, query: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }), signal: AbortSignal.timeout(2_000) });
+    return res.ok && !((await res.json()) as { errors?: unknown[] }).errors;
+  } catch {
+    return false;
+  }
+}
+
+/** The chain is ready when the deployment file names a contract that has code on it. */
+async function contractDeployed(file: string): Promise<boolean> {
+  if (!(await rpcAnswers(config.RPC_URL)) || !existsSync(file)) return false;
+  const { address } = JSON.parse(readFileSync(file, 'utf8')) as { address: string };
+  const res = await fetch(config.RPC_URL, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getCode', params: [address, 'latest'] }),
+  });
+  const { result } = (await res.json()) as { result?: string };
+  return !!result && result !== '0x';
+}
+
+async function launch(part: Part, baseEnv: NodeJS.ProcessEnv): Promise<void> {
+  say(`starting ${part.name}…`);
+  const [cmd, ...args] = part.command;
+  const child = spawn(cmd!, args, { cwd: root, env: { ...baseEnv, ...part.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push({ name: part.name, child });
+  const prefix = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
+    let buf = '';
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      for (const l of lines) out.write(`[${part.name}] ${l}\n`);
+    });
+  };
+  prefix(child.stdout!, process.stdout);
+  prefix(child.stderr!, process.stderr);
+  const exited = new Promise<number>((r) => child.once('exit', (code) => r(code ?? 1)));
+  const deadline = Date.now() + config.START_TIMEOUT_MS;
+  for (;;) {
+    const done = await Promise.race([exited.then((c) => ({ c })), new Promise<null>((r) => setTimeout(() => r(null), 250))]);
+    if (done && !(part.oneShot && done.c === 0)) throw new Error(`${part.name} exited with code ${done.c} before it was healthy`);
+    if (await part.healthy()) break;
+    if (Date.now() > deadline) throw new Error(`${part.name} was not healthy after ${config.START_TIMEOUT_MS / 1000}s (${part.url})`);
+  }
+  if (!part.oneShot) {
+    child.once('exit', (code) => {
+      if (!stopping) {
+        say(`${part.name} stopped unexpectedly (code ${code}); stopping everything`);
+        void shutdown(1);
+      }
+    });
+  }
+  say(`${part.name} is up: ${part.url}`);
+}
+
+let shuttingDown: Promise<never> | undefined;
+function shutdown(code: number): Promise<never> {
+  shuttingDown ??= stopAll(code);
+  return shuttingDown;
+}
+
+async function stopAll(code: number): Promise<never> {
+  stopping = true;
+  for (const { name, child } of [...children].reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    say(`stopping ${name}`);
+    child.kill('SIGTERM');
+    await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 5_000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  if (embeddedPg) {
+    say('stopping embedded Postgres');
+    await embeddedPg.stop().catch(() => undefined);
+  }
+  process.exit(code);
+}
+
+async function main() {
+  const started = Date.now();
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    say(`DATABASE_URL is unset: starting embedded Postgres on port ${config.EMBEDDED_PG_PORT} (data in .data/pg)`);
+    embeddedPg = await startEmbeddedPostgres(resolve(root, '.data/pg'), config.EMBEDDED_PG_PORT);
+    databaseUrl = embeddedPg.url.replace(/\/postgres$/, '/descrow');
+    await ensureDatabase(databaseUrl);
+  }
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', DATABASE_URL: databaseUrl, RPC_URL: config.RPC_URL };
+  const tsx = resolve(root, 'node_modules/.bin/tsx');
+
+  const parts: Part[] = [
+    {
+      name: 'chain',
+      command: [tsx, 'sandbox/chain/start.ts'],
+      healthy: () => contractDeployed(resolve(root, process.env.DEPLOYMENT_FILE ?? 'sandbox/chain/deployments/local.json')),
+      url: config.RPC_URL,
+    },
+    {
+      name: 'daraja-sim',
+      command: [tsx, 'sandbox/daraja/main.ts'],
+      env: { DARAJA_SIM_PORT: String(config.DARAJA_SIM_PORT) },
+      healthy: () => httpOk(`http://127.0.0.1:${config.DARAJA_SIM_PORT}/__sim/settings`),
+      url: `http://localhost:${config.DARAJA_SIM_PORT}`,
+    },
+    {
+      name: 'oracle',
+      command: [tsx, 'oracle/src/main.ts'],
+      env: {
+        ORACLE_PORT: String(config.ORACLE_PORT),
+        ORACLE_PUBLIC_URL: process.env.ORACLE_PUBLIC_URL ?? `http://127.0.0.1:${config.ORACLE_PORT}`,
+        MPESA_BASE_URL: process.env.MPESA_BASE_URL ?? `http://127.0.0.1:${config.DARAJA_SIM_PORT}`,
+        ORACLE_CONFIRMATION_DEPTH: String(config.ORACLE_CONFIRMATION_DEPTH),
+      },
+      healthy: async () => (await fetch(`http://127.0.0.1:${config.ORACLE_PORT}/health`).catch(() => null))?.status === 200,
+      url: `http://localhost:${config.ORACLE_PORT}`,
+    },
+    {
+      name: 'indexer',
+      command: [tsx, 'indexer/scripts/run.ts'],
+      env: { INDEXER_NODE_PORT: String(config.INDEXER_NODE_PORT) },
+      healthy: () => httpOk(`http://127.0.0.1:${config.INDEXER_NODE_PORT}/health`, true),
+      url: `http://localhost:${config.INDEXER_NODE_PORT}/health`,
+    },
+    {
+      name: 'query',
+      command: [tsx, 'indexer/scripts/query.ts'],
+      env: { QUERY_PORT: String(config.QUERY_PORT) },
+      healthy: () => graphqlOk(`http://127.0.0.1:${config.QUERY_PORT}/`, '{ _metadata { lastProcessedHeight } }'),
+      url: `http://localhost:${config.QUERY_PORT}`,
+    },
+    {
+      name: 'api',
+      command: [tsx, 'api/src/main.ts'],
+      env: { API_PORT: String(config.API_PORT), ORACLE_URL: `http://127.0.0.1:${config.ORACLE_PORT}` },
+      healthy: () => httpOk(`http://127.0.0.1:${config.API_PORT}/health`, true),
+      url: `http://localhost:${config.API_PORT}/graphql`,
+    },
+  ];
+  // The API's Prisma client is generated code (not committed): make sure it exists.
+  await new Promise<void>((res, rej) => spawn(tsx, ['api/scripts/generate.ts'], { cwd: root, stdio: 'inherit' }).once('exit', (c) => (c === 0 ? res() : rej(new Error('api: prisma generate failed')))));
+  for (const part of parts) await launch(part, baseEnv);
+
+  say(`Descrow is running (${((Date.now() - started) / 1000).toFixed(1)}s):`);
+  say(`  dev chain        ${config.RPC_URL} (chain 31337, contract in sandbox/chain/deployments/local.json)`);
+  say(`  database         ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
+  say(`  Daraja simulator http://localhost:${config.DARAJA_SIM_PORT} (control API under /__sim, see sandbox/daraja/README.md)`);
+  say(`  M-Pesa oracle    http://localhost:${config.ORACLE_PORT}/health (payouts after ${config.ORACLE_CONFIRMATION_DEPTH} blocks)`);
+  say(`  SubQuery index   node http://localhost:${config.INDEXER_NODE_PORT}/health, query http://localhost:${config.QUERY_PORT} (time travel: blockHeight)`);
+  say(`  GraphQL API      http://localhost:${config.API_PORT}/graphql`);
+  say('dev accounts (anvil defaults, never use on a real network):');
+  for (const [role, acct] of Object.entries(DEV_ROLES)) say(`  ${role.padEnd(9)} ${acct.address}`);
+  say('Ctrl-C stops everything.');
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+main().catch((err: Error) => {
+  process.stderr.write(`[start] ${err.message}\n`);
+  void shutdown(1);
+});
