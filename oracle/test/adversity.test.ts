@@ -34,6 +34,35 @@ test('the same callback delivered five times: one payment, one on-chain record',
   expect(await h.oracleCalls(orderId)).toEqual(['createPaidOffchainOrder']);
 });
 
+test('copies of one callback arriving a millisecond apart: one payment, the rest duplicates, none taken for a reused receipt', async () => {
+  // Copies race inside the oracle: one may store the receipt while another is still
+  // checking it. A copy of the same callback must never look like fraud (receipt_reused).
+  const phone = '254711000507';
+  await h.control('POST', '/rules', { product: 'stk', phone, outcome: 'success', delivery: { mode: 'never' } });
+  const orderId = h.newOrderId();
+  const { checkoutRequestId } = (await h.requestStk(oracle.url, h.stkBody(orderId, 610, phone))).body;
+  const tx = await eventually(() => h.control('GET', `/stk/${checkoutRequestId}`), (t) => !!t.MpesaReceiptNumber, 5_000, 'customer paid');
+  const body = {
+    Body: { stkCallback: { MerchantRequestID: tx.MerchantRequestID, CheckoutRequestID: checkoutRequestId, ResultCode: 0, ResultDesc: 'The service request is processed successfully.',
+      CallbackMetadata: { Item: [{ Name: 'Amount', Value: 610 }, { Name: 'MpesaReceiptNumber', Value: tx.MpesaReceiptNumber }, { Name: 'Balance' }, { Name: 'TransactionDate', Value: 20261123101010 }, { Name: 'PhoneNumber', Value: Number(phone) }] } } },
+  };
+  const copies = 30;
+  const answers = await Promise.all(
+    // Staggered by a millisecond each so some copies start while others are mid-verification.
+    Array.from({ length: copies }, (_, i) => sleep(i).then(() => fetch(`${oracle.url}/hooks/stk/${h.env.ORACLE_CALLBACK_TOKEN}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }))),
+  );
+  expect(answers.map((a) => a.status)).toEqual(Array(copies).fill(200));
+  const outcomes = await eventually(
+    async () => (await h.pool.query(`SELECT outcome FROM oracle.callbacks WHERE correlation_id=$1 AND processed_at IS NOT NULL`, [checkoutRequestId])).rows.map((r) => r.outcome),
+    (o) => o.length === copies, 10_000, 'every copy processed',
+  );
+  // The poller may have found the payment first; then every copy is a duplicate.
+  expect(outcomes.filter((o) => o === 'paid').length).toBeLessThanOrEqual(1);
+  expect(outcomes.filter((o) => o !== 'paid')).toEqual(Array(copies - outcomes.filter((o) => o === 'paid').length).fill('already_final'));
+  await funded(orderId);
+  expect(await h.oracleCalls(orderId)).toEqual(['createPaidOffchainOrder']);
+});
+
 test('a callback that never comes: STK Query finds the payment and it is recorded, keyed by the CheckoutRequestID', async () => {
   await h.control('POST', '/rules', { product: 'stk', phone: '254711000502', outcome: 'success', delivery: { mode: 'never' } });
   const orderId = h.newOrderId();

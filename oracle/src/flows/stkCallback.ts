@@ -51,8 +51,10 @@ async function decide(ctx: OracleContext, raw: unknown): Promise<StkOutcome | 'q
   }
   if (Math.round(paid!.amount) !== req.amount_kes || paid!.amount !== Math.round(paid!.amount)) return 'amount_mismatch';
   if (paid!.phone !== req.phone) return 'phone_mismatch';
-  const dup = await pool.query(`SELECT 1 FROM oracle.payment_requests WHERE mpesa_receipt=$1`, [paid!.receipt]);
-  if (dup.rowCount) return 'receipt_reused';
+  // A copy of this very callback, handled concurrently, may have just stored the receipt on
+  // this request: that is a duplicate, not a receipt reused for another payment.
+  const holder = (await pool.query<{ id: string }>(`SELECT id FROM oracle.payment_requests WHERE mpesa_receipt=$1`, [paid!.receipt])).rows[0];
+  if (holder) return String(holder.id) === String(req.id) ? 'already_final' : 'receipt_reused';
 
   const verdict = await queryVerdict(ctx, cb.CheckoutRequestID);
   if (verdict === 'pending') {
