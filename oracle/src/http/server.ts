@@ -2,7 +2,7 @@
  * The oracle's HTTP face: Daraja's callbacks (secret path token, optional IP allow-list,
  * body limit, store-then-acknowledge), the API's internal calls (service token), health.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { OracleContext } from '../context';
@@ -23,7 +23,8 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
     loggerInstance: log,
     bodyLimit: config.ORACLE_CALLBACK_BODY_LIMIT,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 64 ? req.headers['x-request-id'] : randomUUID()),
-    disableRequestLogging: true,
+    // We log each request ourselves (with its outcome), not Fastify's two lines per request.
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   app.addHook('onResponse', (req, reply, done) => {
