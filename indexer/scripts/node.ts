@@ -32,6 +32,11 @@ export interface IndexerNode {
   pool: Pool;
   /** Last block height the node has processed and flushed, or -1. */
   processedHeight(): Promise<number>;
+  /**
+   * The block the node is processing right now (its own `/meta`, in memory, ahead of what
+   * is flushed to Postgres), or -1 while it is starting.
+   */
+  processingHeight(): Promise<number>;
   /** Resolves when processedHeight ≥ height; rejects if the node dies or time runs out. */
   waitForHeight(height: number, timeoutMs?: number, onProgress?: (h: number) => void): Promise<void>;
   /** Output lines seen so far (the last few hundred). */
@@ -119,11 +124,23 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
     }
   };
 
+  const processingHeight = async (): Promise<number> => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/meta`);
+      if (!res.ok) return -1;
+      const meta = (await res.json()) as { currentProcessingHeight?: number };
+      return typeof meta.currentProcessingHeight === 'number' ? meta.currentProcessingHeight : -1;
+    } catch {
+      return -1; // not listening yet
+    }
+  };
+
   return {
     process: child,
     schema: opts.schema,
     pool,
     processedHeight,
+    processingHeight,
     output: () => [...lines],
     async waitForHeight(height, timeoutMs = 120_000, onProgress) {
       const deadline = Date.now() + timeoutMs;

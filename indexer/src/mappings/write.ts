@@ -10,10 +10,10 @@
  *   block's last log of this contract has been handled (the node runs handlers in log
  *   order; `log.block.logs` says which log is last). Entities touched several times in a
  *   block are written once.
- * - `Contract` (one row) records the last block written. The store rolls it back on a
- *   rewind (reorg), so at the start of every block the in-memory state is checked
- *   against it and dropped if the store went back. A fresh index (no `Contract` row)
- *   means every order is known in memory, so OrderCreated needs no read at all.
+ * - The store rolls back on a rewind (reorg), so at the start of a block the in-memory
+ *   state is checked against it (the last block we wrote must still be there) and dropped
+ *   if the store went back. `Contract` (one row, written with the first block) tells an
+ *   empty index apart: then every order is known in memory, and OrderCreated reads nothing.
  *
  * This assumes one sandbox handling blocks in order, i.e. the node runs without --workers.
  */
@@ -80,7 +80,10 @@ class Memory {
   totals = new Map<string, TotalRow>();
   days = new Map<string, DayRow>();
   disputes = new Map<string, DisputeRow>();
-  contract: ContractRow | undefined;
+  /** The last block written, to tell whether the store went back since (see openBlock). */
+  lastBlock: { number: number; hash: string } | undefined;
+  /** The Contract row, written once with the first block of an empty index. */
+  newContract: ContractRow | undefined;
 }
 
 let mem = new Memory();
@@ -115,27 +118,29 @@ async function openBlock(log: EthereumLog): Promise<Batch> {
   }
   const address = log.address.toLowerCase();
   const number = log.blockNumber;
+  const hash = log.blockHash;
   const block = log.block;
   const parentHash = block.parentHash;
-  const c = mem.contract;
-  // The direct child of the last block we wrote cannot follow a rewind (a rewind makes the
-  // node index a height we already did again). Anything else is checked against the store.
-  const linked = c !== undefined && number === c.lastEventBlock + 1 && parentHash === c.lastEventBlockHash;
-  const stored = linked ? c : await load<ContractRow>('Contract', address);
-  if (!c || stored?.lastEventBlockHash !== c.lastEventBlockHash || number <= c.lastEventBlock) {
-    if (mem.contract) logger.warn(`index went back to block ${stored?.lastEventBlock ?? 'none'} (rewind): dropping in-memory state`);
+  const timestamp = block.timestamp;
+  // One Date per block, shared by every row of the block (fewer objects to cross the bridge).
+  const date = toDate(timestamp);
+  const prev = mem.lastBlock;
+  // In-memory state is valid only if the store still holds the last block we wrote: a
+  // rewind (reorg) removes it, and makes the node index a height we already did again.
+  // The direct child of that block cannot follow a rewind; anything else is checked.
+  let valid = prev !== undefined && number > prev.number;
+  if (valid && !(number === prev!.number + 1 && parentHash === prev!.hash)) valid = (await store.get('Block', prev!.hash)) !== undefined;
+  if (!valid) {
+    if (prev) logger.warn(`index went back before block ${prev.number} (rewind): dropping in-memory state`);
     mem = new Memory();
-    mem.contract = stored ?? { id: address, lastEventBlock: -1, lastEventBlockHash: '', eventCount: 0, orderCount: 0 };
+    const known = await load<ContractRow>('Contract', address);
     // Nothing indexed yet: from here on, every order is seen being created.
-    mem.knowsAllOrders = !stored;
+    mem.knowsAllOrders = !known;
+    if (!known) mem.newContract = { id: address, firstBlock: number, firstBlockHash: hash, firstTimestamp: date };
   }
   let last = log.logIndex;
   const logs = block.logs ?? [];
   if (logs.length > 1) for (const l of logs) if (l.logIndex > last && l.address.toLowerCase() === address) last = l.logIndex;
-  const timestamp = block.timestamp;
-  // One Date per block, shared by every row of the block (fewer objects to cross the bridge).
-  const date = toDate(timestamp);
-  const hash = log.blockHash;
   return {
     number,
     hash,
@@ -154,23 +159,40 @@ async function openBlock(log: EthereumLog): Promise<Batch> {
   };
 }
 
+/**
+ * Hand rows of one entity type to the store. Every object that crosses into the node
+ * becomes a proxy the node walks key by key (it deep-clones what it is given), so:
+ * one row goes through `set` (no array to iterate through the bridge), and keys whose
+ * value is undefined are left out (they are stored as NULL either way).
+ */
+async function put(entity: string, rows: { id: string }[]): Promise<void> {
+  if (rows.length === 1) await store.set(entity, rows[0]!.id, compact(rows[0]!) as never);
+  else if (rows.length) await store.bulkUpdate(entity, rows.map(compact) as never[]);
+}
+
+function compact<T extends object>(row: T): T {
+  const out: Record<string, unknown> = {};
+  for (const k in row) if (row[k] !== undefined) out[k] = row[k];
+  return out as T;
+}
+
 async function flush(b: Batch): Promise<void> {
   batch = undefined;
-  const c = mem.contract!;
-  c.lastEventBlock = b.number;
-  c.lastEventBlockHash = b.hash;
-  c.eventCount += b.events.length;
+  mem.lastBlock = { number: b.number, hash: b.hash };
   const pick = <T>(ids: Set<string>, from: Map<string, T>) => [...ids].map((id) => from.get(id)!);
-  await store.bulkCreate('Block', [b.block] as never[]);
-  await store.bulkCreate('Transaction', [...b.txs.values()] as never[]);
-  await store.bulkCreate('OrderEvent', b.events as never[]);
-  if (b.orders.size) await store.bulkUpdate('Order', pick(b.orders, mem.orders) as never[]);
-  if (b.payouts.length) await store.bulkCreate('Payout', b.payouts as never[]);
-  if (b.disputes.size) await store.bulkUpdate('Dispute', pick(b.disputes, mem.disputes) as never[]);
-  if (b.accounts.size) await store.bulkUpdate('Account', pick(b.accounts, mem.accounts) as never[]);
-  if (b.totals.size) await store.bulkUpdate('ModeTotal', pick(b.totals, mem.totals) as never[]);
-  if (b.days.size) await store.bulkUpdate('DailyModeStat', pick(b.days, mem.days) as never[]);
-  await store.bulkUpdate('Contract', [c] as never[]);
+  await put('Block', [b.block]);
+  await put('Transaction', [...b.txs.values()]);
+  await put('OrderEvent', b.events);
+  await put('Order', pick(b.orders, mem.orders));
+  await put('Payout', b.payouts);
+  await put('Dispute', pick(b.disputes, mem.disputes));
+  await put('Account', pick(b.accounts, mem.accounts));
+  await put('ModeTotal', pick(b.totals, mem.totals));
+  await put('DailyModeStat', pick(b.days, mem.days));
+  if (mem.newContract) {
+    await put('Contract', [mem.newContract]);
+    mem.newContract = undefined;
+  }
   // Keep the order cache bounded (Map order = least recently touched first).
   if (mem.orders.size > ORDER_CACHE_LIMIT) {
     for (const id of mem.orders.keys()) {
@@ -259,10 +281,7 @@ export async function recordOrderEvent(log: EthereumLog, data: OrderEventData, a
     mem.orders.delete(order.id); // re-insert: most recently touched last
     mem.orders.set(order.id, order);
     b.orders.add(order.id);
-    if (data.kind === 'OrderCreated') {
-      mem.orderIds.add(order.id);
-      mem.contract!.orderCount += 1;
-    }
+    if (data.kind === 'OrderCreated') mem.orderIds.add(order.id);
     for (const delta of t.accounts) await applyAccount(b, delta, order.paymentMode, b.number);
     if (t.payout) {
       b.payouts.push({
