@@ -37,6 +37,8 @@ export interface IndexerNode {
    * is flushed to Postgres), or -1 while it is starting.
    */
   processingHeight(): Promise<number>;
+  /** The node's own view of where it is and where the chain is (`/meta`), or undefined while starting. */
+  meta(): Promise<{ currentProcessingHeight?: number; targetHeight?: number; bestHeight?: number } | undefined>;
   /** Resolves when processedHeight ≥ height; rejects if the node dies or time runs out. */
   waitForHeight(height: number, timeoutMs?: number, onProgress?: (h: number) => void): Promise<void>;
   /** Output lines seen so far (the last few hundred). */
@@ -44,8 +46,14 @@ export interface IndexerNode {
   stop(): Promise<void>;
 }
 
-/** Node flags that made indexing faster on 2 cores (see docs/benchmarks.md). */
-export const DEFAULT_NODE_FLAGS = ['--batch-size=200'];
+/**
+ * Node flags that made indexing faster on 2 cores (see docs/benchmarks.md):
+ * - fetch 200 blocks ahead (the default 10, and 50, starve the handlers at one event per block);
+ * - log errors only: the node logs a warning for every log it hands to a handler without
+ *   an ABI (ours decode their own, see project.ts), which cost ~25 % at one event per block.
+ *   Progress is reported by the runner from the node's /meta instead.
+ */
+export const DEFAULT_NODE_FLAGS = ['--batch-size=200', '--log-level=error'];
 /**
  * Node.js flags for the node process. Every value crossing the handler sandbox (vm2)
  * makes it build, throw and catch an Error, and @subql/node-core allocates Errors in hot
@@ -124,15 +132,17 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
     }
   };
 
-  const processingHeight = async (): Promise<number> => {
+  const meta = async () => {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/meta`);
-      if (!res.ok) return -1;
-      const meta = (await res.json()) as { currentProcessingHeight?: number };
-      return typeof meta.currentProcessingHeight === 'number' ? meta.currentProcessingHeight : -1;
+      return res.ok ? ((await res.json()) as { currentProcessingHeight?: number; targetHeight?: number; bestHeight?: number }) : undefined;
     } catch {
-      return -1; // not listening yet
+      return undefined; // not listening yet
     }
+  };
+  const processingHeight = async (): Promise<number> => {
+    const m = await meta();
+    return typeof m?.currentProcessingHeight === 'number' ? m.currentProcessingHeight : -1;
   };
 
   return {
@@ -141,6 +151,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
     pool,
     processedHeight,
     processingHeight,
+    meta,
     output: () => [...lines],
     async waitForHeight(height, timeoutMs = 120_000, onProgress) {
       const deadline = Date.now() + timeoutMs;

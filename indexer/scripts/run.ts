@@ -90,7 +90,24 @@ async function main() {
     onLine: (line) => process.stdout.write(`${line}\n`),
     log: say,
   });
+  // The node logs errors only (see DEFAULT_NODE_FLAGS): report progress from its /meta.
+  let lastLine = '';
+  let lastHeight = -1;
+  let lastAt = Date.now();
+  const progress = setInterval(async () => {
+    const m = await node.meta();
+    const height = m?.currentProcessingHeight;
+    if (typeof height !== 'number') return;
+    const rate = lastHeight >= 0 ? (height - lastHeight) / ((Date.now() - lastAt) / 1000) : 0;
+    const line = `at block ${height} of ${m?.targetHeight ?? '?'}${rate > 0.5 ? ` (${Math.round(rate)} blocks/s)` : ''}`;
+    if (line !== lastLine) say(line);
+    lastLine = line;
+    lastHeight = height;
+    lastAt = Date.now();
+  }, 10_000);
+  progress.unref();
   const stop = async () => {
+    clearInterval(progress);
     say('stopping');
     await node.stop();
     await embedded?.stop();
