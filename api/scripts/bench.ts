@@ -34,7 +34,7 @@ async function main() {
   try {
     const ids = await driveOrders(chain, ORDERS, { label: 'bench-api' });
     say(`${ids.length} orders on chain; indexing…`);
-    const node = await startIndexerNode({ databaseUrl: url, schema, target: { chainId: '31337', rpcUrl: chain.url, contractAddress: chain.deployment.address, startBlock: chain.deployment.deployBlock } });
+    const node = await startIndexerNode({ databaseUrl: url, schema, target: chain.target });
     stops.push(() => node.stop());
     await node.waitForHeight(await chain.head(), 300_000);
     await node.stop(); // a still index: both services read the same rows

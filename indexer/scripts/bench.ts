@@ -53,7 +53,8 @@ function workload(label: string, events: number): { calls: Call[]; ids: Hex[] } 
 type Result = { perBlock: number; flags: string[]; events: number; blocks: number; rates: number[]; rate: number; startup: number; wall: number };
 type Run = { events: number; rate: number; startup: number; wall: number };
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The run with the median rate. */
+const medianRun = (runs: Run[]) => [...runs].sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)]!;
 
 async function runMode(perBlock: number): Promise<Result[]> {
   const chain = await startDevChain();
@@ -79,7 +80,7 @@ async function runMode(perBlock: number): Promise<Result[]> {
     }
     for (const [k, flags] of FLAG_SETS.entries()) {
       const rates = runs[k]!.map((r) => r.rate);
-      const mid = runs[k]!.find((r) => r.rate === median(rates))!;
+      const mid = medianRun(runs[k]!);
       results.push({ perBlock, flags: [...(nodeArgsFor(k) ?? []), ...flags], blocks, rates, ...mid });
     }
     return results;
@@ -101,7 +102,7 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
       schema,
       flags,
       execArgv,
-      target: { chainId: '31337', rpcUrl: chain.url, contractAddress: chain.deployment.address, startBlock: chain.deployment.deployBlock },
+      target: chain.target,
     });
     // Start: the moment the node is processing the first block after the deployment
     // (its in-memory /meta; Postgres only sees a block once the store cache is flushed).

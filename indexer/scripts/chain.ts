@@ -8,6 +8,7 @@ import { decodeFunctionResult, encodeFunctionData, keccak256, toHex, type Addres
 import { ANVIL_ACCOUNTS, DEV_ROLES, startAnvil, type AnvilHandle } from '@descrow/common';
 import { escrowAbi, statusName, paymentModeName, payoutSplit, type Deployment } from '@descrow/contracts';
 import { deployEscrow } from '../../sandbox/chain/deploy';
+import type { IndexerTarget } from '../../project';
 
 export type EscrowFn = Extract<(typeof escrowAbi)[number], { type: 'function' }>['name'];
 
@@ -22,6 +23,8 @@ export interface DevChain {
   anvil: AnvilHandle;
   url: string;
   deployment: Deployment;
+  /** What an indexer node needs to index this chain's contract from its deploy block. */
+  target: IndexerTarget;
   rpc<T = unknown>(method: string, params?: unknown[]): Promise<T>;
   /** Send the calls (in order, one batch) and mine them into `perBlock`-sized blocks; throws if any reverted. */
   mine(calls: Call[], perBlock?: number): Promise<void>;
@@ -90,6 +93,7 @@ export async function startDevChain(opts: { feeBps?: number } = {}): Promise<Dev
     anvil,
     url: anvil.url,
     deployment,
+    target: { chainId: '31337', rpcUrl: anvil.url, contractAddress: deployment.address, startBlock: deployment.deployBlock },
     rpc,
     head: async () => Number(await rpc<Hex>('eth_blockNumber')),
     async mineEach(calls, onProgress) {

@@ -26,6 +26,13 @@ export interface IndexerNodeOptions {
   log?: Log;
 }
 
+/** The part of the node's `/meta` we read: where it is, and where the chain is. */
+export interface NodeMeta {
+  currentProcessingHeight?: number;
+  targetHeight?: number;
+  bestHeight?: number;
+}
+
 export interface IndexerNode {
   process: ChildProcess;
   schema: string;
@@ -38,7 +45,7 @@ export interface IndexerNode {
    */
   processingHeight(): Promise<number>;
   /** The node's own view of where it is and where the chain is (`/meta`), or undefined while starting. */
-  meta(): Promise<{ currentProcessingHeight?: number; targetHeight?: number; bestHeight?: number } | undefined>;
+  meta(): Promise<NodeMeta | undefined>;
   /** Resolves when processedHeight ≥ height; rejects if the node dies or time runs out. */
   waitForHeight(height: number, timeoutMs?: number, onProgress?: (h: number) => void): Promise<void>;
   /** Output lines seen so far (the last few hundred). */
@@ -132,10 +139,10 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
     }
   };
 
-  const meta = async () => {
+  const meta = async (): Promise<NodeMeta | undefined> => {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/meta`);
-      return res.ok ? ((await res.json()) as { currentProcessingHeight?: number; targetHeight?: number; bestHeight?: number }) : undefined;
+      return res.ok ? ((await res.json()) as NodeMeta) : undefined;
     } catch {
       return undefined; // not listening yet
     }

@@ -26,7 +26,7 @@ const start = async () => {
     schema,
     // Small store-cache batches, so some of the backlog is in Postgres when the node dies.
     flags: ['--batch-size=20', '--store-cache-threshold=50'],
-    target: { chainId: '31337', rpcUrl: chain.url, contractAddress: chain.deployment.address, startBlock: chain.deployment.deployBlock },
+    target: chain.target,
   });
   nodes.push(node);
   return node;

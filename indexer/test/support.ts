@@ -26,7 +26,7 @@ export async function startRig(label: string, opts: { flags?: string[]; startNod
     databaseUrl: db.url,
     schema,
     flags: opts.flags,
-    target: { chainId: '31337', rpcUrl: chain.url, contractAddress: chain.deployment.address, startBlock: chain.deployment.deployBlock },
+    target: chain.target,
     log: (l) => process.stdout.write(`${l}\n`),
   });
   return {

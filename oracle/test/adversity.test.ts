@@ -5,7 +5,7 @@
  */
 import { payoutSplit } from '@descrow/contracts';
 import { freePort } from '@descrow/common';
-import { eventually, OracleHarness, sleep, type OracleUnderTest } from './harness';
+import { eventually, OracleHarness, sleep, stkSuccessCallback, type OracleUnderTest } from './harness';
 
 const h = new OracleHarness();
 let oracle: OracleUnderTest;
@@ -42,10 +42,7 @@ test('copies of one callback arriving a millisecond apart: one payment, the rest
   const orderId = h.newOrderId();
   const { checkoutRequestId } = (await h.requestStk(oracle.url, h.stkBody(orderId, 610, phone))).body;
   const tx = await eventually(() => h.control('GET', `/stk/${checkoutRequestId}`), (t) => !!t.MpesaReceiptNumber, 5_000, 'customer paid');
-  const body = {
-    Body: { stkCallback: { MerchantRequestID: tx.MerchantRequestID, CheckoutRequestID: checkoutRequestId, ResultCode: 0, ResultDesc: 'The service request is processed successfully.',
-      CallbackMetadata: { Item: [{ Name: 'Amount', Value: 610 }, { Name: 'MpesaReceiptNumber', Value: tx.MpesaReceiptNumber }, { Name: 'Balance' }, { Name: 'TransactionDate', Value: 20261123101010 }, { Name: 'PhoneNumber', Value: Number(phone) }] } } },
-  };
+  const body = stkSuccessCallback(checkoutRequestId, 610, Number(phone), tx.MpesaReceiptNumber, tx.MerchantRequestID);
   const copies = 30;
   const answers = await Promise.all(
     // Staggered by a millisecond each so some copies start while others are mid-verification.
@@ -57,8 +54,9 @@ test('copies of one callback arriving a millisecond apart: one payment, the rest
     (o) => o.length === copies, 10_000, 'every copy processed',
   );
   // The poller may have found the payment first; then every copy is a duplicate.
-  expect(outcomes.filter((o) => o === 'paid').length).toBeLessThanOrEqual(1);
-  expect(outcomes.filter((o) => o !== 'paid')).toEqual(Array(copies - outcomes.filter((o) => o === 'paid').length).fill('already_final'));
+  const paid = outcomes.filter((o) => o === 'paid').length;
+  expect(paid).toBeLessThanOrEqual(1);
+  expect(outcomes.filter((o) => o !== 'paid')).toEqual(Array(copies - paid).fill('already_final'));
   await funded(orderId);
   expect(await h.oracleCalls(orderId)).toEqual(['createPaidOffchainOrder']);
 });

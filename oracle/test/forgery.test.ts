@@ -2,7 +2,7 @@
  * Daraja callbacks are unsigned, so anyone who learns the URL can post one. Forged or
  * wrong callbacks are refused or ignored, logged with an outcome, and record nothing.
  */
-import { eventually, OracleHarness, type OracleUnderTest } from './harness';
+import { eventually, OracleHarness, stkSuccessCallback, type OracleUnderTest } from './harness';
 
 const h = new OracleHarness();
 let oracle: OracleUnderTest;
@@ -18,10 +18,7 @@ afterAll(async () => {
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${oracle.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 const stkHook = () => `/hooks/stk/${h.env.ORACLE_CALLBACK_TOKEN}`;
-const forgedSuccess = (checkoutRequestId: string, amount: number, phone: number, receipt = 'TKN0FORGED') => ({
-  Body: { stkCallback: { MerchantRequestID: '1-2-3', CheckoutRequestID: checkoutRequestId, ResultCode: 0, ResultDesc: 'The service request is processed successfully.',
-    CallbackMetadata: { Item: [{ Name: 'Amount', Value: amount }, { Name: 'MpesaReceiptNumber', Value: receipt }, { Name: 'Balance' }, { Name: 'TransactionDate', Value: 20261123101010 }, { Name: 'PhoneNumber', Value: phone }] } } },
-});
+const forgedSuccess = (checkoutRequestId: string, amount: number, phone: number, receipt = 'TKN0FORGED') => stkSuccessCallback(checkoutRequestId, amount, phone, receipt);
 const outcomeOf = async (checkoutRequestId: string) =>
   eventually(async () => (await h.pool.query(`SELECT outcome FROM oracle.callbacks WHERE correlation_id=$1 ORDER BY id DESC LIMIT 1`, [checkoutRequestId])).rows[0]?.outcome, (o) => !!o, 10_000, 'callback processed');
 

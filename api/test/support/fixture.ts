@@ -72,7 +72,7 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
   const node = await startIndexerNode({
     databaseUrl: db.url,
     schema: INDEX_SCHEMA,
-    target: { chainId: '31337', rpcUrl: chain.url, contractAddress: chain.deployment.address, startBlock: chain.deployment.deployBlock },
+    target: chain.target,
   });
 
   const sim = createDarajaSimulator({ LOG_LEVEL: 'silent', DARAJA_SIM_STK_RESOLVE_MS: 150, DARAJA_SIM_B2C_RESOLVE_MS: 150 } as never);
