@@ -12,22 +12,14 @@ import {
   type EthereumProject,
   type SubqlRuntimeHandler,
 } from '@subql/types-ethereum';
-import { escrowAbi } from './contracts/index';
 
-/** Every event of the Escrow ABI gets its own handler `handle<EventName>`, filtered by topic signature. */
-export const escrowEvents = escrowAbi
-  .filter((item) => item.type === 'event')
-  .map((item) => ({
-    name: item.name,
-    signature: `${item.name}(${item.inputs.map((i) => i.type).join(',')})`,
-  }));
-
-export function eventHandlers(): SubqlRuntimeHandler[] {
-  return escrowEvents.map((e) => ({
-    kind: EthereumHandlerKind.Event,
-    handler: `handle${e.name}`,
-    filter: { topics: [e.signature] },
-  }));
+/**
+ * One block handler: it picks the contract's logs out of each block and handles them
+ * together (indexer/src/mappings/block.ts). SubQuery's per-event handlers would cost one
+ * sandbox call per log, more than handling the log itself (docs/benchmarks.md).
+ */
+export function blockHandlers(): SubqlRuntimeHandler[] {
+  return [{ kind: EthereumHandlerKind.Block, handler: 'handleBlock' }];
 }
 
 export interface IndexerTarget {
@@ -74,13 +66,13 @@ export function buildProject(target: IndexerTarget): EthereumProject {
       {
         kind: EthereumDatasourceKind.Runtime,
         startBlock: target.startBlock,
-        // No `abi` on purpose: the handlers decode logs themselves (indexer/src/mappings/abi.ts),
-        // because the node would re-read and re-parse the ABI for every log. Each handler
-        // still receives only its own event, selected by topic signature.
+        // No `abi` on purpose: the handler decodes logs itself (indexer/src/mappings/abi.ts),
+        // because the node would re-read and re-parse the ABI for every log. The address
+        // documents the target; the handler reads it from the project's .env.
         options: { address: target.contractAddress },
         mapping: {
           file: './indexer/dist/index.js',
-          handlers: eventHandlers(),
+          handlers: blockHandlers(),
         },
       },
     ],

@@ -4,11 +4,11 @@
  * references (bundle, schema, ABI) at the same relative paths. Waits for the deployer's
  * file when no contract address is configured. Usage: tsx scripts/compose-indexer-manifest.ts /project
  */
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfigOrExit } from '@descrow/common';
 import { indexerEnvShape, resolveTarget } from '../indexer/scripts/run';
-import { manifestFor, ROOT } from '../indexer/scripts/prepare';
+import { ROOT, writeRunProject } from '../indexer/scripts/prepare';
 import { ensureExtensions } from '../indexer/scripts/node';
 
 async function main() {
@@ -25,11 +25,9 @@ async function main() {
   for (const rel of ['indexer/dist', 'schema.graphql', 'contracts/artifacts']) {
     cpSync(join(ROOT, rel), join(out, rel), { recursive: true });
   }
-  const dist = join(out, 'indexer/dist');
-  mkdirSync(dist, { recursive: true });
   // Paths in the manifest are relative to its folder, so they hold inside the volume too.
-  writeFileSync(join(dist, 'project.compose.yaml'), manifestFor(target, join(ROOT, 'indexer/dist')));
-  console.log(`indexer-manifest: ${target.contractAddress} on chain ${target.chainId} from block ${target.startBlock} → ${dist}/project.compose.yaml`);
+  const manifest = writeRunProject(target, 'compose', out);
+  console.log(`indexer-manifest: ${target.contractAddress} on chain ${target.chainId} from block ${target.startBlock} → ${manifest}`);
 }
 
 main().catch((err: Error) => {

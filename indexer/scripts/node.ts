@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Pool, freePort, pgUrlParts } from '@descrow/common';
 import type { IndexerTarget } from '../../project';
-import { prepareIndexer, writeRunManifest, type Log } from './prepare';
+import { prepareIndexer, writeRunProject, type Log } from './prepare';
 
 export interface IndexerNodeOptions {
   databaseUrl: string;
@@ -55,12 +55,14 @@ export interface IndexerNode {
 
 /**
  * Node flags that made indexing faster on 2 cores (see docs/benchmarks.md):
- * - fetch 200 blocks ahead (the default 10, and 50, starve the handlers at one event per block);
+ * - batches of 500 blocks: the node's fetch loop sleeps a whole second whenever its queue
+ *   (3 × batch size) has no room for another batch, which caps indexing at ~3 × batch
+ *   size blocks/s (the default 10 caps it at ~30; 200 at ~600);
  * - log errors only: the node logs a warning for every log it hands to a handler without
  *   an ABI (ours decode their own, see project.ts), which cost ~25 % at one event per block.
  *   Progress is reported by the runner from the node's /meta instead.
  */
-export const DEFAULT_NODE_FLAGS = ['--batch-size=200', '--log-level=error'];
+export const DEFAULT_NODE_FLAGS = ['--batch-size=500', '--log-level=error'];
 /**
  * Node.js flags for the node process. Every value crossing the handler sandbox (vm2)
  * makes it build, throw and catch an Error, and @subql/node-core allocates Errors in hot
@@ -87,7 +89,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
   const log = opts.log ?? (() => undefined);
   await prepareIndexer(log);
   await ensureExtensions(opts.databaseUrl);
-  const manifest = writeRunManifest(opts.target, opts.schema);
+  const manifest = writeRunProject(opts.target, opts.schema);
   const db = pgUrlParts(opts.databaseUrl);
   const port = opts.port ?? (await freePort());
   const args = [
@@ -181,7 +183,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
         clearTimeout(timer);
       }
       await pool.end();
-      rmSync(manifest, { force: true });
+      rmSync(dirname(manifest), { recursive: true, force: true });
     },
   };
 }

@@ -4,14 +4,14 @@
  * - `subql codegen` → `indexer/src/types/` (entity classes) when schema.graphql changed;
  * - the handler bundle `indexer/dist/index.js` (esbuild; a few hundred ms) when any
  *   handler source changed;
- * - a manifest per run (`indexer/dist/project.<schema>.yaml`), so several nodes (tests)
- *   can run at once.
+ * - a project folder per run (`indexer/dist/runs/<schema>/`: manifest, bundle, `.env`),
+ *   so several nodes (tests) can run at once.
  *
  * Concurrent callers (jest workers) are serialised with a lock directory.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { buildProject, type IndexerTarget } from '../../project';
@@ -58,8 +58,11 @@ function stampOk(file: string, hash: string): boolean {
   return existsSync(file) && readFileSync(file, 'utf8') === hash;
 }
 
-/** The manifest as JSON (valid YAML) with every file path made relative to `baseDir`. */
-export function manifestFor(target: IndexerTarget, baseDir: string): string {
+/**
+ * The manifest as JSON (valid YAML) with every file path made relative to `baseDir`;
+ * `mapping` replaces the handler bundle's path.
+ */
+export function manifestFor(target: IndexerTarget, baseDir: string, mapping?: string): string {
   const project = buildProject(target);
   const fix = (file: string) => {
     const abs = resolve(ROOT, file);
@@ -72,19 +75,26 @@ export function manifestFor(target: IndexerTarget, baseDir: string): string {
   json.schema.file = fix(json.schema.file);
   for (const ds of json.dataSources) {
     for (const asset of Object.values(ds.assets ?? {})) asset.file = fix(asset.file);
-    ds.mapping.file = fix(ds.mapping.file);
+    ds.mapping.file = mapping ?? fix(ds.mapping.file);
   }
   return `# Generated from project.ts by indexer/scripts/prepare.ts: do not edit.\n${JSON.stringify(json, null, 2)}\n`;
 }
 
 /**
- * Write the manifest of one run and return its path. It sits next to the bundle in
- * `indexer/dist/` because the node's sandbox only loads code under the manifest's folder.
+ * Write the SubQuery project of one run into `indexer/dist/runs/<name>/` (under `root`)
+ * and return its manifest: the manifest, a copy of the handler bundle (the node's
+ * sandbox only loads code under the manifest's folder) and the `.env` the node hands
+ * the handler (ESCROW_ADDRESS). One folder per run, so several nodes (tests) can run at once.
  */
-export function writeRunManifest(target: IndexerTarget, name: string): string {
-  mkdirSync(DIST_DIR, { recursive: true });
-  const file = resolve(DIST_DIR, `project.${name}.yaml`);
-  writeFileSync(file, manifestFor(target, DIST_DIR));
+export function writeRunProject(target: IndexerTarget, name: string, root = ROOT): string {
+  const rel = join('indexer/dist/runs', name);
+  const dir = resolve(root, rel);
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(BUNDLE, join(dir, 'index.js'));
+  writeFileSync(join(dir, '.env'), `# Written by indexer/scripts/prepare.ts for this run.\nESCROW_ADDRESS=${target.contractAddress.toLowerCase()}\n`);
+  const file = join(dir, 'project.yaml');
+  // Paths relative to the same folder in this checkout, so they also hold in a copy of it (compose).
+  writeFileSync(file, manifestFor(target, resolve(ROOT, rel), './index.js'));
   return file;
 }
 

@@ -1,3 +1,2 @@
-// Entry point bundled by `subql build`: every handler named in project.ts.
-export * from './mappings/orders';
-export * from './mappings/contract';
+// Entry point bundled for the node: the one handler project.ts names.
+export { handleBlock } from './mappings/block';

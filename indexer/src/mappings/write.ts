@@ -1,25 +1,30 @@
 /**
- * The one place handlers touch the store: keep every log as an OrderEvent, apply order
- * events through the pure state machine, and update the explorer entities and rollups.
+ * One block's Escrow logs → store writes, the way Subsquid's processors work: decode the
+ * logs into plain records, load what memory lacks in one round, apply the pure state
+ * machine (../state/order) in memory, write every changed row once.
  *
- * Speed (see docs/benchmarks.md): every store call from the sandbox costs far more than
- * the work it does, so this module makes few of them.
- * - State that handlers read (orders, accounts, totals, days, disputes) is kept in
- *   memory after the first read or write, so reads rarely reach the store.
- * - Writes of one block are collected and handed to the store once, in bulk, when the
- *   block's last log of this contract has been handled (the node runs handlers in log
- *   order; `log.block.logs` says which log is last). Entities touched several times in a
- *   block are written once.
- * - The store rolls back on a rewind (reorg), so at the start of a block the in-memory
- *   state is checked against it (the last block we wrote must still be there) and dropped
- *   if the store went back. `Contract` (one row, written with the first block) tells an
- *   empty index apart: then every order is known in memory, and OrderCreated reads nothing.
+ * Why it is shaped like this (docs/benchmarks.md, "Indexer"): the handlers run in the
+ * node's vm2 sandbox, where crossing into the node costs far more than our own work —
+ * awaiting a node promise ~40 µs, a Date in a row ~30 µs, every row key a few µs, and
+ * a handler call itself 80–200 µs. So:
+ * - state handlers read (orders, accounts, totals, days, disputes) stays in memory; on a
+ *   fresh index everything that exists is in memory (`complete`) and nothing is read;
+ * - a block whose state is all in memory is handled synchronously (no promise of its
+ *   own); only a block that must read the store awaits anything;
+ * - rows go to the store with `store.set`, not awaited: the node's store cache copies
+ *   them synchronously during the call (@subql/node-core 19, pinned), and a failed
+ *   write rejects unhandled, which stops the node (nothing of the block is flushed);
+ * - Dates are written as ISO strings (Postgres parses them into the timestamp columns;
+ *   a Date object would be a proxy the node walks), undefined keys are left out.
  *
+ * The store is rolled back on a rewind (reorg) and the node then handles a height again,
+ * so memory is trusted only while blocks follow each other; after any gap it is checked
+ * against the store (the last block we wrote must still be there) and dropped if not.
  * This assumes one sandbox handling blocks in order, i.e. the node runs without --workers.
  */
-import type { EthereumLog } from '@subql/types-ethereum';
 import {
   applyOrderEvent,
+  MODES,
   toDate,
   utcDay,
   type AccountDelta,
@@ -39,6 +44,7 @@ import type { OrderEventProps } from '../types/models/OrderEvent';
 import type { OrderProps } from '../types/models/Order';
 import type { PayoutProps } from '../types/models/Payout';
 import type { TransactionProps } from '../types/models/Transaction';
+import { decodeLog, type DecodedLog } from './events';
 
 /** Entity props with generated string enums widened to string (the pure module uses literals). */
 type Loose<T> = { [K in keyof T]: T[K] extends string ? string : T[K] extends string | undefined ? string | undefined : T[K] };
@@ -52,7 +58,67 @@ type AccountRow = Row<AccountProps>;
 type TotalRow = Row<ModeTotalProps>;
 type DayRow = Row<DailyModeStatProps>;
 type DisputeRow = Row<DisputeProps>;
-type ContractRow = Row<ContractProps>;
+
+/** Every entity the handler writes, with its row type. */
+interface Rows {
+  Block: Row<BlockProps>;
+  Transaction: Row<TransactionProps>;
+  OrderEvent: Row<OrderEventProps>;
+  Order: OrderRecord;
+  Payout: Row<PayoutProps>;
+  Dispute: DisputeRow;
+  Account: AccountRow;
+  ModeTotal: TotalRow;
+  DailyModeStat: DayRow;
+  Contract: Row<ContractProps>;
+}
+
+/** The block as the handler read it from the node. */
+export interface BlockInput {
+  number: number;
+  hash: string;
+  parentHash: string;
+  /** Unix seconds. */
+  timestamp: bigint;
+}
+
+/** One log of the contract, with its transaction, as plain values. */
+export interface LogInput {
+  logIndex: number;
+  topics: string[];
+  data: string;
+  txHash: string;
+  txIndex: number;
+  from: string;
+  to?: string;
+  value: bigint;
+}
+
+// ------------------------------------------------------------ memory
+
+/** Orders kept in memory (most recently touched); older ones are read back on demand. */
+const ORDER_CACHE_LIMIT = 50_000;
+
+class Memory {
+  /** The index was empty when this memory started: every entity that exists is here (orders: or in orderIds). */
+  complete = false;
+  /** Whether the Contract row exists (written with the first block of an empty index). */
+  contractKnown = false;
+  orders = new Map<string, OrderRecord>();
+  /** Ids of every order ever created, kept while `complete` (orders may be evicted from `orders`). */
+  orderIds = new Set<string>();
+  accounts = new Map<string, AccountRow>();
+  totals = new Map<string, TotalRow>();
+  days = new Map<string, DayRow>();
+  disputes = new Map<string, DisputeRow>();
+  /** The last block written, to tell whether the store went back since. */
+  lastWritten: { number: number; hash: string } | undefined;
+}
+
+let mem = new Memory();
+/** The last block handled (with or without our logs) and whether memory was checked since the last gap. */
+let lastSeen: { number: number; hash: string } | undefined;
+let checked = false;
 
 /** A store record without the store's own fields. */
 function plain<T>(raw: unknown): T | undefined {
@@ -66,41 +132,107 @@ async function load<T>(entity: string, id: string): Promise<T | undefined> {
   return plain<T>(await store.get(entity, id));
 }
 
-// ------------------------------------------------------------ in-memory state
+// ------------------------------------------------------------ entry point
 
-/** Orders kept in memory (most recently touched); older ones are read back on demand. */
-const ORDER_CACHE_LIMIT = 50_000;
+/** What a block that needed no store read returns: one shared, settled promise (the node awaits every handler). */
+const DONE: Promise<void> = Promise.resolve();
 
-class Memory {
-  orders = new Map<string, OrderRecord>();
-  /** Ids of every order ever created, valid only while `knowsAllOrders`. */
-  orderIds = new Set<string>();
-  knowsAllOrders = false;
-  accounts = new Map<string, AccountRow>();
-  totals = new Map<string, TotalRow>();
-  days = new Map<string, DayRow>();
-  disputes = new Map<string, DisputeRow>();
-  /** The last block written, to tell whether the store went back since (see openBlock). */
-  lastBlock: { number: number; hash: string } | undefined;
-  /** The Contract row, written once with the first block of an empty index. */
-  newContract: ContractRow | undefined;
+/**
+ * Handle one block: `logs` are the contract's logs in it (often none). Only a block that
+ * has to read the store first returns a promise of its own.
+ */
+export function indexBlock(block: BlockInput, logs: LogInput[], address: string): Promise<void> {
+  const follows = lastSeen !== undefined && block.number === lastSeen.number + 1 && block.parentHash === lastSeen.hash;
+  if (!follows) checked = false;
+  lastSeen = { number: block.number, hash: block.hash };
+  if (!logs.length) return DONE;
+  const events = logs.map((l) => ({ log: l, decoded: decodeLog(l.topics, l.data) }));
+  if (checked && !missing(block, events).length) {
+    apply(block, events, address);
+    return DONE;
+  }
+  return (async () => {
+    if (!checked) await checkMemory(block, address);
+    checked = true;
+    // Orders first: the accounts, totals and days to load depend on them.
+    for (let round = 0; round < 2; round++) {
+      const keys = missing(block, events);
+      if (!keys.length) break;
+      await Promise.all(keys.map((k) => fill(k)));
+    }
+    apply(block, events, address);
+  })();
 }
 
-let mem = new Memory();
-/** The block being handled and what it will write. */
-let batch: Batch | undefined;
+/** After a gap: keep memory only if the store still holds the last block we wrote, and we moved forward. */
+async function checkMemory(block: BlockInput, address: string): Promise<void> {
+  const prev = mem.lastWritten;
+  if (prev && block.number > prev.number && (await store.get('Block', prev.hash)) !== undefined) return;
+  if (prev) logger.warn(`index went back before block ${prev.number} (rewind): dropping in-memory state`);
+  mem = new Memory();
+  const contract = await load<ContractProps>('Contract', address);
+  mem.contractKnown = contract !== undefined;
+  // Nothing indexed yet: from here on, every entity is seen being created.
+  mem.complete = !contract;
+}
+
+type Key = { entity: 'Order' | 'Account' | 'ModeTotal' | 'DailyModeStat' | 'Dispute'; id: string };
+type Pending = { log: LogInput; decoded: DecodedLog | undefined };
+
+/** What the block needs that memory lacks and the store may have. */
+function missing(block: BlockInput, events: Pending[]): Key[] {
+  const keys = new Map<string, Key>();
+  const need = (entity: Key['entity'], id: string) => keys.set(`${entity}:${id}`, { entity, id });
+  const orderKnown = (id: string) => mem.orders.has(id) || (mem.complete && !mem.orderIds.has(id));
+  const accountKnown = (a: string) => mem.complete || mem.accounts.has(a);
+  let orderEvents = false;
+  for (const { decoded } of events) {
+    const ev = decoded?.order;
+    if (!ev) continue;
+    orderEvents = true;
+    if (!orderKnown(ev.orderId)) need('Order', ev.orderId);
+    if (ev.kind === 'DisputeResolved' && !mem.complete && !mem.disputes.has(ev.orderId)) need('Dispute', ev.orderId);
+    const order = mem.orders.get(ev.orderId);
+    for (const a of [order?.buyerId, order?.sellerId, ...eventAddresses(ev)]) if (a && !accountKnown(a)) need('Account', a);
+  }
+  if (orderEvents && !mem.complete) {
+    const day = utcDay(block.timestamp);
+    for (const mode of MODES) {
+      if (!mem.totals.has(mode)) need('ModeTotal', mode);
+      if (!mem.days.has(`${day}-${mode}`)) need('DailyModeStat', `${day}-${mode}`);
+    }
+  }
+  return [...keys.values()];
+}
+
+function eventAddresses(ev: OrderEventData): string[] {
+  switch (ev.kind) {
+    case 'OrderCreated': return [ev.buyer, ev.seller];
+    case 'PayoutSent': return [ev.recipient];
+    case 'PayoutRecorded': return [ev.beneficiary];
+    default: return [];
+  }
+}
+
+/** Read one missing entity into memory; a row the store does not have is created when applied. */
+async function fill(k: Key): Promise<void> {
+  const row = await load<Record<string, unknown> & { id: string }>(k.entity, k.id);
+  const into: Record<Key['entity'], Map<string, unknown>> = {
+    Order: mem.orders, Account: mem.accounts, ModeTotal: mem.totals, DailyModeStat: mem.days, Dispute: mem.disputes,
+  };
+  if (row) into[k.entity].set(k.id, row);
+  else if (k.entity === 'Account') into.Account.set(k.id, newAccount(k.id));
+  // An absent order, total, day or dispute is created (or found impossible) by apply().
+  else if (k.entity === 'ModeTotal') into.ModeTotal.set(k.id, newTotal(k.id as Mode));
+  else if (k.entity === 'DailyModeStat') into.DailyModeStat.set(k.id, newDay(k.id));
+}
+
+// ------------------------------------------------------------ apply and write
 
 interface Batch {
-  number: number;
-  hash: string;
-  /** Block timestamp (unix seconds) and as a Date. */
-  timestamp: bigint;
+  block: BlockInput;
   date: Date;
-  lastLogIndex: number;
-  block: Row<BlockProps>;
-  txs: Map<string, Row<TransactionProps>>;
-  events: Row<OrderEventProps>[];
-  payouts: Row<PayoutProps>[];
+  day: string;
   orders: Set<string>;
   accounts: Set<string>;
   totals: Set<string>;
@@ -108,91 +240,33 @@ interface Batch {
   disputes: Set<string>;
 }
 
-/** Start a block: check the store did not go back (rewind) since our last block, then open a batch. */
-async function openBlock(log: EthereumLog): Promise<Batch> {
-  if (batch && batch.hash !== log.blockHash) {
-    // The previous block's last log never came (cannot happen while every event has a
-    // handler): write it now rather than lose it.
-    logger.warn(`block ${batch.number} ended without its last log ${batch.lastLogIndex}; writing it late`);
-    await flush(batch);
-  }
-  const address = log.address.toLowerCase();
-  const number = log.blockNumber;
-  const hash = log.blockHash;
-  const block = log.block;
-  const parentHash = block.parentHash;
-  const timestamp = block.timestamp;
-  // One Date per block, shared by every row of the block (fewer objects to cross the bridge).
-  const date = toDate(timestamp);
-  const prev = mem.lastBlock;
-  // In-memory state is valid only if the store still holds the last block we wrote: a
-  // rewind (reorg) removes it, and makes the node index a height we already did again.
-  // The direct child of that block cannot follow a rewind; anything else is checked.
-  let valid = prev !== undefined && number > prev.number;
-  if (valid && !(number === prev!.number + 1 && parentHash === prev!.hash)) valid = (await store.get('Block', prev!.hash)) !== undefined;
-  if (!valid) {
-    if (prev) logger.warn(`index went back before block ${prev.number} (rewind): dropping in-memory state`);
-    mem = new Memory();
-    const known = await load<ContractRow>('Contract', address);
-    // Nothing indexed yet: from here on, every order is seen being created.
-    mem.knowsAllOrders = !known;
-    if (!known) mem.newContract = { id: address, firstBlock: number, firstBlockHash: hash, firstTimestamp: date };
-  }
-  let last = log.logIndex;
-  const logs = block.logs ?? [];
-  if (logs.length > 1) for (const l of logs) if (l.logIndex > last && l.address.toLowerCase() === address) last = l.logIndex;
-  return {
-    number,
-    hash,
-    timestamp,
-    date,
-    lastLogIndex: last,
-    block: { id: hash, number, parentHash, timestamp: date },
-    txs: new Map(),
-    events: [],
-    payouts: [],
-    orders: new Set(),
-    accounts: new Set(),
-    totals: new Set(),
-    days: new Set(),
-    disputes: new Set(),
+function apply(block: BlockInput, events: Pending[], address: string): void {
+  const date = toDate(block.timestamp);
+  const b: Batch = {
+    block, date, day: utcDay(block.timestamp),
+    orders: new Set(), accounts: new Set(), totals: new Set(), days: new Set(), disputes: new Set(),
   };
-}
-
-/**
- * Hand rows of one entity type to the store. Every object that crosses into the node
- * becomes a proxy the node walks key by key (it deep-clones what it is given), so:
- * one row goes through `set` (no array to iterate through the bridge), and keys whose
- * value is undefined are left out (they are stored as NULL either way).
- */
-async function put(entity: string, rows: { id: string }[]): Promise<void> {
-  if (rows.length === 1) await store.set(entity, rows[0]!.id, compact(rows[0]!) as never);
-  else if (rows.length) await store.bulkUpdate(entity, rows.map(compact) as never[]);
-}
-
-function compact<T extends object>(row: T): T {
-  const out: Record<string, unknown> = {};
-  for (const k in row) if (row[k] !== undefined) out[k] = row[k];
-  return out as T;
-}
-
-async function flush(b: Batch): Promise<void> {
-  batch = undefined;
-  mem.lastBlock = { number: b.number, hash: b.hash };
-  const pick = <T>(ids: Set<string>, from: Map<string, T>) => [...ids].map((id) => from.get(id)!);
-  await put('Block', [b.block]);
-  await put('Transaction', [...b.txs.values()]);
-  await put('OrderEvent', b.events);
-  await put('Order', pick(b.orders, mem.orders));
-  await put('Payout', b.payouts);
-  await put('Dispute', pick(b.disputes, mem.disputes));
-  await put('Account', pick(b.accounts, mem.accounts));
-  await put('ModeTotal', pick(b.totals, mem.totals));
-  await put('DailyModeStat', pick(b.days, mem.days));
-  if (mem.newContract) {
-    await put('Contract', [mem.newContract]);
-    mem.newContract = undefined;
+  write('Block', { id: block.hash, number: block.number, parentHash: block.parentHash, timestamp: date });
+  let tx = '';
+  for (const { log, decoded } of events) {
+    if (log.txHash !== tx) {
+      tx = log.txHash;
+      write('Transaction', { id: tx, blockId: block.hash, blockNumber: block.number, index: log.txIndex, from: log.from, to: log.to, value: log.value });
+    }
+    const event = eventRow(b, log, decoded);
+    if (decoded?.order) applyOrder(b, log, decoded.order, event);
+    write('OrderEvent', event);
   }
+  for (const id of b.orders) write('Order', mem.orders.get(id)!);
+  for (const id of b.disputes) write('Dispute', mem.disputes.get(id)!);
+  for (const id of b.accounts) write('Account', mem.accounts.get(id)!);
+  for (const id of b.totals) write('ModeTotal', mem.totals.get(id)!);
+  for (const id of b.days) write('DailyModeStat', mem.days.get(id)!);
+  if (!mem.contractKnown) {
+    write('Contract', { id: address, firstBlock: block.number, firstBlockHash: block.hash, firstTimestamp: date });
+    mem.contractKnown = true;
+  }
+  mem.lastWritten = { number: block.number, hash: block.hash };
   // Keep the order cache bounded (Map order = least recently touched first).
   if (mem.orders.size > ORDER_CACHE_LIMIT) {
     for (const id of mem.orders.keys()) {
@@ -202,170 +276,140 @@ async function flush(b: Batch): Promise<void> {
   }
 }
 
-/** Every handler goes through here: open the block if new, run `body`, close the block after its last log. */
-/** The fields of a log the handlers use, read once (every read of a node object crosses the sandbox bridge). */
-interface LogRef { txHash: string; logIndex: number; sender: string }
-
-async function withinBlock(log: EthereumLog, body: (b: Batch, l: LogRef) => Promise<void>): Promise<void> {
-  const blockHash = log.blockHash;
-  if (!batch || batch.hash !== blockHash) batch = await openBlock(log);
-  const b = batch;
-  const txHash = log.transactionHash;
-  const logIndex = log.logIndex;
-  let tx = b.txs.get(txHash);
-  if (!tx) {
-    const t = log.transaction;
-    tx = {
-      id: txHash,
-      blockId: blockHash,
-      blockNumber: b.number,
-      index: log.transactionIndex,
-      from: (t?.from ?? '').toLowerCase(),
-      to: t?.to?.toLowerCase(),
-      value: t?.value ?? 0n,
-    };
-    b.txs.set(txHash, tx);
+/**
+ * Hand one row to the node's store, not awaited (see the top of this file). Dates become
+ * ISO strings and undefined keys are left out: each would cost a crossing.
+ */
+function write<E extends keyof Rows>(entity: E, row: Rows[E]): void {
+  const out: Record<string, unknown> = {};
+  for (const k in row) {
+    const v = (row as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    out[k] = v instanceof Date ? v.toISOString() : v;
   }
-  await body(b, { txHash, logIndex, sender: tx.from });
-  if (logIndex >= b.lastLogIndex) await flush(b);
+  void store.set(entity, row.id, out as never);
 }
 
-function eventRow(b: Batch, l: LogRef, kind: string, args: EventArgs, orderId?: string): Row<OrderEventProps> {
-  return {
-    id: `${l.txHash}-${l.logIndex}`,
-    kind,
-    orderId,
-    args,
-    blockNumber: b.number,
-    blockHash: b.hash,
+function eventRow(b: Batch, log: LogInput, decoded: DecodedLog | undefined): Row<OrderEventProps> {
+  const row: Row<OrderEventProps> = {
+    id: `${log.txHash}-${log.logIndex}`,
+    kind: decoded?.kind ?? 'Unknown',
+    orderId: decoded?.order?.orderId,
+    args: decoded?.args ?? ({} as EventArgs),
+    blockNumber: b.block.number,
+    blockHash: b.block.hash,
     timestamp: b.date,
-    blockId: b.hash,
-    transactionId: l.txHash,
-    transactionHash: l.txHash,
-    logIndex: l.logIndex,
-    sender: l.sender,
+    blockId: b.block.hash,
+    transactionId: log.txHash,
+    transactionHash: log.txHash,
+    logIndex: log.logIndex,
+    sender: log.from,
     anomaly: false,
   };
+  if (!decoded) anomaly(row, `topic ${log.topics[0] ?? '(none)'} is not an event of the Escrow ABI`);
+  return row;
 }
 
-async function getOrder(id: string, creating: boolean): Promise<OrderRecord | undefined> {
-  const hit = mem.orders.get(id);
-  if (hit) return hit;
-  if (mem.knowsAllOrders && (creating || !mem.orderIds.has(id))) return undefined;
-  return load<OrderRecord>('Order', id);
+function anomaly(row: Row<OrderEventProps>, reason: string): void {
+  logger.error(`IMPOSSIBLE EVENT kept as anomaly: ${row.kind} in block ${row.blockNumber} tx ${row.transactionHash} log ${row.logIndex}: ${reason}`);
+  row.anomaly = true;
+  row.anomalyReason = reason;
 }
 
-// ------------------------------------------------------------ entry points
-
-/** Contract events that are not about one order (roles, fees, pause, withdrawals). */
-export async function recordContractEvent(log: EthereumLog, kind: string, args: EventArgs): Promise<void> {
-  await withinBlock(log, async (b, l) => {
-    b.events.push(eventRow(b, l, kind, args));
-  });
-}
-
-/** An order event: kept as an OrderEvent, then applied to the order if possible. */
-export async function recordOrderEvent(log: EthereumLog, data: OrderEventData, args: EventArgs): Promise<void> {
-  await withinBlock(log, async (b, l) => {
-    const event = eventRow(b, l, data.kind, args, data.orderId);
-    b.events.push(event);
-    const prior = await getOrder(data.orderId, data.kind === 'OrderCreated');
-    const t = applyOrderEvent(prior, data, { blockNumber: b.number, timestamp: b.timestamp, date: b.date });
-    if (!t.ok) {
-      logger.error(`IMPOSSIBLE EVENT kept as anomaly: ${data.kind} in block ${b.number} tx ${l.txHash} log ${l.logIndex}: ${t.reason}`);
-      event.anomaly = true;
-      event.anomalyReason = t.reason;
-      return;
-    }
-    const order = t.order;
-    mem.orders.delete(order.id); // re-insert: most recently touched last
-    mem.orders.set(order.id, order);
-    b.orders.add(order.id);
-    if (data.kind === 'OrderCreated') mem.orderIds.add(order.id);
-    for (const delta of t.accounts) await applyAccount(b, delta, order.paymentMode, b.number);
-    if (t.payout) {
-      b.payouts.push({
-        id: event.id,
-        orderId: order.id,
-        recipientId: t.payout.recipient,
-        kind: t.payout.kind,
-        paymentMode: order.paymentMode,
-        amount: t.payout.amount,
-        receiptHash: t.payout.receiptHash,
-        credited: t.payout.credited,
-        blockNumber: b.number,
-        timestamp: event.timestamp,
-        transactionHash: l.txHash,
-      });
-    }
-    if (data.kind === 'DisputeRaised') {
+function applyOrder(b: Batch, log: LogInput, data: OrderEventData, event: Row<OrderEventProps>): void {
+  const prior = mem.orders.get(data.orderId);
+  const t = applyOrderEvent(prior, data, { blockNumber: b.block.number, timestamp: b.block.timestamp, date: b.date });
+  if (!t.ok) return anomaly(event, t.reason);
+  const order = t.order;
+  mem.orders.delete(order.id); // re-insert: most recently touched last
+  mem.orders.set(order.id, order);
+  b.orders.add(order.id);
+  if (data.kind === 'OrderCreated' && mem.complete) mem.orderIds.add(order.id);
+  for (const delta of t.accounts) applyAccount(b, delta, order.paymentMode);
+  if (t.payout) {
+    write('Payout', {
+      id: event.id,
+      orderId: order.id,
+      recipientId: t.payout.recipient,
+      kind: t.payout.kind,
+      paymentMode: order.paymentMode,
+      amount: t.payout.amount,
+      receiptHash: t.payout.receiptHash,
+      credited: t.payout.credited,
+      blockNumber: b.block.number,
+      timestamp: b.date,
+      transactionHash: log.txHash,
+    });
+  }
+  if (data.kind === 'DisputeRaised') {
+    mem.disputes.set(order.id, {
+      id: order.id, orderId: order.id, raisedBy: data.raisedBy, evidenceCid: data.evidenceCid,
+      raisedBlock: b.block.number, raisedAt: b.date, resolved: false,
+    });
+    b.disputes.add(order.id);
+  } else if (data.kind === 'DisputeResolved') {
+    const dispute = mem.disputes.get(order.id);
+    if (dispute) {
       mem.disputes.set(order.id, {
-        id: order.id,
-        orderId: order.id,
-        raisedBy: data.raisedBy,
-        evidenceCid: data.evidenceCid,
-        raisedBlock: b.number,
-        raisedAt: event.timestamp,
-        resolved: false,
+        ...dispute,
+        resolved: true,
+        buyerShareBps: data.buyerShareBps,
+        buyerAmount: data.buyerAmount,
+        sellerAmount: data.sellerAmount,
+        fee: data.fee,
+        resolvedBy: log.from,
+        resolvedBlock: b.block.number,
+        resolvedAt: b.date,
       });
       b.disputes.add(order.id);
-    } else if (data.kind === 'DisputeResolved') {
-      const dispute = mem.disputes.get(order.id) ?? (await load<DisputeRow>('Dispute', order.id));
-      if (dispute) {
-        mem.disputes.set(order.id, {
-          ...dispute,
-          resolved: true,
-          buyerShareBps: data.buyerShareBps,
-          buyerAmount: data.buyerAmount,
-          sellerAmount: data.sellerAmount,
-          fee: data.fee,
-          resolvedBy: l.sender,
-          resolvedBlock: b.number,
-          resolvedAt: event.timestamp,
-        });
-        b.disputes.add(order.id);
-      }
     }
-    await applyRollup(b, t.rollup, order.paymentMode, b.timestamp);
-  });
+  }
+  applyRollup(b, t.rollup, order.paymentMode);
 }
 
 // ------------------------------------------------------------ accounts and rollups
 
-async function applyAccount(b: Batch, d: AccountDelta, mode: Mode, blockNumber: number): Promise<void> {
-  let a = mem.accounts.get(d.address) ?? (await load<AccountRow>('Account', d.address));
-  a ??= {
-    id: d.address,
-    buyerOrderCount: 0,
-    sellerOrderCount: 0,
-    boughtNative: 0n,
-    boughtKes: 0n,
-    soldNative: 0n,
-    soldKes: 0n,
-    receivedNative: 0n,
-    receivedKes: 0n,
-    firstSeenBlock: blockNumber,
-    lastSeenBlock: blockNumber,
+function newAccount(id: string): AccountRow {
+  return {
+    id, buyerOrderCount: 0, sellerOrderCount: 0, boughtNative: 0n, boughtKes: 0n, soldNative: 0n, soldKes: 0n,
+    receivedNative: 0n, receivedKes: 0n, firstSeenBlock: 0, lastSeenBlock: 0,
   };
+}
+
+function newTotal(mode: Mode): TotalRow {
+  return { id: mode, ordersCreated: 0, ordersFunded: 0, volumeFunded: 0n, fees: 0n, paidOut: 0n, refunded: 0n, heldInEscrow: 0n };
+}
+
+function newDay(id: string): DayRow {
+  const mode = id.slice(11) as Mode;
+  return { id, date: id.slice(0, 10), paymentMode: mode, ordersCreated: 0, ordersFunded: 0, volumeFunded: 0n, fees: 0n, paidOut: 0n, refunded: 0n, heldInEscrow: 0n };
+}
+
+function applyAccount(b: Batch, d: AccountDelta, mode: Mode): void {
+  let a = mem.accounts.get(d.address);
+  if (!a) {
+    a = newAccount(d.address);
+    mem.accounts.set(a.id, a);
+  }
+  if (a.firstSeenBlock === 0) a.firstSeenBlock = b.block.number;
   const native = mode === 'NATIVE';
   a.buyerOrderCount += d.buyerOrders ?? 0;
   a.sellerOrderCount += d.sellerOrders ?? 0;
   if (d.bought) native ? (a.boughtNative += d.bought) : (a.boughtKes += d.bought);
   if (d.sold) native ? (a.soldNative += d.sold) : (a.soldKes += d.sold);
   if (d.received) native ? (a.receivedNative += d.received) : (a.receivedKes += d.received);
-  a.lastSeenBlock = blockNumber;
-  mem.accounts.set(a.id, a);
+  a.lastSeenBlock = b.block.number;
   b.accounts.add(a.id);
 }
 
 function isEmpty(r: RollupDelta): boolean {
-  return !r.ordersCreated && !r.ordersFunded && !r.volumeFunded && !r.fees && !r.paidOut && !r.held;
+  return !r.ordersCreated && !r.ordersFunded && !r.volumeFunded && !r.fees && !r.paidOut && !r.refunded && !r.held;
 }
 
-async function applyRollup(b: Batch, r: RollupDelta, mode: Mode, timestamp: bigint): Promise<void> {
+function applyRollup(b: Batch, r: RollupDelta, mode: Mode): void {
   if (isEmpty(r)) return;
-  let total = mem.totals.get(mode) ?? (await load<TotalRow>('ModeTotal', mode));
-  total ??= { id: mode, ordersCreated: 0, ordersFunded: 0, volumeFunded: 0n, fees: 0n, paidOut: 0n, refunded: 0n, heldInEscrow: 0n };
+  let total = mem.totals.get(mode);
+  if (!total) mem.totals.set(mode, (total = newTotal(mode)));
   total.ordersCreated += r.ordersCreated;
   total.ordersFunded += r.ordersFunded;
   total.volumeFunded += r.volumeFunded;
@@ -373,13 +417,11 @@ async function applyRollup(b: Batch, r: RollupDelta, mode: Mode, timestamp: bigi
   total.paidOut += r.paidOut;
   total.refunded += r.refunded;
   total.heldInEscrow += r.held;
-  mem.totals.set(mode, total);
   b.totals.add(mode);
 
-  const date = utcDay(timestamp);
-  const id = `${date}-${mode}`;
-  let day = mem.days.get(id) ?? (await load<DayRow>('DailyModeStat', id));
-  day ??= { id, date, paymentMode: mode, ordersCreated: 0, ordersFunded: 0, volumeFunded: 0n, fees: 0n, paidOut: 0n, refunded: 0n, heldInEscrow: 0n };
+  const id = `${b.day}-${mode}`;
+  let day = mem.days.get(id);
+  if (!day) mem.days.set(id, (day = newDay(id)));
   day.ordersCreated += r.ordersCreated;
   day.ordersFunded += r.ordersFunded;
   day.volumeFunded += r.volumeFunded;
@@ -387,6 +429,5 @@ async function applyRollup(b: Batch, r: RollupDelta, mode: Mode, timestamp: bigi
   day.paidOut += r.paidOut;
   day.refunded += r.refunded;
   day.heldInEscrow = total.heldInEscrow;
-  mem.days.set(id, day);
   b.days.add(id);
 }
