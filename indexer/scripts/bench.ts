@@ -11,7 +11,9 @@
  * BENCH_EVENTS (default 5000), BENCH_MODES (default "1,100"), BENCH_RUNS, BENCH_FLAGS
  * (space-separated node flags replacing the tuned defaults; several sets separated by "|"
  * are compared on the same chain), BENCH_NODE_ARGS (Node.js flags of the node process)
- * and DATABASE_URL (default: local Postgres) can be set.
+ * and DATABASE_URL (default: local Postgres) can be set. BENCH_BASELINE=1 also runs, run
+ * for run on the same chain, the yardstick: straightforward per-event handlers
+ * (scripts/baseline/), so the speed-up can be read off one moment of this drifting VM.
  */
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
@@ -21,6 +23,7 @@ import { DEFAULT_NODE_FLAGS, startIndexerNode } from './node';
 import { PARTIES, orderId, startDevChain, type Call, type DevChain } from './chain';
 import { compareWithChain } from './verify';
 import { prepareIndexer } from './prepare';
+import { writeBaselineProject } from './baseline/project';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 5_000);
 const FLAG_SETS: string[][] = process.env.BENCH_FLAGS
@@ -32,6 +35,14 @@ const NODE_ARG_SETS: (string[] | undefined)[] = process.env.BENCH_NODE_ARGS
   ? process.env.BENCH_NODE_ARGS.split('|').map((set) => set.split(/\s+/).filter(Boolean))
   : [undefined];
 const nodeArgsFor = (i: number) => NODE_ARG_SETS[Math.min(i, NODE_ARG_SETS.length - 1)];
+const BASELINE = process.env.BENCH_BASELINE === '1';
+
+/** What one column of runs indexes with: node flags, Node.js flags, and the project (ours, or the yardstick). */
+interface Setting { label: string; flags: string[]; execArgv?: string[]; baseline: boolean }
+const SETTINGS: Setting[] = [
+  ...FLAG_SETS.map((flags, k) => ({ label: [...(nodeArgsFor(k) ?? []), ...flags].join(' ') || 'no flags', flags, execArgv: nodeArgsFor(k), baseline: false })),
+  ...(BASELINE ? [{ label: 'baseline: straightforward handlers', flags: DEFAULT_NODE_FLAGS, baseline: true }] : []),
+];
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const say = (line: string) => process.stdout.write(`[bench] ${line}\n`);
@@ -50,7 +61,7 @@ function workload(label: string, events: number): { calls: Call[]; ids: Hex[] } 
   return { calls, ids };
 }
 
-type Result = { perBlock: number; flags: string[]; events: number; blocks: number; rates: number[]; rate: number; startup: number; wall: number };
+type Result = { perBlock: number; label: string; events: number; blocks: number; rates: number[]; rate: number; startup: number; wall: number };
 type Run = { events: number; rate: number; startup: number; wall: number };
 
 /** The run with the median rate. */
@@ -69,19 +80,18 @@ async function runMode(perBlock: number): Promise<Result[]> {
     say(`${perBlock} event(s)/block: ${calls.length} events in ${blocks} blocks mined in ${Date.now() - t0} ms`);
     const results: Result[] = [];
     // Settings are interleaved run by run, so a noisy neighbour hurts them all alike.
-    const runs: Run[][] = FLAG_SETS.map(() => []);
+    const runs: Run[][] = SETTINGS.map(() => []);
     for (let i = 1; i <= RUNS; i++) {
-      for (const [k, flags] of FLAG_SETS.entries()) {
-        const execArgv = nodeArgsFor(k);
-        const r = await indexOnce(chain, label, ids, head, flags, execArgv);
-        say(`  run ${i}/${RUNS} [${[...(execArgv ?? []), ...flags].join(' ') || 'no flags'}]: ${Math.round(r.rate)} events/s (start-up ${(r.startup / 1000).toFixed(1)} s)`);
+      for (const [k, setting] of SETTINGS.entries()) {
+        const r = await indexOnce(chain, label, ids, head, setting);
+        say(`  run ${i}/${RUNS} [${setting.label}]: ${Math.round(r.rate)} events/s (start-up ${(r.startup / 1000).toFixed(1)} s)`);
         runs[k]!.push(r);
       }
     }
-    for (const [k, flags] of FLAG_SETS.entries()) {
+    for (const [k, setting] of SETTINGS.entries()) {
       const rates = runs[k]!.map((r) => r.rate);
       const mid = medianRun(runs[k]!);
-      results.push({ perBlock, flags: [...(nodeArgsFor(k) ?? []), ...flags], blocks, rates, ...mid });
+      results.push({ perBlock, label: setting.label, blocks, rates, ...mid });
     }
     return results;
   } finally {
@@ -89,7 +99,7 @@ async function runMode(perBlock: number): Promise<Result[]> {
   }
 }
 
-async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: number, flags: string[], execArgv: string[] | undefined): Promise<Run> {
+async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: number, setting: Setting): Promise<Run> {
   const dbName = `descrow_bench_${randomBytes(4).toString('hex')}`;
   const admin = new Pool({ connectionString: withDatabase(SERVER, 'postgres'), max: 1 });
   await admin.query(`CREATE DATABASE "${dbName}"`);
@@ -100,9 +110,10 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
     const node = await startIndexerNode({
       databaseUrl,
       schema,
-      flags,
-      execArgv,
+      flags: setting.flags,
+      execArgv: setting.execArgv,
       target: chain.target,
+      project: setting.baseline ? writeBaselineProject : undefined,
     });
     // Start: the moment the node is processing the first block after the deployment
     // (its in-memory /meta; Postgres only sees a block once the store cache is flushed).
@@ -145,15 +156,22 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
 
 async function main() {
   await prepareIndexer(say);
-  say(`${cpus().length} cores, Node ${process.versions.node}, ${RUNS} run(s) per setting; node flags: ${FLAG_SETS.map((f) => f.join(' ') || '(none)').join(' | ')}`);
+  say(`${cpus().length} cores, Node ${process.versions.node}, ${RUNS} run(s) per setting: ${SETTINGS.map((s) => s.label).join(' | ')}`);
   const results: Result[] = [];
   for (const perBlock of (process.env.BENCH_MODES ?? '1,100').split(',').map(Number)) results.push(...(await runMode(perBlock)));
   say('');
-  const many = FLAG_SETS.length > 1 || NODE_ARG_SETS.length > 1;
-  say(`| events/block | events | blocks |${many ? ' node flags |' : ''} events/s (median) | runs | node start-up | wall (incl. start-up) |`);
+  const many = SETTINGS.length > 1;
+  say(`| events/block | events | blocks |${many ? ' setting |' : ''} events/s (median) | runs | node start-up | wall (incl. start-up) |`);
   say(`| ---: | ---: | ---: |${many ? ' --- |' : ''} ---: | ---: | ---: | ---: |`);
   for (const r of results) {
-    say(`| ${r.perBlock} | ${r.events} | ${r.blocks} |${many ? ` ${r.flags.join(' ')} |` : ''} **${Math.round(r.rate)}** | ${r.rates.map(Math.round).join(', ')} | ${(r.startup / 1000).toFixed(1)} s | ${(r.wall / 1000).toFixed(1)} s |`);
+    say(`| ${r.perBlock} | ${r.events} | ${r.blocks} |${many ? ` ${r.label} |` : ''} **${Math.round(r.rate)}** | ${r.rates.map(Math.round).join(', ')} | ${(r.startup / 1000).toFixed(1)} s | ${(r.wall / 1000).toFixed(1)} s |`);
+  }
+  if (BASELINE) {
+    for (const perBlock of new Set(results.map((r) => r.perBlock))) {
+      const ours = results.find((r) => r.perBlock === perBlock && !r.label.startsWith('baseline'));
+      const base = results.find((r) => r.perBlock === perBlock && r.label.startsWith('baseline'));
+      if (ours && base) say(`${perBlock} event(s)/block: ${(ours.rate / base.rate).toFixed(2)}× the straightforward handlers`);
+    }
   }
 }
 

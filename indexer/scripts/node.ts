@@ -15,6 +15,8 @@ export interface IndexerNodeOptions {
   /** Postgres schema of the index (also the `--name` the query service needs). */
   schema: string;
   target: IndexerTarget;
+  /** Writes the project to run and returns its manifest (default: this repository's, writeRunProject). */
+  project?: (target: IndexerTarget, name: string) => string | Promise<string>;
   /** Extra node flags, e.g. ['--batch-size=50']. */
   flags?: string[];
   /** Port of the node's own health/metrics server (a free one by default). */
@@ -89,7 +91,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
   const log = opts.log ?? (() => undefined);
   await prepareIndexer(log);
   await ensureExtensions(opts.databaseUrl);
-  const manifest = writeRunProject(opts.target, opts.schema);
+  const manifest = await (opts.project ?? writeRunProject)(opts.target, opts.schema);
   const db = pgUrlParts(opts.databaseUrl);
   const port = opts.port ?? (await freePort());
   const args = [

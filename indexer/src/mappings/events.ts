@@ -59,6 +59,11 @@ export function eventName(topic0: string | undefined): string | undefined {
   return topic0 === undefined ? undefined : TOPICS[topic0.toLowerCase()];
 }
 
+/** The state machine's input for an order event's decoded arguments; undefined for contract-wide events. */
+export function orderEventData(kind: string, a: DecodedArgs): OrderEventData | undefined {
+  return (orderEvents as Record<string, ((a: DecodedArgs) => OrderEventData) | undefined>)[kind]?.(a);
+}
+
 /**
  * Decode one log of the Escrow contract. Throws on a log that does not match the ABI
  * (a decoder bug must stop indexing, not write garbage); returns undefined for a topic
@@ -68,6 +73,5 @@ export function decodeLog(topics: readonly string[], data: string): DecodedLog |
   const kind = eventName(topics[0]);
   if (!kind) return undefined;
   const a = decodeEvent(kind, topics, data);
-  const decode = (orderEvents as Record<string, ((a: DecodedArgs) => OrderEventData) | undefined>)[kind];
-  return { kind, args: argList(kind, a), order: decode?.(a) };
+  return { kind, args: argList(kind, a), order: orderEventData(kind, a) };
 }
