@@ -61,7 +61,7 @@ function workload(label: string, events: number): { calls: Call[]; ids: Hex[] } 
   return { calls, ids };
 }
 
-type Result = { perBlock: number; label: string; events: number; blocks: number; rates: number[]; rate: number; startup: number; wall: number };
+type Result = { perBlock: number; label: string; baseline: boolean; events: number; blocks: number; rates: number[]; rate: number; startup: number; wall: number };
 type Run = { events: number; rate: number; startup: number; wall: number };
 
 /** The run with the median rate. */
@@ -91,7 +91,7 @@ async function runMode(perBlock: number): Promise<Result[]> {
     for (const [k, setting] of SETTINGS.entries()) {
       const rates = runs[k]!.map((r) => r.rate);
       const mid = medianRun(runs[k]!);
-      results.push({ perBlock, label: setting.label, blocks, rates, ...mid });
+      results.push({ perBlock, label: setting.label, baseline: setting.baseline, blocks, rates, ...mid });
     }
     return results;
   } finally {
@@ -168,8 +168,8 @@ async function main() {
   }
   if (BASELINE) {
     for (const perBlock of new Set(results.map((r) => r.perBlock))) {
-      const ours = results.find((r) => r.perBlock === perBlock && !r.label.startsWith('baseline'));
-      const base = results.find((r) => r.perBlock === perBlock && r.label.startsWith('baseline'));
+      const ours = results.find((r) => r.perBlock === perBlock && !r.baseline);
+      const base = results.find((r) => r.perBlock === perBlock && r.baseline);
       if (ours && base) say(`${perBlock} event(s)/block: ${(ours.rate / base.rate).toFixed(2)}× the straightforward handlers`);
     }
   }

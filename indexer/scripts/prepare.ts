@@ -58,11 +58,17 @@ function stampOk(file: string, hash: string): boolean {
   return existsSync(file) && readFileSync(file, 'utf8') === hash;
 }
 
+/** The manifest as plain JSON data, the shape the node reads. */
+export interface ManifestJson {
+  schema: { file: string };
+  dataSources: { assets?: Record<string, { file: string }>; mapping: { file: string; handlers: unknown[] } }[];
+}
+
 /**
- * The manifest as JSON (valid YAML) with every file path made relative to `baseDir`;
- * `mapping` replaces the handler bundle's path.
+ * The manifest with every file path made relative to `baseDir`; `mapping` replaces the
+ * handler bundle's path.
  */
-export function manifestFor(target: IndexerTarget, baseDir: string, mapping?: string): string {
+export function manifestJson(target: IndexerTarget, baseDir: string, mapping?: string): ManifestJson {
   const project = buildProject(target);
   const fix = (file: string) => {
     const abs = resolve(ROOT, file);
@@ -71,13 +77,22 @@ export function manifestFor(target: IndexerTarget, baseDir: string, mapping?: st
   };
   const json = JSON.parse(
     JSON.stringify(project, (_k, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : v)),
-  ) as { schema: { file: string }; dataSources: { assets?: Record<string, { file: string }>; mapping: { file: string } }[] };
+  ) as ManifestJson;
   json.schema.file = fix(json.schema.file);
   for (const ds of json.dataSources) {
     for (const asset of Object.values(ds.assets ?? {})) asset.file = fix(asset.file);
     ds.mapping.file = mapping ?? fix(ds.mapping.file);
   }
+  return json;
+}
+
+/** The manifest file's text: JSON (valid YAML) under a do-not-edit line. */
+export function manifestText(json: ManifestJson): string {
   return `# Generated from project.ts by indexer/scripts/prepare.ts: do not edit.\n${JSON.stringify(json, null, 2)}\n`;
+}
+
+export function manifestFor(target: IndexerTarget, baseDir: string, mapping?: string): string {
+  return manifestText(manifestJson(target, baseDir, mapping));
 }
 
 /**

@@ -42,7 +42,7 @@ async function handle(kind: string, log: EthereumLog): Promise<void> {
   } as never);
 }
 
-/** `handle<EventName>` for every event of the ABI. */
-export const handlers: Record<string, (log: EthereumLog) => Promise<void>> = {};
+/** `handle<EventName>` for every event of the ABI, as the bundle's exports. */
+const handlers: Record<string, (log: EthereumLog) => Promise<void>> = {};
 for (const item of escrowAbi) if (item.type === 'event') handlers[`handle${item.name}`] = (log) => handle(item.name, log);
 module.exports = handlers;

@@ -2,24 +2,27 @@
  * Writes the yardstick project (./handlers.ts) for one run, next to the real ones:
  * the same schema and target, one log handler per event routed by topic.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { escrowAbi } from '../../../contracts/generated/escrow';
 import type { IndexerTarget } from '../../../project';
-import { manifestFor, ROOT } from '../prepare';
+import { manifestJson, manifestText, ROOT } from '../prepare';
+
+const BUNDLE = resolve(ROOT, 'indexer/dist/baseline.js');
+let built: Promise<unknown> | undefined;
 
 export async function writeBaselineProject(target: IndexerTarget, name: string): Promise<string> {
+  // Bundled once per process, copied into each run's folder (the sandbox loads code only from there).
+  built ??= import('esbuild').then((esbuild) => esbuild.build({
+    entryPoints: [resolve(__dirname, 'handlers.ts')],
+    outfile: BUNDLE,
+    bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error',
+  }));
+  await built;
   const dir = resolve(ROOT, 'indexer/dist/runs', name);
   mkdirSync(dir, { recursive: true });
-  const esbuild = await import('esbuild');
-  await esbuild.build({
-    entryPoints: [resolve(__dirname, 'handlers.ts')],
-    outfile: join(dir, 'index.js'),
-    bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error',
-  });
-  const manifest = JSON.parse(manifestFor(target, dir, './index.js').replace(/^#.*\n/, '')) as {
-    dataSources: { mapping: { handlers: unknown[] } }[];
-  };
+  copyFileSync(BUNDLE, join(dir, 'index.js'));
+  const manifest = manifestJson(target, dir, './index.js');
   const events = escrowAbi.filter((i) => i.type === 'event');
   for (const ds of manifest.dataSources) {
     ds.mapping.handlers = events.map((e) => ({
@@ -29,6 +32,6 @@ export async function writeBaselineProject(target: IndexerTarget, name: string):
     }));
   }
   const file = join(dir, 'project.yaml');
-  writeFileSync(file, JSON.stringify(manifest, null, 2));
+  writeFileSync(file, manifestText(manifest));
   return file;
 }

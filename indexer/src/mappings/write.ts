@@ -199,7 +199,7 @@ function missing(block: BlockInput, events: Pending[]): Key[] {
     const day = utcDay(block.timestamp);
     for (const mode of MODES) {
       if (!mem.totals.has(mode)) need('ModeTotal', mode);
-      if (!mem.days.has(`${day}-${mode}`)) need('DailyModeStat', `${day}-${mode}`);
+      if (!mem.days.has(dayId(day, mode))) need('DailyModeStat', dayId(day, mode));
     }
   }
   return [...keys.values()];
@@ -380,8 +380,11 @@ function newTotal(mode: Mode): TotalRow {
   return { id: mode, ordersCreated: 0, ordersFunded: 0, volumeFunded: 0n, fees: 0n, paidOut: 0n, refunded: 0n, heldInEscrow: 0n };
 }
 
+/** DailyModeStat id: `YYYY-MM-DD-MODE`. */
+const dayId = (day: string, mode: Mode) => `${day}-${mode}`;
+
 function newDay(id: string): DayRow {
-  const mode = id.slice(11) as Mode;
+  const mode = id.slice(11) as Mode; // after `YYYY-MM-DD-`, see dayId
   return { id, date: id.slice(0, 10), paymentMode: mode, ordersCreated: 0, ordersFunded: 0, volumeFunded: 0n, fees: 0n, paidOut: 0n, refunded: 0n, heldInEscrow: 0n };
 }
 
@@ -419,7 +422,7 @@ function applyRollup(b: Batch, r: RollupDelta, mode: Mode): void {
   total.heldInEscrow += r.held;
   b.totals.add(mode);
 
-  const id = `${b.day}-${mode}`;
+  const id = dayId(b.day, mode);
   let day = mem.days.get(id);
   if (!day) mem.days.set(id, (day = newDay(id)));
   day.ordersCreated += r.ordersCreated;
