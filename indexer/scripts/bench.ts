@@ -10,7 +10,8 @@
  *
  * BENCH_EVENTS (default 5000), BENCH_MODES (default "1,100"), BENCH_RUNS, BENCH_FLAGS
  * (space-separated node flags replacing the tuned defaults; several sets separated by "|"
- * are compared on the same chain), BENCH_NODE_ARGS (Node.js flags of the node process)
+ * are compared on the same chain), BENCH_NODE_ARGS (Node.js flags of the node process), BENCH_ENV
+ * (its environment, e.g. "PGOPTIONS=-c synchronous_commit=off"; sets separated by "|" too)
  * and DATABASE_URL (default: local Postgres) can be set. BENCH_BASELINE=1 also runs, run
  * for run on the same chain, the yardstick: straightforward per-event handlers
  * (scripts/baseline/), so the speed-up can be read off one moment of this drifting VM.
@@ -35,12 +36,22 @@ const NODE_ARG_SETS: (string[] | undefined)[] = process.env.BENCH_NODE_ARGS
   ? process.env.BENCH_NODE_ARGS.split('|').map((set) => set.split(/\s+/).filter(Boolean))
   : [undefined];
 const nodeArgsFor = (i: number) => NODE_ARG_SETS[Math.min(i, NODE_ARG_SETS.length - 1)];
+// Environment of the node process ("K=V K2=V2"); several sets separated by "|" pair with BENCH_FLAGS' sets.
+const ENV_SETS: Record<string, string>[] = (process.env.BENCH_ENV ?? '').split('|').map((set) =>
+  Object.fromEntries(set.split(/\s+(?=[A-Z_]+=)/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+);
+const envFor = (i: number) => ENV_SETS[Math.min(i, ENV_SETS.length - 1)];
 const BASELINE = process.env.BENCH_BASELINE === '1';
 
 /** What one column of runs indexes with: node flags, Node.js flags, and the project (ours, or the yardstick). */
-interface Setting { label: string; flags: string[]; execArgv?: string[]; baseline: boolean }
+interface Setting { label: string; flags: string[]; execArgv?: string[]; env?: Record<string, string>; baseline: boolean }
 const SETTINGS: Setting[] = [
-  ...FLAG_SETS.map((flags, k) => ({ label: [...(nodeArgsFor(k) ?? []), ...flags].join(' ') || 'no flags', flags, execArgv: nodeArgsFor(k), baseline: false })),
+  ...Array.from({ length: Math.max(FLAG_SETS.length, NODE_ARG_SETS.length, ENV_SETS.length) }, (_, k) => {
+    const flags = FLAG_SETS[Math.min(k, FLAG_SETS.length - 1)]!;
+    const env = envFor(k);
+    const label = [...Object.entries(env ?? {}).map(([key, v]) => `${key}=${v}`), ...(nodeArgsFor(k) ?? []), ...flags].join(' ') || 'no flags';
+    return { label, flags, execArgv: nodeArgsFor(k), env, baseline: false };
+  }),
   ...(BASELINE ? [{ label: 'baseline: straightforward handlers', flags: DEFAULT_NODE_FLAGS, baseline: true }] : []),
 ];
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -112,6 +123,7 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
       schema,
       flags: setting.flags,
       execArgv: setting.execArgv,
+      env: setting.env,
       target: chain.target,
       project: setting.baseline ? writeBaselineProject : undefined,
     });

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Pool, freePort, pgUrlParts } from '@descrow/common';
+import { Pool, createPool, freePort, pgUrlParts } from '@descrow/common';
 import type { IndexerTarget } from '../../project';
 import { prepareIndexer, writeRunProject, type Log } from './prepare';
 
@@ -23,6 +23,8 @@ export interface IndexerNodeOptions {
   port?: number;
   /** Flags for Node.js itself (default DEFAULT_NODE_EXEC_ARGV). */
   execArgv?: string[];
+  /** Extra environment of the node process, e.g. PGOPTIONS. */
+  env?: Record<string, string>;
   /** Every output line of the node. */
   onLine?: (line: string) => void;
   log?: Log;
@@ -113,6 +115,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
       DB_USER: db.user,
       DB_PASS: db.password,
       DB_DATABASE: db.database,
+      ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -130,7 +133,9 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
   child.stderr?.on('data', onData);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
 
-  const pool = new Pool({ connectionString: opts.databaseUrl, max: 2 });
+  // createPool: a connection cut while the pool shuts down (DROP DATABASE … FORCE right after
+  // stop(); pg-pool's end() resolves before its clients have closed) must not crash the caller.
+  const pool = createPool(opts.databaseUrl, 'descrow-indexer-runner', { max: 2 });
   const processedHeight = async (): Promise<number> => {
     try {
       const { rows } = await pool.query<{ value: unknown }>(

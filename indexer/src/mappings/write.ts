@@ -45,6 +45,7 @@ import type { OrderProps } from '../types/models/Order';
 import type { PayoutProps } from '../types/models/Payout';
 import type { TransactionProps } from '../types/models/Transaction';
 import { decodeLog, type DecodedLog } from './events';
+import { RowWriter } from './rows';
 
 /** Entity props with generated string enums widened to string (the pure module uses literals). */
 type Loose<T> = { [K in keyof T]: T[K] extends string ? string : T[K] extends string | undefined ? string | undefined : T[K] };
@@ -113,6 +114,8 @@ class Memory {
   disputes = new Map<string, DisputeRow>();
   /** The last block written, to tell whether the store went back since. */
   lastWritten: { number: number; hash: string } | undefined;
+  /** Hands rows to the store (./rows); entities only ever inserted share pooled mirrors. */
+  rows = new RowWriter(new Set<keyof Rows>(['Block', 'Transaction', 'OrderEvent', 'Payout']));
 }
 
 let mem = new Memory();
@@ -169,6 +172,7 @@ async function checkMemory(block: BlockInput, address: string): Promise<void> {
   const prev = mem.lastWritten;
   if (prev && block.number > prev.number && (await store.get('Block', prev.hash)) !== undefined) return;
   if (prev) logger.warn(`index went back before block ${prev.number} (rewind): dropping in-memory state`);
+  mem.rows.retire();
   mem = new Memory();
   const contract = await load<ContractProps>('Contract', address);
   mem.contractKnown = contract !== undefined;
@@ -246,6 +250,7 @@ function apply(block: BlockInput, events: Pending[], address: string): void {
     block, date, day: utcDay(block.timestamp),
     orders: new Set(), accounts: new Set(), totals: new Set(), days: new Set(), disputes: new Set(),
   };
+  mem.rows.startBlock(block.number);
   write('Block', { id: block.hash, number: block.number, parentHash: block.parentHash, timestamp: date });
   let tx = '';
   for (const { log, decoded } of events) {
@@ -277,17 +282,17 @@ function apply(block: BlockInput, events: Pending[], address: string): void {
 }
 
 /**
- * Hand one row to the node's store, not awaited (see the top of this file). Dates become
- * ISO strings and undefined keys are left out: each would cost a crossing.
+ * Hand one row to the node's store, not awaited (see the top of this file), through ./rows.
+ * Dates become ISO strings and undefined keys are left out: each would cost a crossing.
  */
 function write<E extends keyof Rows>(entity: E, row: Rows[E]): void {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> & { id: string } = { id: row.id };
   for (const k in row) {
     const v = (row as Record<string, unknown>)[k];
     if (v === undefined) continue;
     out[k] = v instanceof Date ? v.toISOString() : v;
   }
-  void store.set(entity, row.id, out as never);
+  mem.rows.write(entity, out);
 }
 
 function eventRow(b: Batch, log: LogInput, decoded: DecodedLog | undefined): Row<OrderEventProps> {
