@@ -14,6 +14,7 @@ COPY indexer/package.json indexer/
 COPY oracle/package.json oracle/
 COPY api/package.json api/
 COPY query/package.json query/package-lock.json query/
+COPY patches/ patches/
 RUN npm ci
 
 # ---- build: contract artifact, indexer bundle, Prisma client --------------------------
