@@ -46,17 +46,23 @@ const isNested = (v: Value): v is Record<string, Value> => typeof v === 'object'
 export class RowWriter {
   private readonly rows = new Map<string, Mirror>();
   private readonly pools = new Map<string, Mirror[]>();
-  /** Rows being read back (row mirrors by `Entity:id`, pool members by `Entity#id`). */
-  private readonly pending = new Set<string>();
-  private readonly pooledFetches = new Map<string, number>();
+  /** Rows being read back, by entity and id, with the mirror key they are for (none: the pool). */
+  private readonly pending = new Map<string, Map<string, { row: Row; key: string | undefined }>>();
+  private readonly settlers = new Map<string, (node: unknown) => void>();
   /** Next pool member to hand out in this block, per entity. */
   private readonly cursors = new Map<string, number>();
   private block = -1;
   /** Whether a newer writer replaced this one (a rewind): late read-backs are dropped. */
   private retired = false;
 
-  /** @param pooled entities whose rows are only ever inserted */
-  constructor(private readonly pooled: ReadonlySet<string>) {}
+  /**
+   * @param pooled entities whose rows are only ever inserted
+   * @param asIs entities written too rarely per row for a read-back to pay (e.g. twice)
+   */
+  constructor(
+    private readonly pooled: ReadonlySet<string>,
+    private readonly asIs: ReadonlySet<string> = new Set(),
+  ) {}
 
   retire(): void {
     this.retired = true;
@@ -70,6 +76,10 @@ export class RowWriter {
 
   /** Hand one row to the store, not awaited (see ./write). */
   write(entity: string, row: Row): void {
+    if (this.asIs.has(entity)) {
+      void store.set(entity, row.id, row as never);
+      return;
+    }
     const key = this.pooled.has(entity) ? undefined : `${entity}:${row.id}`;
     const mirror = key === undefined ? this.fromPool(entity) : this.rows.get(key);
     if (mirror && mirror.block !== this.block) {
@@ -135,35 +145,42 @@ export class RowWriter {
 
   /** Read a row just written back from the store, to write its next version through it. */
   private readBack(entity: string, row: Row, key: string | undefined): void {
-    if (key === undefined) {
-      const inFlight = this.pooledFetches.get(entity) ?? 0;
-      if ((this.pools.get(entity)?.length ?? 0) + inFlight >= POOL_SIZE) return;
-      this.pooledFetches.set(entity, inFlight + 1);
-    } else if (this.pending.has(key)) {
-      return;
+    let waiting = this.pending.get(entity);
+    if (!waiting) this.pending.set(entity, (waiting = new Map()));
+    if (waiting.has(row.id)) return;
+    if (key === undefined && (this.pools.get(entity)?.length ?? 0) + waiting.size >= POOL_SIZE) return;
+    waiting.set(row.id, { row, key });
+    // One callback per entity, made once: a new function handed to the node per read-back
+    // would be wrapped by the bridge each time.
+    let settle = this.settlers.get(entity);
+    if (!settle) this.settlers.set(entity, (settle = (node: unknown) => this.settle(entity, node)));
+    (store.get(entity, row.id) as Promise<unknown>).then(settle, this.dropRejected);
+  }
+
+  /** A read-back that failed is only a missed shortcut: the row was written. */
+  private readonly dropRejected = (): void => undefined;
+
+  private settle(entity: string, node: unknown): void {
+    if (this.retired || !node) return;
+    const obj = node as NodeObject;
+    const id = obj.id as string;
+    const waiting = this.pending.get(entity);
+    const read = waiting?.get(id);
+    if (!read) return;
+    waiting!.delete(id);
+    // Only the store's copy of what was just set qualifies (a row read from Postgres carries
+    // the store's own columns, which must not be written back).
+    if ('_id' in obj) return;
+    // The store copied `row` when it was set and nothing wrote that id since (one write per
+    // row per block; read-backs settle before the next block), so the object holds `row`.
+    const mirror: Mirror = { node: obj, shadow: read.row, block: this.block };
+    if (read.key === undefined) {
+      const pool = this.pools.get(entity) ?? [];
+      pool.push(mirror);
+      this.pools.set(entity, pool);
+    } else if (!this.rows.has(read.key)) {
+      this.rows.set(read.key, mirror);
+      if (this.rows.size > ROW_MIRRORS) this.rows.delete(this.rows.keys().next().value!);
     }
-    const tag = key ?? `${entity}#${row.id}`;
-    this.pending.add(tag);
-    const done = (node: unknown) => {
-      this.pending.delete(tag);
-      if (key === undefined) this.pooledFetches.set(entity, (this.pooledFetches.get(entity) ?? 1) - 1);
-      if (this.retired || !node) return;
-      const obj = node as NodeObject;
-      // Only the store's copy of what was just set qualifies (a row read from Postgres carries
-      // the store's own columns, which must not be written back).
-      if (obj.id !== row.id || '_id' in obj || '_block_range' in obj || '__block_range' in obj) return;
-      // The store copied `row` when it was set and nothing wrote that id since (one write per
-      // row per block; read-backs settle before the next block), so the object holds `row`.
-      const mirror: Mirror = { node: obj, shadow: row, block: this.block };
-      if (key === undefined) {
-        const pool = this.pools.get(entity) ?? [];
-        pool.push(mirror);
-        this.pools.set(entity, pool);
-      } else if (!this.rows.has(key)) {
-        this.rows.set(key, mirror);
-        if (this.rows.size > ROW_MIRRORS) this.rows.delete(this.rows.keys().next().value!);
-      }
-    };
-    (store.get(entity, row.id) as Promise<unknown>).then(done, () => done(undefined));
   }
 }

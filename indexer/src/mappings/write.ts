@@ -114,8 +114,11 @@ class Memory {
   disputes = new Map<string, DisputeRow>();
   /** The last block written, to tell whether the store went back since. */
   lastWritten: { number: number; hash: string } | undefined;
-  /** Hands rows to the store (./rows); entities only ever inserted share pooled mirrors. */
-  rows = new RowWriter(new Set<keyof Rows>(['Block', 'Transaction', 'OrderEvent', 'Payout']));
+  /**
+   * Hands rows to the store (./rows): entities only ever inserted share pooled mirrors; a
+   * dispute (written when raised and when resolved) and the contract (once) go as they are.
+   */
+  rows = new RowWriter(new Set<keyof Rows>(['Block', 'Transaction', 'OrderEvent', 'Payout']), new Set<keyof Rows>(['Dispute', 'Contract']));
 }
 
 let mem = new Memory();
