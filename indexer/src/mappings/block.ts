@@ -36,9 +36,14 @@ export function handleBlock(block: EthereumBlock): Promise<void> {
       const t = log.transaction;
       tx = { hash: txHash, from: (t?.from ?? '').toLowerCase(), to: t?.to?.toLowerCase() ?? undefined, value: t?.value ?? 0n };
     }
+    // Indexed reads, not the spread: iterating a node array from here crosses the bridge
+    // for the iterator and for every step's result object.
+    const nodeTopics = log.topics;
+    const topics: string[] = [];
+    for (let t = 0, n = nodeTopics.length; t < n; t++) topics.push(nodeTopics[t]!);
     logs.push({
       logIndex: log.logIndex,
-      topics: [...log.topics],
+      topics,
       data: log.data,
       txHash,
       txIndex: log.transactionIndex,

@@ -74,12 +74,9 @@ export class RowWriter {
     this.cursors.clear();
   }
 
-  /** Hand one row to the store, not awaited (see ./write). */
-  write(entity: string, row: Row): void {
-    if (this.asIs.has(entity)) {
-      void store.set(entity, row.id, row as never);
-      return;
-    }
+  /** Hand one row to the store, not awaited (see ./write); returns the store's promise. */
+  write(entity: string, row: Row): Promise<void> {
+    if (this.asIs.has(entity)) return store.set(entity, row.id, row as never);
     const key = this.pooled.has(entity) ? undefined : `${entity}:${row.id}`;
     const mirror = key === undefined ? this.fromPool(entity) : this.rows.get(key);
     if (mirror && mirror.block !== this.block) {
@@ -88,11 +85,11 @@ export class RowWriter {
         this.rows.delete(key); // re-insert: most recently used last
         this.rows.set(key, mirror);
       }
-      void store.set(entity, row.id, mirror.node as never);
-      return;
+      return store.set(entity, row.id, mirror.node as never);
     }
-    void store.set(entity, row.id, row as never);
+    const written = store.set(entity, row.id, row as never);
     this.readBack(entity, row, key);
+    return written;
   }
 
   /** A pool member not yet changed in this block, if any. */

@@ -14,6 +14,8 @@
  * - rows go to the store with `store.set`, not awaited: the node's store cache copies
  *   them synchronously during the call (@subql/node-core 19, pinned), and a failed
  *   write rejects unhandled, which stops the node (nothing of the block is flushed);
+ * - where it can, a row goes as the node's own object with only its changed keys set
+ *   (./rows), not as a sandbox object the node would copy key by key through the bridge;
  * - Dates are written as ISO strings (Postgres parses them into the timestamp columns;
  *   a Date object would be a proxy the node walks), undefined keys are left out.
  *
@@ -140,8 +142,27 @@ async function load<T>(entity: string, id: string): Promise<T | undefined> {
 
 // ------------------------------------------------------------ entry point
 
-/** What a block that needed no store read returns: one shared, settled promise (the node awaits every handler). */
+/**
+ * What a block that needed no store read returns: a settled promise (the node awaits every
+ * handler). Once a write has succeeded, that is one of the node's own promises — the
+ * node's `then` on one of ours (a sandbox object) costs it bridge crossings every block.
+ */
 const DONE: Promise<void> = Promise.resolve();
+let nodeDone: Promise<void> | undefined;
+let adopting = false;
+const done = (): Promise<void> => nodeDone ?? DONE;
+
+/** Take a store promise, once it has fulfilled, as the settled promise handlers return. */
+function adopt(p: Promise<void>): void {
+  adopting = true;
+  p.then(
+    () => (nodeDone = p),
+    (e: unknown) => {
+      adopting = false;
+      throw e; // still unhandled, so the node stops as for any other failed write
+    },
+  );
+}
 
 /**
  * Handle one block: `logs` are the contract's logs in it (often none). Only a block that
@@ -151,11 +172,11 @@ export function indexBlock(block: BlockInput, logs: LogInput[], address: string)
   const follows = lastSeen !== undefined && block.number === lastSeen.number + 1 && block.parentHash === lastSeen.hash;
   if (!follows) checked = false;
   lastSeen = { number: block.number, hash: block.hash };
-  if (!logs.length) return DONE;
+  if (!logs.length) return done();
   const events = logs.map((l) => ({ log: l, decoded: decodeLog(l.topics, l.data) }));
   if (checked && !missing(block, events).length) {
     apply(block, events, address);
-    return DONE;
+    return done();
   }
   return (async () => {
     if (!checked) await checkMemory(block, address);
@@ -295,7 +316,8 @@ function write<E extends keyof Rows>(entity: E, row: Rows[E]): void {
     if (v === undefined) continue;
     out[k] = v instanceof Date ? v.toISOString() : v;
   }
-  mem.rows.write(entity, out);
+  const written = mem.rows.write(entity, out);
+  if (!nodeDone && !adopting) adopt(written);
 }
 
 function eventRow(b: Batch, log: LogInput, decoded: DecodedLog | undefined): Row<OrderEventProps> {
