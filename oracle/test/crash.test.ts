@@ -16,7 +16,7 @@ afterAll(async () => h.stop());
 const phone = (n: number) => `2547110001${String(n).padStart(2, '0')}`;
 
 async function crashThenRecover(failpoint: string, trigger: (url: string) => Promise<unknown>) {
-  const doomed = await h.oracleProcess({ ORACLE_FAILPOINTS: failpoint });
+  const doomed = await h.oracleProcess({ ORACLE_FAILPOINTS: failpoint }, failpoint);
   await trigger(doomed.url).catch(() => undefined); // the connection may die with the process
   const code = await Promise.race([doomed.exited, sleep(20_000).then(() => 'still running')]);
   expect(code).not.toBe('still running'); // it really died at the failpoint

@@ -82,8 +82,12 @@ export class OracleHarness {
     return { url: `http://127.0.0.1:${config.ORACLE_PORT}`, oracle, stop: () => oracle.stop() };
   }
 
-  /** The oracle as its own OS process, so a test can SIGKILL it mid-flight. */
-  async oracleProcess(extraEnv: Record<string, string> = {}): Promise<OracleUnderTest & { child: ChildProcess }> {
+  /**
+   * The oracle as its own OS process, so a test can SIGKILL it mid-flight. `diesAt`: the
+   * failpoint it is set to kill itself at — work it finds at start-up (a payout due) can
+   * reach it before its health endpoint has answered, which is then no error.
+   */
+  async oracleProcess(extraEnv: Record<string, string> = {}, diesAt?: string): Promise<OracleUnderTest & { child: ChildProcess }> {
     const port = extraEnv.ORACLE_PORT ?? this.env.ORACLE_PORT!;
     const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'oracle/src/main.ts')], {
       cwd: ROOT, env: { ...process.env, ...this.env, ...extraEnv, TZ: 'UTC' }, stdio: ['ignore', 'ignore', 'pipe'],
@@ -91,10 +95,15 @@ export class OracleHarness {
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const closed = new Promise<void>((r) => child.once('close', () => r()));
     const url = `http://127.0.0.1:${port}`;
     const until = Date.now() + 20_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`oracle exited ${child.exitCode}: ${stderr}`);
+      if (child.exitCode !== null || child.signalCode !== null) {
+        await Promise.race([closed, sleep(1_000)]); // its last stderr may still be in the pipe
+        if (diesAt && stderr.includes(`failpoint ${diesAt}`)) break;
+        throw new Error(`oracle exited ${child.exitCode ?? child.signalCode}: ${stderr}`);
+      }
       try {
         if ((await fetch(`${url}/health`)).status < 500) break;
       } catch { /* not up yet */ }
