@@ -31,6 +31,9 @@ afterAll(async () => {
   await rig?.stop();
 });
 
+/** Rows of a query against the index. */
+const q = async <T extends object>(sql: string) => (await rig.node.pool.query<T & Record<string, unknown>>(sql)).rows;
+
 test('every indexed order equals getOrder/payoutSplit, and every log is one OrderEvent', async () => {
   const r = await compareWithChain(rig, ids);
   expect(r.orders).toBe(ORDERS);
@@ -68,7 +71,6 @@ test('OrderEvent ids are transaction hash + log index, with the decoded kind and
 test('every OrderEvent, Transaction, Block and Payout row holds exactly what the chain says', async () => {
   // Rows of these entities reach the store through reused objects (src/mappings/rows.ts):
   // a key left over from an earlier row, or a change missed, would show up here.
-  const q = async <T extends object>(sql: string) => (await rig.node.pool.query<T & Record<string, unknown>>(sql)).rows;
   const s = rig.schema;
   const logs = (await contractLogs(rig.chain)) as unknown as { transactionHash: Hex; logIndex: Hex; blockNumber: Hex; blockHash: Hex; topics: Hex[]; data: Hex }[];
   const events = new Map((await q<{ id: string; kind: string; order_id: string | null; args: unknown; block_number: number; block_hash: string; block_id: string; transaction_id: string; transaction_hash: string; log_index: number; timestamp: Date }>(
@@ -115,9 +117,7 @@ test('every OrderEvent, Transaction, Block and Payout row holds exactly what the
 });
 
 test('payouts, accounts and rollups reconcile with the chain', async () => {
-  const pool = rig.node.pool;
   const s = rig.schema;
-  const q = async <T extends object>(sql: string) => (await pool.query<T & Record<string, unknown>>(sql)).rows;
 
   // One Payout per PayoutSent/PayoutRecorded log.
   const payoutLogs = (await contractLogs(rig.chain)).filter((l) => {

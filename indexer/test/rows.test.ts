@@ -13,9 +13,7 @@ type Row = Record<string, unknown> & { id: string };
 /** The store's contract as RowWriter relies on it: set copies the row, get returns a copy of the latest. */
 class CopyingStore {
   readonly rows = new Map<string, Row>();
-  sets = 0;
   async set(entity: string, id: string, data: Row): Promise<void> {
-    this.sets++;
     this.rows.set(`${entity}:${id}`, structuredClone(data));
   }
   async get(entity: string, id: string): Promise<Row | undefined> {
