@@ -64,9 +64,12 @@ export interface IndexerNode {
  *   size blocks/s (the default 10 caps it at ~30; 200 at ~600);
  * - log errors only: the node logs a warning for every log it hands to a handler without
  *   an ABI (ours decode their own, see project.ts), which cost ~25 % at one event per block.
- *   Progress is reported by the runner from the node's /meta instead.
+ *   Progress is reported by the runner from the node's /meta instead;
+ * - flush every block synchronously only from the block before the chain's head (default:
+ *   10 blocks before), so a backfill keeps flushing in the background until it is there.
+ *   Not 0: node-core then drops the head block's forced flush when another is queued.
  */
-export const DEFAULT_NODE_FLAGS = ['--batch-size=500', '--log-level=error'];
+export const DEFAULT_NODE_FLAGS = ['--batch-size=500', '--log-level=error', '--store-cache-target=1'];
 /**
  * Node.js flags for the node process. Every value crossing the handler sandbox (vm2)
  * makes it build, throw and catch an Error, and @subql/node-core allocates Errors in hot
