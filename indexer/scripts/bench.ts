@@ -27,30 +27,27 @@ import { prepareIndexer } from './prepare';
 import { writeBaselineProject } from './baseline/project';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 5_000);
-const FLAG_SETS: string[][] = process.env.BENCH_FLAGS
-  ? process.env.BENCH_FLAGS.split('|').map((set) => set.split(/\s+/).filter(Boolean))
-  : [DEFAULT_NODE_FLAGS];
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+/** "a b|c d" → [["a","b"],["c","d"]]: several sets of space-separated words. */
+const wordSets = (v: string) => v.split('|').map((set) => set.split(/\s+/).filter(Boolean));
+const FLAG_SETS: string[][] = process.env.BENCH_FLAGS ? wordSets(process.env.BENCH_FLAGS) : [DEFAULT_NODE_FLAGS];
 // Node.js flags of the node process; several sets separated by "|" pair with BENCH_FLAGS' sets.
-const NODE_ARG_SETS: (string[] | undefined)[] = process.env.BENCH_NODE_ARGS
-  ? process.env.BENCH_NODE_ARGS.split('|').map((set) => set.split(/\s+/).filter(Boolean))
-  : [undefined];
-const nodeArgsFor = (i: number) => NODE_ARG_SETS[Math.min(i, NODE_ARG_SETS.length - 1)];
+const NODE_ARG_SETS: (string[] | undefined)[] = process.env.BENCH_NODE_ARGS ? wordSets(process.env.BENCH_NODE_ARGS) : [undefined];
 // Environment of the node process ("K=V K2=V2"); several sets separated by "|" pair with BENCH_FLAGS' sets.
 const ENV_SETS: Record<string, string>[] = (process.env.BENCH_ENV ?? '').split('|').map((set) =>
   Object.fromEntries(set.split(/\s+(?=[A-Z_]+=)/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
 );
-const envFor = (i: number) => ENV_SETS[Math.min(i, ENV_SETS.length - 1)];
+/** Set k of a list of sets, or its last set when it has fewer: sets pair up column by column. */
+const nth = <T>(sets: T[], k: number): T => sets[Math.min(k, sets.length - 1)]!;
 const BASELINE = process.env.BENCH_BASELINE === '1';
 
 /** What one column of runs indexes with: node flags, Node.js flags, and the project (ours, or the yardstick). */
 interface Setting { label: string; flags: string[]; execArgv?: string[]; env?: Record<string, string>; baseline: boolean }
 const SETTINGS: Setting[] = [
   ...Array.from({ length: Math.max(FLAG_SETS.length, NODE_ARG_SETS.length, ENV_SETS.length) }, (_, k) => {
-    const flags = FLAG_SETS[Math.min(k, FLAG_SETS.length - 1)]!;
-    const env = envFor(k);
-    const label = [...Object.entries(env ?? {}).map(([key, v]) => `${key}=${v}`), ...(nodeArgsFor(k) ?? []), ...flags].join(' ') || 'no flags';
-    return { label, flags, execArgv: nodeArgsFor(k), env, baseline: false };
+    const [flags, execArgv, env] = [nth(FLAG_SETS, k), nth(NODE_ARG_SETS, k), nth(ENV_SETS, k)];
+    const label = [...Object.entries(env).map(([key, v]) => `${key}=${v}`), ...(execArgv ?? []), ...flags].join(' ') || 'no flags';
+    return { label, flags, execArgv, env, baseline: false };
   }),
   ...(BASELINE ? [{ label: 'baseline: straightforward handlers', flags: DEFAULT_NODE_FLAGS, baseline: true }] : []),
 ];
