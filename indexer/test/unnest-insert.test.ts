@@ -14,7 +14,7 @@ import { initLogger } from '@subql/node-core/dist/logger';
 import { planUnnestInsert, unnestInsert } from '@subql/node-core/dist/indexer/storeModelProvider/model/unnestInsert';
 
 // sync-helper pulls in node-core modules that log on load: the logger comes first.
-initLogger(false, 'json', 'error');
+initLogger(undefined, 'json', 'error');
 const { addIdAndBlockRangeAttributes } = require('@subql/node-core/dist/db/sync-helper') as typeof import('@subql/node-core/dist/db/sync-helper');
 
 const schema = `unnest_${randomBytes(4).toString('hex')}`;
@@ -54,10 +54,8 @@ async function defineTable(name: string, extra: Field[] = []): Promise<ModelStat
 }
 
 /** Every row of a table as JSON text, without the random __id, in a stable order. */
-async function rowsOf(model: ModelStatic<Model>): Promise<string[]> {
-  const [rows] = await sequelize.query(
-    `SELECT (to_jsonb(t) - '_id')::text AS row FROM ${model.queryGenerator.quoteTable(model.getTableName())} t ORDER BY id, lower(_block_range)`,
-  );
+async function rowsOf(table: string): Promise<string[]> {
+  const [rows] = await sequelize.query(`SELECT (to_jsonb(t) - '_id')::text AS row FROM "${schema}"."${table}" t ORDER BY id, lower(_block_range)`);
   return (rows as { row: string }[]).map((r) => r.row);
 }
 
@@ -107,7 +105,7 @@ describe('patched node-core historical flush (one array per column)', () => {
     const used = await sequelize.transaction((transaction) => unnestInsert(plan, records(), transaction));
     expect(used).toBe(true);
 
-    const [expected, actual] = [await rowsOf(viaBulkCreate), await rowsOf(viaUnnest)];
+    const [expected, actual] = [await rowsOf('via_bulk_create'), await rowsOf('via_unnest')];
     expect(actual).toHaveLength(records().length);
     expect(actual).toEqual(expected);
     const [ids] = await sequelize.query(`SELECT count(DISTINCT _id) AS n FROM "${schema}".via_unnest`);
@@ -120,7 +118,7 @@ describe('patched node-core historical flush (one array per column)', () => {
     // A fractional number for an Int column: the literal form rounds it, a cast would fail.
     const rows = [{ id: 'a', count: 1, __block_range: range(1, null) }, { id: 'b', count: 2.5, __block_range: range(1, null) }];
     expect(await sequelize.transaction((transaction) => unnestInsert(plan, rows, transaction))).toBe(false);
-    expect(await rowsOf(model)).toEqual([]);
+    expect(await rowsOf('fallback_values')).toEqual([]);
   });
 
   it('leaves a model with a column type it does not cover to bulkCreate', async () => {
