@@ -2,13 +2,19 @@
  * The dependency patches in patches/ (applied by patch-package on install) change how the
  * node does its work, never what it produces. These tests pin the parts whose mistakes the
  * end-to-end suite could miss: a remembered checksum must stay exactly ethers' (and a bad
- * one must keep failing), and a cached record must stay a copy, never an alias.
+ * one must keep failing), a cached record must stay a copy, never an alias, and the sandbox
+ * must still call the right handler, fail the same way and time out the same way.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getAddress as viemGetAddress } from 'viem';
 import { getAddress } from '@ethersproject/address';
 import { CachedModel } from '@subql/node-core/dist/indexer/storeModelProvider/model/cacheModel';
 import { EntityClass } from '@subql/node-core/dist/indexer/store/entity';
+import { initLogger } from '@subql/node-core/dist/logger';
+import { timeout } from '@subql/node-core/dist/utils/promise';
 
 describe('patched ethers getAddress (remembers checksums)', () => {
   it('gives the checksummed address, the first time and every time after', () => {
@@ -62,5 +68,44 @@ describe('patched node-core store cache (copies records without lodash)', () => 
     expect(stored).toBeInstanceOf(EntityClass);
     expect(stored.status).toBe('FUNDED');
     expect(stored.args).toEqual({ a: '1' });
+  });
+});
+
+describe('patched node-core sandbox (handler looked up once) and timeout (Error built when it fires)', () => {
+  // sandbox.js logs through node-core's logger, which must exist before the module loads.
+  initLogger(undefined, 'json', 'error');
+  const { IndexerSandbox } = require('@subql/node-core/dist/indexer/sandbox') as typeof import('@subql/node-core/dist/indexer/sandbox');
+  const root = mkdtempSync(join(tmpdir(), 'sandbox-'));
+  writeFileSync(
+    join(root, 'index.js'),
+    `let calls = 0;
+     exports.count = async (n, box) => { calls += 1; box.seen = [n, calls]; };
+     exports.fails = async () => { throw new Error('handler broke'); };
+     exports.hangs = () => new Promise(() => {});`,
+  );
+  const sandbox = new IndexerSandbox({ root, entry: './index.js', chainId: '31337' }, { unsafe: false, subquery: root, timeout: 1, logLevel: 'error' } as never);
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('calls the named handler with its arguments, in one module that keeps its state across calls', async () => {
+    const box: { seen?: unknown[] } = {};
+    for (let i = 0; i < 3; i++) await sandbox.securedExec('count', [7, box]);
+    expect(box.seen).toEqual([7, 3]);
+  });
+
+  it('rejects a missing handler, naming the ones there are, and a failing one, naming it', async () => {
+    await expect(sandbox.securedExec('missing', [])).rejects.toThrow('Handler function missing is not found, available functions:["count","fails","hangs"]');
+    await expect(sandbox.securedExec('fails', [])).rejects.toMatchObject({ message: 'handler broke', handler: 'fails' });
+  });
+
+  it('gives up on a handler that never settles after --timeout, with the same message', async () => {
+    const started = Date.now();
+    await expect(sandbox.securedExec('hangs', [])).rejects.toThrow('Sandbox execution timeout in 1 seconds. Please increase --timeout');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+  });
+
+  it('timeout() passes a result or an error through and rejects with its message when the time is up', async () => {
+    await expect(timeout(Promise.resolve(42), 1, 'slow')).resolves.toBe(42);
+    await expect(timeout(Promise.reject(new Error('own error')), 1, 'slow')).rejects.toThrow('own error');
+    await expect(timeout(new Promise(() => {}), 0.05, 'slow thing')).rejects.toThrow(new Error('slow thing'));
   });
 });
