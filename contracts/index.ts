@@ -2,7 +2,8 @@
  * The escrow contract's public face for every other part: the typed ABI, bytecode,
  * enum names and the conventions that cross boundaries (order ids, receipt hashes).
  */
-import { keccak256, toHex, type Hex } from 'viem';
+import { randomBytes } from 'node:crypto';
+import { encodeAbiParameters, getAddress, keccak256, toHex, type Hex } from 'viem';
 import { escrowAbi, escrowBytecode, escrowCompiler } from './generated/escrow';
 
 export { escrowAbi, escrowBytecode, escrowCompiler };
@@ -28,6 +29,20 @@ export function paymentModeName(id: number): PaymentMode {
   const m = PAYMENT_MODES[id];
   if (!m) throw new Error(`unknown payment mode ${id}`);
   return m;
+}
+
+/**
+ * The id of the order `creator` makes with `salt`: `Escrow.orderIdFor`, computed off chain.
+ * A native order's creator is its buyer; an M-Pesa order's is the oracle. No other account
+ * can create an order under that id, so an id known at drafting time cannot be squatted.
+ */
+export function orderIdFor(creator: `0x${string}`, salt: Hex): Hex {
+  return keccak256(encodeAbiParameters([{ type: 'address' }, { type: 'bytes32' }], [getAddress(creator), salt]));
+}
+
+/** A fresh random salt for a new order. */
+export function newOrderSalt(): Hex {
+  return toHex(randomBytes(32));
 }
 
 /** Receipts go on chain hashed: keccak256 of the upper-case M-Pesa receipt's UTF-8 bytes. */

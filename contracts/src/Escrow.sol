@@ -28,22 +28,27 @@ contract Escrow {
     }
 
     /// @dev Packed into 4 storage slots. Amounts fit in uint128 (checked on entry).
+    /// Fee and windows are snapshots taken at creation: later owner changes do not touch them.
     struct Order {
         // slot 0
         address buyer;
         PaymentMode mode;
         Status status;
-        uint16 feeBps; // fee snapshot taken at creation: later fee changes do not touch it
+        uint16 feeBps;
         uint16 buyerShareBps; // set by resolveDispute (10000 = full refund)
         uint8 payoutsDue; // M-Pesa only: bit 1 = seller payout due, bit 2 = buyer refund due
+        uint32 shippingWindow; // seconds the seller has to ship once funded
         // slot 1
         address seller;
         uint48 createdAt;
-        uint48 deadline; // shipping deadline once funded, confirmation deadline once shipped
+        /// Shipping deadline once funded, confirmation deadline once shipped, on the
+        /// contract's clock (see `clock()`): paused time does not count against it.
+        uint48 deadline;
         // slot 2
         uint128 amount;
         uint48 fundedAt;
         uint48 shippedAt;
+        uint32 confirmationWindow; // seconds the buyer has to confirm or dispute once shipped
         // slot 3
         bytes32 paymentReceipt; // M-Pesa receipt hash that funded the order
     }
@@ -61,27 +66,39 @@ contract Escrow {
         uint64 createdAt;
         uint64 fundedAt;
         uint64 shippedAt;
-        uint64 deadline;
+        uint64 deadline; // wall-clock (unix seconds), moved on by any pause since it was set
         bytes32 paymentReceipt;
         bool sellerPayoutDue;
         bool buyerRefundDue;
+        uint32 shippingWindow;
+        uint32 confirmationWindow;
     }
 
     uint8 private constant SELLER_DUE = 1;
     uint8 private constant BUYER_DUE = 2;
     uint16 public constant MAX_FEE_BPS = 1000; // 10 %
     uint16 private constant BPS = 10_000;
+    /// @notice Bounds for the windows the owner sets: nobody gets less than an hour to ship
+    /// or to confirm, and no order is locked up for more than 90 days per step.
+    uint32 public constant MIN_WINDOW = 1 hours;
+    uint32 public constant MAX_WINDOW = 90 days;
 
     // ---------------------------------------------------------------- storage
+
+    // One slot, declared first so it packs alone: every order-creating call reads it once.
+    uint16 public feeBps;
+    bool public paused;
+    uint32 public shippingWindow = 7 days;
+    uint32 public confirmationWindow = 3 days;
+    /// @notice Total seconds the contract has spent paused (finished pauses).
+    uint48 public pausedSeconds;
+    /// @notice When the current pause began (0 when not paused).
+    uint48 public pausedAt;
 
     address public owner;
     address public oracle;
     address public arbiter;
     address public treasury;
-    uint16 public feeBps;
-    bool public paused;
-    uint32 public shippingWindow = 7 days;
-    uint32 public confirmationWindow = 3 days;
 
     uint256 private _lock = 1; // reentrancy guard: 1 = free, 2 = entered
     uint256 public accruedFees; // native fees owed to the treasury
@@ -101,7 +118,9 @@ contract Escrow {
         uint256 amount,
         PaymentMode mode,
         uint16 feeBps,
-        string metadataCid
+        string metadataCid,
+        uint32 shippingWindow,
+        uint32 confirmationWindow
     );
     event OrderFunded(bytes32 indexed orderId, address indexed payer, uint256 amount, uint64 shippingDeadline);
     event OffchainPaymentRecorded(
@@ -132,7 +151,8 @@ contract Escrow {
     event FeeChanged(uint16 previousFeeBps, uint16 newFeeBps);
     event WindowsChanged(uint32 shippingWindow, uint32 confirmationWindow);
     event Paused(address indexed by);
-    event Unpaused(address indexed by);
+    /// @notice `pausedFor` seconds are added to every open deadline (paused time does not count).
+    event Unpaused(address indexed by, uint64 pausedFor);
 
     // ---------------------------------------------------------------- errors
 
@@ -145,7 +165,6 @@ contract Escrow {
     error ContractPaused();
     error Reentrancy();
     error ZeroAddress();
-    error InvalidOrderId();
     error InvalidParties();
     error ZeroAmount();
     error AmountTooLarge();
@@ -161,6 +180,8 @@ contract Escrow {
     error FeeTooHigh(uint16 feeBps);
     error InvalidShare(uint16 buyerShareBps);
     error InvalidWindow();
+    error AlreadyPaused();
+    error NotPaused();
     error NothingToWithdraw();
     error TransferFailed();
 
@@ -201,22 +222,34 @@ contract Escrow {
         emit ArbiterChanged(address(0), arbiter_);
         emit TreasuryChanged(address(0), owner_);
         emit FeeChanged(0, feeBps_);
+        emit WindowsChanged(shippingWindow, confirmationWindow);
+    }
+
+    // ---------------------------------------------------------------- order ids
+
+    /// @notice The id of the order `creator` makes with `salt`. Ids are bound to their
+    /// creator: a buyer's native order is theirs, an M-Pesa order is the oracle's, and no
+    /// other account can occupy either. Off chain: keccak256(abi.encode(creator, salt)).
+    function orderIdFor(address creator, bytes32 salt) public pure returns (bytes32) {
+        return keccak256(abi.encode(creator, salt));
     }
 
     // ---------------------------------------------------------------- native orders
 
-    /// @notice Buyer creates a native (DOT) order; send exactly `amount` to create and fund at once.
+    /// @notice Buyer creates a native (DOT) order with id `orderIdFor(msg.sender, salt)`;
+    /// send exactly `amount` to create and fund at once.
     function createOrder(
-        bytes32 orderId,
+        bytes32 salt,
         address seller,
         uint256 amount,
         PaymentMode paymentMode,
         string calldata metadataCid
-    ) external payable whenNotPaused nonReentrant {
+    ) external payable whenNotPaused nonReentrant returns (bytes32 orderId) {
+        orderId = orderIdFor(msg.sender, salt);
         if (paymentMode != PaymentMode.Native) revert WrongPaymentMode(orderId);
         if (msg.value != 0 && msg.value != amount) revert WrongAmount(amount, msg.value);
-        Order storage o = _create(orderId, msg.sender, seller, amount, PaymentMode.Native, metadataCid);
-        if (msg.value != 0) _fundNative(orderId, o);
+        (, uint48 deadline) = _create(orderId, msg.sender, seller, amount, PaymentMode.Native, metadataCid, msg.value != 0);
+        if (msg.value != 0) emit OrderFunded(orderId, msg.sender, msg.value, deadline);
     }
 
     /// @notice Buyer funds a created native order with exactly its amount.
@@ -231,15 +264,17 @@ contract Escrow {
 
     // ---------------------------------------------------------------- M-Pesa orders (oracle)
 
-    /// @notice Oracle creates an M-Pesa order (amount in whole KES).
+    /// @notice Oracle creates an M-Pesa order (amount in whole KES) with id
+    /// `orderIdFor(oracle, salt)`.
     function createOffchainOrder(
-        bytes32 orderId,
+        bytes32 salt,
         address buyer,
         address seller,
         uint256 amountKes,
         string calldata metadataCid
-    ) external onlyOracle whenNotPaused {
-        _create(orderId, buyer, seller, amountKes, PaymentMode.Mpesa, metadataCid);
+    ) external onlyOracle whenNotPaused returns (bytes32 orderId) {
+        orderId = orderIdFor(msg.sender, salt);
+        _create(orderId, buyer, seller, amountKes, PaymentMode.Mpesa, metadataCid, false);
     }
 
     /// @notice Oracle records a verified M-Pesa payment. A receipt funds one order, once.
@@ -257,15 +292,20 @@ contract Escrow {
     /// transaction (the common case: the order reaches the chain once it is paid).
     /// Emits the same events as createOffchainOrder + recordOffchainPayment.
     function createPaidOffchainOrder(
-        bytes32 orderId,
+        bytes32 salt,
         address buyer,
         address seller,
         uint256 amountKes,
         string calldata metadataCid,
         bytes32 receiptHash
-    ) external onlyOracle whenNotPaused {
-        Order storage o = _create(orderId, buyer, seller, amountKes, PaymentMode.Mpesa, metadataCid);
-        _recordPayment(orderId, o, receiptHash, amountKes);
+    ) external onlyOracle whenNotPaused returns (bytes32 orderId) {
+        orderId = orderIdFor(msg.sender, salt);
+        if (receiptHash == bytes32(0)) revert InvalidReceipt();
+        if (receiptOrder[receiptHash] != bytes32(0)) revert ReceiptAlreadyUsed(receiptHash);
+        (Order storage o, uint48 deadline) = _create(orderId, buyer, seller, amountKes, PaymentMode.Mpesa, metadataCid, true);
+        receiptOrder[receiptHash] = orderId;
+        o.paymentReceipt = receiptHash;
+        emit OffchainPaymentRecorded(orderId, receiptHash, amountKes, deadline);
     }
 
     /// @notice Oracle records an M-Pesa B2C payout (seller) or refund (buyer) that landed.
@@ -302,11 +342,11 @@ contract Escrow {
         Order storage o = _existing(orderId);
         if (msg.sender != o.seller) revert NotSeller();
         if (o.status != Status.Funded) revert InvalidStatus(orderId, o.status);
-        uint48 deadline = uint48(block.timestamp) + confirmationWindow;
+        uint48 deadline = _clock() + o.confirmationWindow;
         o.status = Status.Shipped;
         o.shippedAt = uint48(block.timestamp);
         o.deadline = deadline;
-        emit OrderShipped(orderId, trackingCid, deadline);
+        emit OrderShipped(orderId, trackingCid, deadline + pausedSeconds);
     }
 
     /// @notice Buyer confirms delivery. Native: the seller is paid (minus fee) now.
@@ -364,7 +404,7 @@ contract Escrow {
         Order storage o = _existing(orderId);
         Status s = o.status;
         if (s != Status.Funded && s != Status.Shipped) revert InvalidStatus(orderId, s);
-        if (block.timestamp <= o.deadline) revert DeadlineNotReached(uint64(o.deadline));
+        if (_clock() <= o.deadline) revert DeadlineNotReached(uint64(o.deadline) + pausedSeconds);
         if (s == Status.Shipped) {
             _release(orderId, o, true);
             return;
@@ -431,24 +471,43 @@ contract Escrow {
         feeBps = newFeeBps;
     }
 
+    /// @notice New windows apply to orders created from now on; existing orders keep theirs.
     function setWindows(uint32 newShippingWindow, uint32 newConfirmationWindow) external onlyOwner {
-        if (newShippingWindow == 0 || newConfirmationWindow == 0) revert InvalidWindow();
+        if (
+            newShippingWindow < MIN_WINDOW || newShippingWindow > MAX_WINDOW || newConfirmationWindow < MIN_WINDOW
+                || newConfirmationWindow > MAX_WINDOW
+        ) revert InvalidWindow();
         shippingWindow = newShippingWindow;
         confirmationWindow = newConfirmationWindow;
         emit WindowsChanged(newShippingWindow, newConfirmationWindow);
     }
 
+    /// @notice Stops every order function and the contract's clock: time spent paused does
+    /// not count against any shipping or confirmation deadline.
     function pause() external onlyOwner {
+        if (paused) revert AlreadyPaused();
         paused = true;
+        pausedAt = uint48(block.timestamp);
         emit Paused(msg.sender);
     }
 
+    /// @notice Restarts the clock; every open deadline moves on by the time spent paused.
     function unpause() external onlyOwner {
+        if (!paused) revert NotPaused();
+        uint48 pausedFor = uint48(block.timestamp) - pausedAt;
+        pausedSeconds += pausedFor;
         paused = false;
-        emit Unpaused(msg.sender);
+        pausedAt = 0;
+        emit Unpaused(msg.sender, pausedFor);
     }
 
     // ---------------------------------------------------------------- views
+
+    /// @notice The contract's clock: unix time minus every second spent paused (frozen
+    /// while paused). Order deadlines are kept on this clock.
+    function clock() external view returns (uint64) {
+        return paused ? pausedAt - pausedSeconds : _clock();
+    }
 
     function getOrder(bytes32 orderId) external view returns (OrderView memory v) {
         Order storage o = _orders[orderId];
@@ -463,10 +522,13 @@ contract Escrow {
         v.createdAt = o.createdAt;
         v.fundedAt = o.fundedAt;
         v.shippedAt = o.shippedAt;
-        v.deadline = o.deadline;
+        // On the wall clock: the stored clock deadline plus every second paused so far.
+        if (o.deadline != 0) v.deadline = uint64(o.deadline) + pausedSeconds + (paused ? uint48(block.timestamp) - pausedAt : 0);
         v.paymentReceipt = o.paymentReceipt;
         v.sellerPayoutDue = o.payoutsDue & SELLER_DUE != 0;
         v.buyerRefundDue = o.payoutsDue & BUYER_DUE != 0;
+        v.shippingWindow = o.shippingWindow;
+        v.confirmationWindow = o.confirmationWindow;
     }
 
     function orderStatus(bytes32 orderId) external view returns (Status) {
@@ -487,23 +549,35 @@ contract Escrow {
         address seller,
         uint256 amount,
         PaymentMode mode,
-        string calldata metadataCid
-    ) private returns (Order storage o) {
-        if (orderId == bytes32(0)) revert InvalidOrderId();
+        string calldata metadataCid,
+        bool funded
+    ) private returns (Order storage o, uint48 shippingDeadline) {
         if (buyer == address(0) || seller == address(0) || buyer == seller) revert InvalidParties();
         if (amount == 0) revert ZeroAmount();
         if (amount > type(uint128).max) revert AmountTooLarge();
         o = _orders[orderId];
         if (o.status != Status.None) revert OrderExists(orderId);
         uint16 fee = feeBps;
+        uint32 shipping = shippingWindow;
+        uint32 confirmation = confirmationWindow;
         o.buyer = buyer;
         o.mode = mode;
-        o.status = Status.Created;
         o.feeBps = fee;
+        o.shippingWindow = shipping;
         o.seller = seller;
         o.createdAt = uint48(block.timestamp);
         o.amount = uint128(amount);
-        emit OrderCreated(orderId, buyer, seller, amount, mode, fee, metadataCid);
+        o.confirmationWindow = confirmation;
+        // Created and funded at once: each slot is written once (the caller emits the funding).
+        if (funded) {
+            o.status = Status.Funded;
+            shippingDeadline = uint48(block.timestamp) + shipping;
+            o.fundedAt = uint48(block.timestamp);
+            o.deadline = shippingDeadline - pausedSeconds;
+        } else {
+            o.status = Status.Created;
+        }
+        emit OrderCreated(orderId, buyer, seller, amount, mode, fee, metadataCid, shipping, confirmation);
     }
 
     function _recordPayment(bytes32 orderId, Order storage o, bytes32 receiptHash, uint256 amountKes) private {
@@ -522,11 +596,17 @@ contract Escrow {
         emit OrderFunded(orderId, msg.sender, msg.value, deadline);
     }
 
+    /// @dev Returns the shipping deadline on the wall clock (what events carry).
     function _fund(Order storage o) private returns (uint48 deadline) {
-        deadline = uint48(block.timestamp) + shippingWindow;
+        deadline = uint48(block.timestamp) + o.shippingWindow;
         o.status = Status.Funded;
         o.fundedAt = uint48(block.timestamp);
-        o.deadline = deadline;
+        o.deadline = deadline - pausedSeconds;
+    }
+
+    /// @dev The clock while not paused (every caller is whenNotPaused).
+    function _clock() private view returns (uint48) {
+        return uint48(block.timestamp) - pausedSeconds;
     }
 
     /// @dev Full release to the seller (buyerShareBps stays 0).

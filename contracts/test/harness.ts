@@ -11,7 +11,7 @@ import {
 } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { chainFor, ANVIL_ACCOUNTS, startAnvil, type AnvilHandle } from '@descrow/common';
-import { escrowAbi, escrowBytecode } from '../index';
+import { escrowAbi, escrowBytecode, orderIdFor } from '../index';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const solc = require('solc') as { compile(input: string): string };
@@ -27,7 +27,18 @@ export const [owner, oracle, arbiter, treasury, buyer, seller, stranger, buyer2]
 ];
 
 let counter = 0;
-export const newOrderId = (): Hex => keccak256(toHex(`order-${process.pid}-${Date.now()}-${counter++}`));
+export const newSalt = (): Hex => keccak256(toHex(`order-${process.pid}-${Date.now()}-${counter++}`));
+/** A fresh salt and the order id `creator` gets with it (ids are bound to their creator). */
+export function newOrder(creator: { address: Address }): { salt: Hex; id: Hex } {
+  const salt = newSalt();
+  return { salt, id: orderIdFor(creator.address, salt) };
+}
+/** An id no order has. */
+export const unknownOrderId = (): Hex => newOrder(owner).id;
+export const WEEK = 7 * 24 * 3600;
+export const THREE_DAYS = 3 * 24 * 3600;
+/** OrderCreated's window arguments for the default windows. */
+export const DEFAULT_WINDOWS = { shippingWindow: WEEK, confirmationWindow: THREE_DAYS } as const;
 export const receipt = (text: string): Hex => keccak256(toHex(text));
 
 export type EscrowFn = (typeof escrowAbi)[number] extends infer T ? (T extends { type: 'function'; name: infer N } ? N : never) : never;
@@ -113,4 +124,5 @@ export function compileFixture(file: string, contract: string): { abi: readonly 
 export interface OrderView {
   orderId: Hex; buyer: Address; seller: Address; amount: bigint; mode: number; status: number; feeBps: number; buyerShareBps: number;
   createdAt: bigint; fundedAt: bigint; shippedAt: bigint; deadline: bigint; paymentReceipt: Hex; sellerPayoutDue: boolean; buyerRefundDue: boolean;
+  shippingWindow: number; confirmationWindow: number;
 }

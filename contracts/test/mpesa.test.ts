@@ -1,6 +1,6 @@
 /** M-Pesa orders: the oracle creates them, records receipts once, and records B2C payouts. */
 import { zeroHash } from 'viem';
-import { arbiter, buyer, FEE_BPS, MPESA, newOrderId, oracle, receipt, seller, startHarness, Status, stranger, type Harness, type OrderView } from './harness';
+import { arbiter, buyer, DEFAULT_WINDOWS, FEE_BPS, MPESA, newOrder, oracle, receipt, seller, startHarness, Status, stranger, type Harness, type OrderView } from './harness';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
@@ -11,18 +11,18 @@ const fee = (kes * BigInt(FEE_BPS)) / 10_000n; // 49 KES
 const order = (id: `0x${string}`) => h.read<OrderView>('getOrder', [id]);
 
 async function paid(amount = kes) {
-  const id = newOrderId();
+  const { salt, id } = newOrder(oracle);
   const r = receipt(`PAY-${id}`);
-  await h.send(oracle, 'createOffchainOrder', [id, buyer.address, seller.address, amount, 'bafymeta']);
+  await h.send(oracle, 'createOffchainOrder', [salt, buyer.address, seller.address, amount, 'bafymeta']);
   await h.send(oracle, 'recordOffchainPayment', [id, r, amount]);
   return { id, r };
 }
 
 test('oracle creates an M-Pesa order and records its payment: FUNDED with the receipt, no DOT held', async () => {
-  const id = newOrderId();
-  const created = await h.send(oracle, 'createOffchainOrder', [id, buyer.address, seller.address, kes, 'bafymeta']);
+  const { salt, id } = newOrder(oracle);
+  const created = await h.send(oracle, 'createOffchainOrder', [salt, buyer.address, seller.address, kes, 'bafymeta']);
   expect(created.events).toEqual([
-    { eventName: 'OrderCreated', args: { orderId: id, buyer: buyer.address, seller: seller.address, amount: kes, mode: MPESA, feeBps: FEE_BPS, metadataCid: 'bafymeta' } },
+    { eventName: 'OrderCreated', args: { orderId: id, buyer: buyer.address, seller: seller.address, amount: kes, mode: MPESA, feeBps: FEE_BPS, metadataCid: 'bafymeta', ...DEFAULT_WINDOWS } },
   ]);
   const r = receipt('TKL7RT61SV');
   const balance = await h.balance(h.escrow);
@@ -35,33 +35,34 @@ test('oracle creates an M-Pesa order and records its payment: FUNDED with the re
 });
 
 test('createPaidOffchainOrder creates and funds in one call with the same events as the two-step path', async () => {
-  const id = newOrderId();
+  const { salt, id } = newOrder(oracle);
   const r = receipt(`one-call-${id}`);
-  const { events } = await h.send(oracle, 'createPaidOffchainOrder', [id, buyer.address, seller.address, kes, 'bafymeta', r]);
+  const { events } = await h.send(oracle, 'createPaidOffchainOrder', [salt, buyer.address, seller.address, kes, 'bafymeta', r]);
   const o = await order(id);
   expect(events).toEqual([
-    { eventName: 'OrderCreated', args: { orderId: id, buyer: buyer.address, seller: seller.address, amount: kes, mode: MPESA, feeBps: FEE_BPS, metadataCid: 'bafymeta' } },
+    { eventName: 'OrderCreated', args: { orderId: id, buyer: buyer.address, seller: seller.address, amount: kes, mode: MPESA, feeBps: FEE_BPS, metadataCid: 'bafymeta', ...DEFAULT_WINDOWS } },
     { eventName: 'OffchainPaymentRecorded', args: { orderId: id, receiptHash: r, amountKes: kes, shippingDeadline: o.deadline } },
   ]);
   expect(o).toMatchObject({ status: Status.Funded, paymentReceipt: r });
   // Replaying it (an oracle retry) or reusing the receipt for another order is refused.
-  expect((await h.revertName(oracle, 'createPaidOffchainOrder', [id, buyer.address, seller.address, kes, '', r])).name).toBe('OrderExists');
-  expect((await h.revertName(oracle, 'createPaidOffchainOrder', [newOrderId(), buyer.address, seller.address, kes, '', r])).name).toBe('ReceiptAlreadyUsed');
-  expect((await h.revertName(buyer, 'createPaidOffchainOrder', [newOrderId(), buyer.address, seller.address, kes, '', receipt('x')])).name).toBe('NotOracle');
+  expect((await h.revertName(oracle, 'createPaidOffchainOrder', [salt, buyer.address, seller.address, kes, '', r])).name).toBe('ReceiptAlreadyUsed');
+  expect((await h.revertName(oracle, 'createPaidOffchainOrder', [salt, buyer.address, seller.address, kes, '', receipt('new')])).name).toBe('OrderExists');
+  expect((await h.revertName(oracle, 'createPaidOffchainOrder', [newOrder(oracle).salt, buyer.address, seller.address, kes, '', r])).name).toBe('ReceiptAlreadyUsed');
+  expect((await h.revertName(buyer, 'createPaidOffchainOrder', [newOrder(buyer).salt, buyer.address, seller.address, kes, '', receipt('x')])).name).toBe('NotOracle');
 });
 
 test('a receipt can fund one order once: the same receipt again, or on another order, reverts', async () => {
   const { id, r } = await paid();
   expect(await h.revertName(oracle, 'recordOffchainPayment', [id, r, kes])).toEqual({ name: 'ReceiptAlreadyUsed', args: [r] });
-  const other = newOrderId();
-  await h.send(oracle, 'createOffchainOrder', [other, buyer.address, seller.address, kes, '']);
+  const { salt: otherSalt, id: other } = newOrder(oracle);
+  await h.send(oracle, 'createOffchainOrder', [otherSalt, buyer.address, seller.address, kes, '']);
   expect((await h.revertName(oracle, 'recordOffchainPayment', [other, r, kes])).name).toBe('ReceiptAlreadyUsed');
   expect((await h.revertName(oracle, 'recordOffchainPayment', [id, receipt('second'), kes])).name).toBe('InvalidStatus');
 });
 
 test('the recorded amount must equal the order amount, and a zero receipt is refused', async () => {
-  const id = newOrderId();
-  await h.send(oracle, 'createOffchainOrder', [id, buyer.address, seller.address, kes, '']);
+  const { salt, id } = newOrder(oracle);
+  await h.send(oracle, 'createOffchainOrder', [salt, buyer.address, seller.address, kes, '']);
   expect(await h.revertName(oracle, 'recordOffchainPayment', [id, receipt('x'), kes - 1n])).toEqual({ name: 'WrongAmount', args: [kes, kes - 1n] });
   expect((await h.revertName(oracle, 'recordOffchainPayment', [id, zeroHash, kes])).name).toBe('InvalidReceipt');
 });
@@ -129,8 +130,8 @@ test('no dispute once delivery is confirmed: the payout may already be on its wa
 });
 
 test('the oracle may cancel an unpaid M-Pesa order; a stranger may not', async () => {
-  const id = newOrderId();
-  await h.send(oracle, 'createOffchainOrder', [id, buyer.address, seller.address, kes, '']);
+  const { salt, id } = newOrder(oracle);
+  await h.send(oracle, 'createOffchainOrder', [salt, buyer.address, seller.address, kes, '']);
   expect((await h.revertName(stranger, 'cancelOrder', [id])).name).toBe('NotParty');
   await h.send(oracle, 'cancelOrder', [id]);
   expect((await order(id)).status).toBe(Status.Cancelled);

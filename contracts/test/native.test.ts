@@ -1,6 +1,6 @@
 /** Native (DOT) orders on a real anvil chain: every transition, its events and the money moved. */
 import { parseEther, zeroHash } from 'viem';
-import { arbiter, buyer, FEE_BPS, NATIVE, newOrderId, owner, seller, startHarness, Status, stranger, treasury, type Harness, type OrderView } from './harness';
+import { arbiter, buyer, FEE_BPS, NATIVE, DEFAULT_WINDOWS, newOrder, owner, seller, startHarness, Status, stranger, treasury, type Harness, type OrderView } from './harness';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
@@ -11,16 +11,16 @@ const fee = (amount * BigInt(FEE_BPS)) / 10_000n;
 const order = (id: `0x${string}`) => h.read<OrderView>('getOrder', [id]);
 
 async function funded(value = amount) {
-  const id = newOrderId();
-  await h.send(buyer, 'createOrder', [id, seller.address, value, NATIVE, 'bafymeta'], value);
+  const { salt, id } = newOrder(buyer);
+  await h.send(buyer, 'createOrder', [salt, seller.address, value, NATIVE, 'bafymeta'], value);
   return id;
 }
 
 test('createOrder without value creates; fundOrder with the exact amount funds, with exact events', async () => {
-  const id = newOrderId();
-  const created = await h.send(buyer, 'createOrder', [id, seller.address, amount, NATIVE, 'bafymeta']);
+  const { salt, id } = newOrder(buyer);
+  const created = await h.send(buyer, 'createOrder', [salt, seller.address, amount, NATIVE, 'bafymeta']);
   expect(created.events).toEqual([
-    { eventName: 'OrderCreated', args: { orderId: id, buyer: buyer.address, seller: seller.address, amount, mode: NATIVE, feeBps: FEE_BPS, metadataCid: 'bafymeta' } },
+    { eventName: 'OrderCreated', args: { orderId: id, buyer: buyer.address, seller: seller.address, amount, mode: NATIVE, feeBps: FEE_BPS, metadataCid: 'bafymeta', ...DEFAULT_WINDOWS } },
   ]);
   expect((await order(id)).status).toBe(Status.Created);
 
@@ -34,8 +34,8 @@ test('createOrder without value creates; fundOrder with the exact amount funds, 
 });
 
 test('payable createOrder creates and funds in one call', async () => {
-  const id = newOrderId();
-  const { events } = await h.send(buyer, 'createOrder', [id, seller.address, amount, NATIVE, ''], amount);
+  const { salt, id } = newOrder(buyer);
+  const { events } = await h.send(buyer, 'createOrder', [salt, seller.address, amount, NATIVE, ''], amount);
   expect(events.map((e) => e.eventName)).toEqual(['OrderCreated', 'OrderFunded']);
   expect((await order(id)).status).toBe(Status.Funded);
 });
@@ -109,11 +109,11 @@ test('the seller can raise a dispute on a funded order', async () => {
 });
 
 test('cancel before funding by buyer or seller; nothing moves', async () => {
-  const a = newOrderId();
-  await h.send(buyer, 'createOrder', [a, seller.address, amount, NATIVE, '']);
+  const { salt: aSalt, id: a } = newOrder(buyer);
+  await h.send(buyer, 'createOrder', [aSalt, seller.address, amount, NATIVE, '']);
   expect((await h.send(buyer, 'cancelOrder', [a])).events).toEqual([{ eventName: 'OrderCancelled', args: { orderId: a, cancelledBy: buyer.address } }]);
-  const b = newOrderId();
-  await h.send(buyer, 'createOrder', [b, seller.address, amount, NATIVE, '']);
+  const { salt: bSalt, id: b } = newOrder(buyer);
+  await h.send(buyer, 'createOrder', [bSalt, seller.address, amount, NATIVE, '']);
   await h.send(seller, 'cancelOrder', [b]);
   expect((await order(a)).status).toBe(Status.Cancelled);
   expect((await order(b)).status).toBe(Status.Cancelled);

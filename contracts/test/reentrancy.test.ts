@@ -3,7 +3,7 @@
  * cannot block an order, move money twice or drain other orders.
  */
 import { parseEther, type Address } from 'viem';
-import { buyer, compileFixture, FEE_BPS, NATIVE, newOrderId, owner, startHarness, Status, stranger, type Harness, type OrderView } from './harness';
+import { buyer, compileFixture, FEE_BPS, NATIVE, newOrder, owner, startHarness, Status, stranger, type Harness, type OrderView } from './harness';
 
 let h: Harness;
 let attacker: Address;
@@ -30,8 +30,8 @@ async function attackerCall(fn: string, args: readonly unknown[]) {
 const readAttacker = (fn: string) => h.pub.readContract({ address: attacker, abi: attackerAbi as never, functionName: fn as never }) as Promise<bigint>;
 
 async function shippedOrderWithAttackerSeller() {
-  const id = newOrderId();
-  await h.send(buyer, 'createOrder', [id, attacker, amount, NATIVE, ''], amount);
+  const { salt, id } = newOrder(buyer);
+  await h.send(buyer, 'createOrder', [salt, attacker, amount, NATIVE, ''], amount);
   await attackerCall('ship', [id]);
   return id;
 }
@@ -66,8 +66,8 @@ test('re-entering withdraw() during a withdrawal pays the credit exactly once', 
 
 test('re-entering claimTimeout on another order while being paid fails; both orders settle once', async () => {
   // Order B: funded to the attacker, its shipping deadline will pass.
-  const b = newOrderId();
-  await h.send(buyer, 'createOrder', [b, attacker, amount, NATIVE, ''], amount);
+  const { salt: bSalt, id: b } = newOrder(buyer);
+  await h.send(buyer, 'createOrder', [bSalt, attacker, amount, NATIVE, ''], amount);
   // Order A: shipped by the attacker; the confirmation window will pass.
   const a = await shippedOrderWithAttackerSeller();
   await attackerCall('setMode', [Mode.ReenterClaim, b]);

@@ -1,6 +1,6 @@
 /** Every refusal: wrong caller, wrong state, wrong or zero amount, duplicate id, paused, bad admin input. */
-import { parseEther, zeroAddress, zeroHash } from 'viem';
-import { arbiter, buyer, MPESA, NATIVE, newOrderId, oracle, owner, receipt, seller, startHarness, Status, stranger, type Harness, type OrderView } from './harness';
+import { parseEther, zeroAddress } from 'viem';
+import { arbiter, buyer, MPESA, NATIVE, newOrder, newSalt, oracle, unknownOrderId, owner, receipt, seller, startHarness, Status, stranger, type Harness, type OrderView } from './harness';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
@@ -10,32 +10,34 @@ const amount = parseEther('1');
 const err = async (...a: Parameters<Harness['revertName']>) => (await h.revertName(...a)).name;
 
 async function create(fund = false) {
-  const id = newOrderId();
-  await h.send(buyer, 'createOrder', [id, seller.address, amount, NATIVE, ''], fund ? amount : undefined);
+  const { salt, id } = newOrder(buyer);
+  await h.send(buyer, 'createOrder', [salt, seller.address, amount, NATIVE, ''], fund ? amount : undefined);
   return id;
 }
 
 describe('creating orders', () => {
-  test('zero amount, zero id, zero or same parties, M-Pesa mode from a buyer, wrong value', async () => {
-    expect(await err(buyer, 'createOrder', [newOrderId(), seller.address, 0n, NATIVE, ''])).toBe('ZeroAmount');
-    expect(await err(buyer, 'createOrder', [zeroHash, seller.address, amount, NATIVE, ''])).toBe('InvalidOrderId');
-    expect(await err(buyer, 'createOrder', [newOrderId(), zeroAddress, amount, NATIVE, ''])).toBe('InvalidParties');
-    expect(await err(buyer, 'createOrder', [newOrderId(), buyer.address, amount, NATIVE, ''])).toBe('InvalidParties');
-    expect(await err(buyer, 'createOrder', [newOrderId(), seller.address, amount, MPESA, ''])).toBe('WrongPaymentMode');
-    expect(await err(buyer, 'createOrder', [newOrderId(), seller.address, amount, NATIVE, ''], amount - 1n)).toBe('WrongAmount');
-    expect(await err(buyer, 'createOrder', [newOrderId(), seller.address, 2n ** 128n, NATIVE, ''])).toBe('AmountTooLarge');
+  test('zero amount, zero or same parties, M-Pesa mode from a buyer, wrong value', async () => {
+    expect(await err(buyer, 'createOrder', [newSalt(), seller.address, 0n, NATIVE, ''])).toBe('ZeroAmount');
+    expect(await err(buyer, 'createOrder', [newSalt(), zeroAddress, amount, NATIVE, ''])).toBe('InvalidParties');
+    expect(await err(buyer, 'createOrder', [newSalt(), buyer.address, amount, NATIVE, ''])).toBe('InvalidParties');
+    expect(await err(buyer, 'createOrder', [newSalt(), seller.address, amount, MPESA, ''])).toBe('WrongPaymentMode');
+    expect(await err(buyer, 'createOrder', [newSalt(), seller.address, amount, NATIVE, ''], amount - 1n)).toBe('WrongAmount');
+    expect(await err(buyer, 'createOrder', [newSalt(), seller.address, 2n ** 128n, NATIVE, ''])).toBe('AmountTooLarge');
   });
 
-  test('a duplicate order id is refused, whoever sends it and in either mode', async () => {
-    const id = await create();
-    expect(await h.revertName(stranger, 'createOrder', [id, seller.address, amount, NATIVE, ''])).toEqual({ name: 'OrderExists', args: [id] });
-    expect(await err(oracle, 'createOffchainOrder', [id, buyer.address, seller.address, 100n, ''])).toBe('OrderExists');
+  test('the same salt twice from the same creator is refused; the same salt from another account is another order', async () => {
+    const { salt, id } = newOrder(buyer);
+    await h.send(buyer, 'createOrder', [salt, seller.address, amount, NATIVE, '']);
+    expect(await h.revertName(buyer, 'createOrder', [salt, seller.address, amount, NATIVE, ''])).toEqual({ name: 'OrderExists', args: [id] });
+    const other = await h.send(stranger, 'createOrder', [salt, seller.address, 1n, NATIVE, '']);
+    expect(other.events[0]!.args.orderId).not.toBe(id);
+    expect((await h.read<OrderView>('getOrder', [id])).buyer).toBe(buyer.address);
   });
 
   test('only the oracle creates M-Pesa orders and records payments and payouts', async () => {
-    const id = newOrderId();
-    expect(await err(buyer, 'createOffchainOrder', [id, buyer.address, seller.address, 100n, ''])).toBe('NotOracle');
-    await h.send(oracle, 'createOffchainOrder', [id, buyer.address, seller.address, 100n, '']);
+    const { salt, id } = newOrder(oracle);
+    expect(await err(buyer, 'createOffchainOrder', [salt, buyer.address, seller.address, 100n, ''])).toBe('NotOracle');
+    await h.send(oracle, 'createOffchainOrder', [salt, buyer.address, seller.address, 100n, '']);
     expect(await err(buyer, 'recordOffchainPayment', [id, receipt('r'), 100n])).toBe('NotOracle');
     expect(await err(seller, 'recordPayout', [id, seller.address, receipt('r'), 100n])).toBe('NotOracle');
   });
@@ -49,9 +51,9 @@ describe('funding', () => {
     expect(await err(buyer, 'fundOrder', [id], 0n)).toBe('WrongAmount');
     await h.send(buyer, 'fundOrder', [id], amount);
     expect(await h.revertName(buyer, 'fundOrder', [id], amount)).toEqual({ name: 'InvalidStatus', args: [id, Status.Funded] });
-    expect(await h.revertName(buyer, 'fundOrder', [newOrderId()], amount)).toMatchObject({ name: 'OrderNotFound' });
-    const m = newOrderId();
-    await h.send(oracle, 'createOffchainOrder', [m, buyer.address, seller.address, 100n, '']);
+    expect(await h.revertName(buyer, 'fundOrder', [unknownOrderId()], amount)).toMatchObject({ name: 'OrderNotFound' });
+    const { salt: mSalt, id: m } = newOrder(oracle);
+    await h.send(oracle, 'createOffchainOrder', [mSalt, buyer.address, seller.address, 100n, '']);
     expect(await err(buyer, 'fundOrder', [m], 100n)).toBe('WrongPaymentMode');
     expect(await err(oracle, 'recordOffchainPayment', [id, receipt('native'), amount])).toBe('WrongPaymentMode');
   });
@@ -112,15 +114,17 @@ describe('pause', () => {
     expect(await err(stranger, 'pause', [])).toBe('NotOwner');
     await h.send(owner, 'pause', []);
     expect(await h.read('paused')).toBe(true);
-    expect(await err(buyer, 'createOrder', [newOrderId(), seller.address, amount, NATIVE, ''])).toBe('ContractPaused');
+    expect(await err(buyer, 'createOrder', [newSalt(), seller.address, amount, NATIVE, ''])).toBe('ContractPaused');
     expect(await err(seller, 'markShipped', [id, ''])).toBe('ContractPaused');
     expect(await err(buyer, 'confirmDelivery', [id])).toBe('ContractPaused');
     expect(await err(buyer, 'raiseDispute', [id, ''])).toBe('ContractPaused');
-    expect(await err(oracle, 'createOffchainOrder', [newOrderId(), buyer.address, seller.address, 1n, ''])).toBe('ContractPaused');
+    expect(await err(oracle, 'createOffchainOrder', [newSalt(), buyer.address, seller.address, 1n, ''])).toBe('ContractPaused');
     expect(await err(stranger, 'claimTimeout', [id])).toBe('ContractPaused');
     expect(await err(buyer, 'withdraw', [])).toBe('NothingToWithdraw'); // not ContractPaused
     expect(await err(stranger, 'unpause', [])).toBe('NotOwner');
+    expect(await err(owner, 'pause', [])).toBe('AlreadyPaused');
     await h.send(owner, 'unpause', []);
+    expect(await err(owner, 'unpause', [])).toBe('NotPaused');
     await h.send(seller, 'markShipped', [id, '']);
   });
 });
@@ -148,10 +152,13 @@ describe('administration', () => {
     await h.send(owner, 'setFeeBps', [250]);
   });
 
-  test('windows are owner-only and non-zero', async () => {
-    expect(await err(owner, 'setWindows', [0, 10])).toBe('InvalidWindow');
-    expect(await err(stranger, 'setWindows', [10, 10])).toBe('NotOwner');
-    await h.send(owner, 'setWindows', [3600, 1800]);
+  test('windows are owner-only, at least an hour and at most 90 days', async () => {
+    for (const [s, c] of [[0, 3600], [3600, 0], [3599, 3600], [3600, 3599], [90 * 86400 + 1, 3600], [3600, 90 * 86400 + 1]]) {
+      expect(await err(owner, 'setWindows', [s, c])).toBe('InvalidWindow');
+    }
+    expect(await err(stranger, 'setWindows', [3600, 3600])).toBe('NotOwner');
+    const { events } = await h.send(owner, 'setWindows', [3600, 7200]);
+    expect(events).toEqual([{ eventName: 'WindowsChanged', args: { shippingWindow: 3600, confirmationWindow: 7200 } }]);
     expect(await h.read('shippingWindow')).toBe(3600);
     await h.send(owner, 'setWindows', [7 * 86400, 3 * 86400]);
   });
