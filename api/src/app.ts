@@ -38,11 +38,14 @@ export interface Api {
   stop(): Promise<void>;
 }
 
-function escrowAddress(config: ApiConfig, root: string): `0x${string}` {
-  if (config.ESCROW_ADDRESS) return config.ESCROW_ADDRESS.toLowerCase() as `0x${string}`;
+/** The escrow contract and its oracle account: from the environment, else from the deployment file. */
+function contractAddresses(config: ApiConfig, root: string): { escrow: `0x${string}`; oracle: `0x${string}` } {
+  const lower = (a: string) => a.toLowerCase() as `0x${string}`;
+  if (config.ESCROW_ADDRESS && config.ORACLE_ADDRESS) return { escrow: lower(config.ESCROW_ADDRESS), oracle: lower(config.ORACLE_ADDRESS) };
   const file = resolve(root, config.DEPLOYMENT_FILE);
-  if (!existsSync(file)) throw new Error(`ESCROW_ADDRESS is unset and ${file} does not exist (run npm run sandbox:chain, or set ESCROW_ADDRESS)`);
-  return (JSON.parse(readFileSync(file, 'utf8')) as Deployment).address.toLowerCase() as `0x${string}`;
+  if (!existsSync(file)) throw new Error(`ESCROW_ADDRESS or ORACLE_ADDRESS is unset and ${file} does not exist (run npm run sandbox:chain, or set both)`);
+  const d = JSON.parse(readFileSync(file, 'utf8')) as Deployment;
+  return { escrow: lower(config.ESCROW_ADDRESS ?? d.address), oracle: lower(config.ORACLE_ADDRESS ?? d.roles.oracle) };
 }
 
 const withCode = (e: GraphQLError, code: string) =>
@@ -71,6 +74,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
   const { pool, prisma, stats } = createDb(config.DATABASE_URL);
   const redis = createRedis(config.REDIS_URL);
   const index = new IndexReader(pool, config.INDEX_SCHEMA);
+  const addresses = contractAddresses(config, root);
   const deps: Deps = {
     config,
     log,
@@ -85,7 +89,8 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     oracle: new OracleClient(config.ORACLE_URL, config.ORACLE_SERVICE_TOKEN, config.ORACLE_TIMEOUT_MS),
     store: config.IPFS_API_URL ? new IpfsContentStore(config.IPFS_API_URL) : new LocalContentStore(resolve(root, config.EVIDENCE_STORE)),
     admins: new Set(config.ADMIN_ADDRESSES.map((a) => a.toLowerCase())),
-    escrowAddress: escrowAddress(config, root),
+    escrowAddress: addresses.escrow,
+    oracleAddress: addresses.oracle,
     watcher: new OrderWatcher(index, config.REDIS_URL ? redis : null, config.ORDER_WATCH_INTERVAL_MS, log.child({ part: 'watcher' }), config.REDIS_PREFIX),
   };
   const limiter = new RateLimiter(redis, config.RATE_LIMIT_WINDOW_SECONDS, `${config.REDIS_PREFIX}rl:`);

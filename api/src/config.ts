@@ -37,6 +37,11 @@ export const apiEnvShape = {
   LEDGER_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('oracle'),
   /** The escrow contract (default: read from DEPLOYMENT_FILE). */
   ESCROW_ADDRESS: env.address().optional(),
+  /**
+   * The contract's oracle account (default: read from DEPLOYMENT_FILE). M-Pesa order ids
+   * are Escrow.orderIdFor(oracle, salt); the oracle refuses a payment for any other id.
+   */
+  ORACLE_ADDRESS: env.address().optional(),
   /** Evidence and order metadata, content-addressed: a local directory ... */
   EVIDENCE_STORE: z.string().default('.data/evidence'),
   /** ... or an IPFS HTTP API (Kubo: http://127.0.0.1:5001) when set. */

@@ -29,6 +29,8 @@ export interface Deps {
   store: ContentStore;
   admins: Set<string>;
   escrowAddress: `0x${string}`;
+  /** The contract's oracle account: the creator of every M-Pesa order. */
+  oracleAddress: `0x${string}`;
   watcher: OrderWatcher;
 }
 

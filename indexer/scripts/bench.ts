@@ -21,7 +21,7 @@ import { cpus } from 'node:os';
 import type { Hex } from 'viem';
 import { Pool, withDatabase } from '@descrow/common';
 import { DEFAULT_NODE_FLAGS, startIndexerNode } from './node';
-import { PARTIES, orderId, startDevChain, type Call, type DevChain } from './chain';
+import { PARTIES, orderId, saltFor, startDevChain, type Call, type DevChain } from './chain';
 import { compareWithChain } from './verify';
 import { prepareIndexer } from './prepare';
 import { writeBaselineProject } from './baseline/project';
@@ -58,10 +58,10 @@ const say = (line: string) => process.stdout.write(`[bench] ${line}\n`);
 /** Each call emits exactly one event: create, fund, ship, dispute for a quarter of the events each. */
 function workload(label: string, events: number): { calls: Call[]; ids: Hex[] } {
   const n = Math.ceil(events / 4);
-  const ids = Array.from({ length: n }, (_, i) => orderId(`bench-${label}-${i}`));
   const party = (i: number): [Hex, Hex] => [PARTIES[i % PARTIES.length] as Hex, PARTIES[(i + 1) % PARTIES.length] as Hex];
+  const ids = Array.from({ length: n }, (_, i) => orderId(`bench-${label}-${i}`, party(i)[0]));
   const calls: Call[] = [
-    ...ids.map((id, i): Call => ({ from: party(i)[0], fn: 'createOrder', args: [id, party(i)[1], BigInt(1_000 + i), 0, `bafy-${i}`] })),
+    ...ids.map((id, i): Call => ({ from: party(i)[0], fn: 'createOrder', args: [saltFor(id), party(i)[1], BigInt(1_000 + i), 0, `bafy-${i}`] })),
     ...ids.map((id, i): Call => ({ from: party(i)[0], fn: 'fundOrder', args: [id], value: BigInt(1_000 + i) })),
     ...ids.map((id, i): Call => ({ from: party(i)[1], fn: 'markShipped', args: [id, `bafy-track-${i}`] })),
     ...ids.map((id, i): Call => ({ from: i % 2 ? party(i)[1] : party(i)[0], fn: 'raiseDispute', args: [id, `bafy-evidence-${i}`] })),

@@ -6,7 +6,7 @@
  */
 import { decodeFunctionResult, encodeFunctionData, keccak256, toHex, type Address, type Hex } from 'viem';
 import { ANVIL_ACCOUNTS, DEV_ROLES, startAnvil, type AnvilHandle } from '@descrow/common';
-import { escrowAbi, statusName, paymentModeName, payoutSplit, type Deployment } from '@descrow/contracts';
+import { escrowAbi, orderIdFor, statusName, paymentModeName, payoutSplit, type Deployment } from '@descrow/contracts';
 import { deployEscrow } from '../../sandbox/chain/deploy';
 import type { IndexerTarget } from '../../project';
 
@@ -39,7 +39,8 @@ export interface DevChain {
 }
 
 const GAS = 400_000n;
-const WINDOW = 3_600; // shipping and confirmation windows (s), so timeouts can be claimed in tests
+const WINDOW = 3_600; // shipping and confirmation windows (s): the contract's floor, so timeouts can be claimed in tests
+const PAUSE = 1_800; // how long driveOrders pauses the contract (s)
 
 export async function startDevChain(opts: { feeBps?: number } = {}): Promise<DevChain> {
   // A large block gas limit, so a block can hold hundreds of escrow calls.
@@ -143,7 +144,24 @@ export const ROLES = {
 /** Buyers and sellers: dev accounts 4..9. */
 export const PARTIES = ANVIL_ACCOUNTS.slice(4).map((a) => a.address as Address);
 
-export const orderId = (label: string): Hex => keccak256(toHex(`descrow-indexer-test:${label}`));
+const salts = new Map<Hex, Hex>();
+/**
+ * The id of the test order `label` created by `creator` (default: the first party, the
+ * tests' buyer). Ids are bound to their creator on chain, so the create call takes the
+ * salt: `saltFor(id)`.
+ */
+export function orderId(label: string, creator: Address = PARTIES[0]!): Hex {
+  const salt = keccak256(toHex(`descrow-indexer-test:${label}`));
+  const id = orderIdFor(creator, salt);
+  salts.set(id, salt);
+  return id;
+}
+/** The salt an id from `orderId` was made with (what createOrder / createOffchainOrder take). */
+export function saltFor(id: Hex): Hex {
+  const salt = salts.get(id);
+  if (!salt) throw new Error(`no salt known for order ${id}`);
+  return salt;
+}
 const receiptOf = (label: string): Hex => keccak256(toHex(`MPESA-${label}`));
 
 type Path =
@@ -173,7 +191,7 @@ export async function driveOrders(chain: DevChain, count: number, opts: { label?
     const buyer = PARTIES[i % PARTIES.length]!;
     const seller = PARTIES[(i + 1 + (i % 3)) % PARTIES.length]!;
     orders.push({
-      id: orderId(`${label}-${i}`),
+      id: orderId(`${label}-${i}`, PATHS[i % PATHS.length]!.startsWith('native') ? buyer : ROLES.oracle),
       path: PATHS[i % PATHS.length]!,
       buyer,
       seller: seller === buyer ? PARTIES[(i + 2) % PARTIES.length]! : seller,
@@ -201,9 +219,9 @@ export async function driveOrders(chain: DevChain, count: number, opts: { label?
       o.feeBps = feeNow.bps;
       if (native(o)) {
         const payNow = !is('nativeFundLater', 'nativeCancel', 'nativeOpen')(o);
-        return { from: o.buyer, fn: 'createOrder', args: [o.id, o.seller, o.amount, 0, `bafy-meta-${o.id.slice(2, 10)}`], value: payNow ? o.amount : 0n };
+        return { from: o.buyer, fn: 'createOrder', args: [saltFor(o.id), o.seller, o.amount, 0, `bafy-meta-${o.id.slice(2, 10)}`], value: payNow ? o.amount : 0n };
       }
-      return { from: ROLES.oracle, fn: 'createOffchainOrder', args: [o.id, o.buyer, o.seller, o.amount, `bafy-meta-${o.id.slice(2, 10)}`] };
+      return { from: ROLES.oracle, fn: 'createOffchainOrder', args: [saltFor(o.id), o.buyer, o.seller, o.amount, `bafy-meta-${o.id.slice(2, 10)}`] };
     });
     await phase('create', createCalls);
   }
@@ -223,8 +241,12 @@ export async function driveOrders(chain: DevChain, count: number, opts: { label?
     ...orders.filter(is('nativeDisputeSplit', 'nativeDisputeRefund', 'nativeDisputeOpen', 'mpesaDisputeSplit'))
       .map((o, i): Call => ({ from: i % 2 ? o.seller : o.buyer, fn: 'raiseDispute', args: [o.id, `bafy-evidence-${o.id.slice(2, 10)}`] })),
   ]);
-  // Let the shipping and confirmation windows pass, then enforce them.
-  await chain.rpc('evm_increaseTime', [WINDOW + 60]);
+  // A pause of the contract: every open deadline moves on by the time spent paused.
+  await phase('pause', [{ from: ROLES.owner, fn: 'pause', args: [] }]);
+  await chain.rpc('evm_increaseTime', [PAUSE]);
+  await phase('unpause', [{ from: ROLES.owner, fn: 'unpause', args: [] }]);
+  // Let the shipping and confirmation windows (and the pause) pass, then enforce them.
+  await chain.rpc('evm_increaseTime', [WINDOW + PAUSE + 60]);
   await phase('timeouts', orders.filter(is('nativeShipTimeout', 'nativeConfirmTimeout', 'mpesaTimeoutRefund'))
     .map((o): Call => ({ from: ROLES.owner, fn: 'claimTimeout', args: [o.id] })));
   await phase('resolve', orders.filter(is('nativeDisputeSplit', 'nativeDisputeRefund', 'mpesaDisputeSplit'))
@@ -267,6 +289,8 @@ export interface ChainOrder {
   fundedAt: number;
   shippedAt: number;
   deadline: bigint;
+  shippingWindow: number;
+  confirmationWindow: number;
   paymentReceipt: string | null;
   sellerPayoutDue: boolean;
   buyerRefundDue: boolean;
@@ -306,6 +330,8 @@ export async function readOrders(chain: DevChain, ids: string[], block: number |
       fundedAt: Number(v.fundedAt),
       shippedAt: Number(v.shippedAt),
       deadline: v.deadline,
+      shippingWindow: v.shippingWindow,
+      confirmationWindow: v.confirmationWindow,
       paymentReceipt: /^0x0+$/.test(v.paymentReceipt) ? null : v.paymentReceipt.toLowerCase(),
       sellerPayoutDue: v.sellerPayoutDue,
       buyerRefundDue: v.buyerRefundDue,

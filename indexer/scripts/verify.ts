@@ -18,9 +18,15 @@ export function at(height?: number): string {
 
 type Row = Record<string, unknown>;
 
+/**
+ * Indexed orders at `height`, each with the deadline in force then: its clock deadline plus
+ * the seconds the contract had been paused (the Contract row), as getOrder computes it.
+ */
 export async function indexedOrders(pool: Pool, schema: string, height?: number): Promise<Map<string, Row>> {
   const { rows } = await pool.query<Row>(`SELECT * FROM "${schema}".orders WHERE ${at(height)}`);
-  return new Map(rows.map((r) => [String(r.id), r]));
+  const { rows: contract } = await pool.query<{ paused_seconds: string }>(`SELECT paused_seconds FROM "${schema}".contracts WHERE ${at(height)}`);
+  const paused = BigInt(contract[0]?.paused_seconds ?? 0);
+  return new Map(rows.map((r) => [String(r.id), { ...r, deadline_in_force: BigInt(r.clock_deadline as string) + paused }]));
 }
 
 const secs = (d: unknown) => (d instanceof Date ? Math.floor(d.getTime() / 1000) : 0);
@@ -39,7 +45,10 @@ export function asChainView(r: Row): ChainOrder {
     createdAt: secs(r.created_at),
     fundedAt: secs(r.funded_at),
     shippedAt: secs(r.shipped_at),
-    deadline: BigInt(r.deadline as string),
+    // Unset deadlines stay 0 (getOrder answers 0 for an order never funded).
+    deadline: BigInt(r.clock_deadline as string) === 0n ? 0n : (r.deadline_in_force as bigint),
+    shippingWindow: Number(r.shipping_window),
+    confirmationWindow: Number(r.confirmation_window),
     paymentReceipt: (r.payment_receipt as string | null) ?? null,
     sellerPayoutDue: Boolean(r.seller_payout_due),
     buyerRefundDue: Boolean(r.buyer_refund_due),

@@ -41,7 +41,7 @@ test('a truncated log is an error, not garbage', () => {
   const topics = ['0x00', `0x${'11'.repeat(32)}`] as string[];
   expect(() => decodeEvent('OrderDelivered', topics, '0x')).toThrow(/too short/);
   expect(() => decodeEvent('NoSuchEvent', topics, '0x')).toThrow(/no event/);
-  expect(eventInputs('OrderCreated').map((i) => i.name)).toEqual(['orderId', 'buyer', 'seller', 'amount', 'mode', 'feeBps', 'metadataCid']);
+  expect(eventInputs('OrderCreated').map((i) => i.name)).toEqual(['orderId', 'buyer', 'seller', 'amount', 'mode', 'feeBps', 'metadataCid', 'shippingWindow', 'confirmationWindow']);
 });
 
 test('OrderEvent.args (EventArgs in schema.graphql) has a field for every argument of every event', () => {
@@ -68,7 +68,7 @@ test('decodeLog turns a raw OrderCreated log into the state machine input and Or
   const event = events.find((e) => e.name === 'OrderCreated')!;
   const args = {
     orderId: `0x${'ab'.repeat(32)}`, buyer: `0x${'11'.repeat(20)}`, seller: `0x${'22'.repeat(20)}`,
-    amount: 1234n, mode: 1, feeBps: 250, metadataCid: 'bafy-meta',
+    amount: 1234n, mode: 1, feeBps: 250, metadataCid: 'bafy-meta', shippingWindow: 604_800, confirmationWindow: 259_200,
   };
   const topics = encodeEventTopics({ abi: [event], eventName: 'OrderCreated', args } as never) as Hex[];
   const nonIndexed = event.inputs.filter((i) => !i.indexed);
@@ -76,7 +76,7 @@ test('decodeLog turns a raw OrderCreated log into the state machine input and Or
   const decoded = decodeLog(topics, data);
   expect(decoded?.kind).toBe('OrderCreated');
   expect(decoded?.order).toEqual({ kind: 'OrderCreated', ...args });
-  expect(decoded?.args).toMatchObject({ amount: '1234', mode: '1', feeBps: '250', metadataCid: 'bafy-meta' });
+  expect(decoded?.args).toMatchObject({ amount: '1234', mode: '1', feeBps: '250', metadataCid: 'bafy-meta', shippingWindow: '604800', confirmationWindow: '259200' });
   // A topic the ABI does not have is not guessed at: the writer keeps it as an anomaly.
   expect(decodeLog([`0x${'00'.repeat(32)}`], '0x')).toBeUndefined();
 });

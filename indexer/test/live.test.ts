@@ -5,7 +5,7 @@
  */
 import type { Hex } from 'viem';
 import { freePort } from '@descrow/common';
-import { PARTIES, orderId, readOrders, type Call } from '../scripts/chain';
+import { PARTIES, orderId, saltFor, readOrders, type Call } from '../scripts/chain';
 import { startQueryService, type QueryService } from '../scripts/query';
 import { startRig, type Rig } from './support';
 
@@ -30,7 +30,7 @@ const ORDER_FIELDS = 'id status trackingCid fundedBlock shippedBlock paidToSelle
 test('time travel: blockHeight queries return the order as it was at that block', async () => {
   const chain = rig.chain;
   const id = orderId('time-travel');
-  await chain.mine([{ from: buyer, fn: 'createOrder', args: [id, seller, 5_000n, 0, 'bafy-meta'], value: 5_000n }]);
+  await chain.mine([{ from: buyer, fn: 'createOrder', args: [saltFor(id), seller, 5_000n, 0, 'bafy-meta'], value: 5_000n }]);
   const fundedAt = await chain.head();
   await chain.mine([{ from: seller, fn: 'markShipped', args: [id, 'bafy-track'] }]);
   const shippedAt = await chain.head();
@@ -62,7 +62,7 @@ test('freshness: a new event is queryable within 7 s of its block', async () => 
   const samples: number[] = [];
   for (let i = 0; i < 4; i++) {
     const id = orderId(`fresh-${i}`);
-    const call: Call = { from: buyer, fn: 'createOrder', args: [id, seller, 1_000n, 0, 'bafy-meta'] };
+    const call: Call = { from: buyer, fn: 'createOrder', args: [saltFor(id), seller, 1_000n, 0, 'bafy-meta'] };
     const mined = Date.now();
     await rig.chain.mine([call]);
     let seen = 0;

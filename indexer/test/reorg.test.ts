@@ -4,7 +4,7 @@
  * in the replacement blocks appear, and the index equals the chain again.
  */
 import type { Hex } from 'viem';
-import { PARTIES, orderId, type Call } from '../scripts/chain';
+import { PARTIES, orderId, saltFor, type Call } from '../scripts/chain';
 import { at, compareWithChain, startRig, type Rig } from './support';
 
 jest.setTimeout(180_000);
@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 const [buyer, seller] = PARTIES as [Hex, Hex];
-const create = (id: Hex): Call => ({ from: buyer, fn: 'createOrder', args: [id, seller, 1_000_000n, 0, 'bafy-meta'], value: 1_000_000n });
+const create = (id: Hex): Call => ({ from: buyer, fn: 'createOrder', args: [saltFor(id), seller, 1_000_000n, 0, 'bafy-meta'], value: 1_000_000n });
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => orderId(`reorg-${prefix}-${i}`));
 
 async function indexedIds(): Promise<Set<string>> {

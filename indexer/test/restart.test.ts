@@ -7,7 +7,7 @@
 import type { Hex } from 'viem';
 import { createTestDatabase } from '@descrow/common/src/testing/database';
 import { startIndexerNode, type IndexerNode } from '../scripts/node';
-import { PARTIES, orderId, startDevChain, type Call, type DevChain } from '../scripts/chain';
+import { PARTIES, orderId, saltFor, startDevChain, type Call, type DevChain } from '../scripts/chain';
 import { at, compareWithChain } from './support';
 
 jest.setTimeout(180_000);
@@ -45,7 +45,7 @@ afterAll(async () => {
 test('a node killed mid-backlog and restarted indexes on from the store, and the index equals the chain', async () => {
   // A backlog of one event per block, with empty blocks between some of them.
   const backlog: Call[] = [
-    ...ids.map((id): Call => ({ from: buyer, fn: 'createOrder', args: [id, seller, 10_000n, 0, 'bafy-meta'] })),
+    ...ids.map((id): Call => ({ from: buyer, fn: 'createOrder', args: [saltFor(id), seller, 10_000n, 0, 'bafy-meta'] })),
     ...ids.map((id): Call => ({ from: buyer, fn: 'fundOrder', args: [id], value: 10_000n })),
   ];
   for (let i = 0; i < backlog.length; i += 40) {
@@ -71,7 +71,7 @@ test('a node killed mid-backlog and restarted indexes on from the store, and the
   await chain.mine(later.slice(0, 30).map((id): Call => ({ from: buyer, fn: 'confirmDelivery', args: [id] })), 5);
   await chain.mine(later.slice(30, 40).map((id): Call => ({ from: buyer, fn: 'raiseDispute', args: [id, 'bafy-evidence'] })), 3);
   const extra = Array.from({ length: 5 }, (_, i) => orderId(`restart-extra-${i}`));
-  await chain.mine(extra.map((id): Call => ({ from: buyer, fn: 'createOrder', args: [id, seller, 5_000n, 0, 'bafy-meta'] })), 2);
+  await chain.mine(extra.map((id): Call => ({ from: buyer, fn: 'createOrder', args: [saltFor(id), seller, 5_000n, 0, 'bafy-meta'] })), 2);
 
   const second = await start();
   await second.waitForHeight(await chain.head(), 120_000);

@@ -38,6 +38,7 @@ function run(events: OrderEventData[], start?: OrderRecord): { order: OrderRecor
 
 const created = (mode: 0 | 1, amount = 10_000n, feeBps = 250): OrderEventData => ({
   kind: 'OrderCreated', orderId: ID, buyer: BUYER, seller: SELLER, amount, mode, feeBps, metadataCid: 'bafy-meta',
+  shippingWindow: 604_800, confirmationWindow: 259_200,
 });
 
 describe('enums and arithmetic match the contract package', () => {
@@ -81,7 +82,16 @@ describe('native (DOT) orders', () => {
     });
     expect(order.createdAt).toEqual(new Date(Number(T0) * 1000));
     expect(order.fundedAt).toEqual(new Date(Number(T0 + 60n) * 1000));
+    expect(order).toMatchObject({ shippingWindow: 604_800, confirmationWindow: 259_200, clockDeadline: T0 + 999n });
     expect(rollup).toEqual({ ordersCreated: 1, ordersFunded: 1, volumeFunded: amount, fees: fee, paidOut: amount - fee, refunded: 0n, held: 0n });
+  });
+
+  test('a deadline set after pauses is also kept on the contract clock (minus the seconds paused before it)', () => {
+    const funded = applyOrderEvent(run([created(0, 400n)]).order, { kind: 'OrderFunded', orderId: ID, payer: BUYER, amount: 400n, shippingDeadline: T0 + 604_800n }, {
+      blockNumber: 20, timestamp: T0, pausedSeconds: 7_200n,
+    });
+    if (!funded.ok) throw new Error(funded.reason);
+    expect(funded.order).toMatchObject({ deadline: T0 + 604_800n, clockDeadline: T0 + 604_800n - 7_200n });
   });
 
   test('create-and-fund in one call, confirm from FUNDED, a refused push is credited', () => {

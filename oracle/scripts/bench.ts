@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { keccak256, toHex } from 'viem';
+import { orderIdFor } from '@descrow/contracts';
 import { Pool } from 'pg';
 import { DEV_ROLES, ensureDatabase, freePort, startAnvil, startEmbeddedPostgres, withDatabase } from '@descrow/common';
 import { deployEscrow } from '../../sandbox/chain/deploy';
@@ -75,11 +76,12 @@ async function main() {
     for (let i = 0; i < PAYMENTS; i++) {
       const wait = started + (i * 1000) / RATE - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const orderId = keccak256(toHex(`bench-${started}-${i}`));
+      const salt = keccak256(toHex(`bench-${started}-${i}`));
+      const orderId = orderIdFor(DEV_ROLES.oracle.address as `0x${string}`, salt);
       orders.push(orderId);
       sends.push(fetch(`${url}/internal/stk`, {
         method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer dev-service-token-change-me' },
-        body: JSON.stringify({ orderId, buyer: DEV_ROLES.buyer.address, seller: DEV_ROLES.seller.address, amountKes: 100 + (i % 50), phone: `2547${String(10000000 + i).slice(-8)}`, sellerPhone: '254711000999' }),
+        body: JSON.stringify({ orderId, salt, buyer: DEV_ROLES.buyer.address, seller: DEV_ROLES.seller.address, amountKes: 100 + (i % 50), phone: `2547${String(10000000 + i).slice(-8)}`, sellerPhone: '254711000999' }),
       }).then(async (r) => { if (r.status !== 201) throw new Error(`stk ${r.status} ${await r.text()}`); }));
     }
     await Promise.all(sends);

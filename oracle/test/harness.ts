@@ -13,7 +13,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { Pool } from 'pg';
 import { chainFor, DEV_ROLES, freePort, parseEnv, startAnvil, type AnvilHandle } from '@descrow/common';
 import { createTestDatabase } from '@descrow/common/src/testing/database';
-import { escrowAbi, type Deployment } from '@descrow/contracts';
+import { escrowAbi, orderIdFor, type Deployment } from '@descrow/contracts';
 import { deployEscrow } from '../../sandbox/chain/deploy';
 import { createDarajaSimulator, type DarajaSimulator } from '../../sandbox/daraja/src';
 import { oracleEnvShape } from '../src/config';
@@ -121,9 +121,14 @@ export class OracleHarness {
     };
   }
 
+  /** A new M-Pesa order id: the oracle's orderIdFor(salt); stkBody sends the salt with it. */
   newOrderId(): Hex {
-    return keccak256(toHex(`oracle-order-${process.pid}-${Date.now()}-${this.orderCounter++}`));
+    const salt = keccak256(toHex(`oracle-order-${process.pid}-${Date.now()}-${this.orderCounter++}`));
+    const id = orderIdFor(DEV_ROLES.oracle.address as Hex, salt);
+    this.salts.set(id, salt);
+    return id;
   }
+  private salts = new Map<Hex, Hex>();
 
   async requestStk(oracleUrl: string, body: Record<string, unknown>, token = this.env.ORACLE_SERVICE_TOKEN ?? 'dev-service-token-change-me') {
     const res = await fetch(`${oracleUrl}/internal/stk`, {
@@ -133,7 +138,7 @@ export class OracleHarness {
   }
 
   stkBody(orderId: Hex, amountKes = 1_500, phone = BUYER_PHONE) {
-    return { orderId, buyer: DEV_ROLES.buyer.address, seller: DEV_ROLES.seller.address, amountKes, phone, sellerPhone: SELLER_PHONE, metadataCid: 'bafy-test' };
+    return { orderId, salt: this.salts.get(orderId), buyer: DEV_ROLES.buyer.address, seller: DEV_ROLES.seller.address, amountKes, phone, sellerPhone: SELLER_PHONE, metadataCid: 'bafy-test' };
   }
 
   // ---- chain ---------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import type { Pool } from 'pg';
 export interface IndexOrder {
   id: string; buyer: string; seller: string; amount: string; currency: string; paymentMode: 'NATIVE' | 'MPESA'; status: string;
   feeBps: number; buyerShareBps: number; buyerAmount: string; sellerAmount: string; fee: string; feeCharged: string;
-  paidToSeller: string; refundedToBuyer: string; credited: string; deadline: string; sellerPayoutDue: boolean; buyerRefundDue: boolean;
+  paidToSeller: string; refundedToBuyer: string; credited: string; deadline: string; clockDeadline: string;
+  shippingWindow: number; confirmationWindow: number; sellerPayoutDue: boolean; buyerRefundDue: boolean;
   metadataCid: string; trackingCid: string | null; evidenceCid: string | null; paymentReceipt: string | null;
   sellerPayoutReceipt: string | null; buyerRefundReceipt: string | null; disputeId: string | null;
   createdBlock: number; createdAt: Date; fundedAt: Date | null; shippedAt: Date | null; deliveredAt: Date | null; completedAt: Date | null;
@@ -27,6 +28,20 @@ export interface IndexDispute {
   id: string; raisedBy: string; evidenceCid: string; raisedAt: Date; resolved: boolean; buyerShareBps: number | null;
   buyerAmount: string | null; sellerAmount: string | null; fee: string | null; resolvedAt: Date | null;
 }
+/** The contract's pause state: deadlines on its clock are moved on by every second paused. */
+export interface ContractClock { paused: boolean; pausedSince: Date | null; pausedSeconds: string }
+
+/**
+ * The deadline in force (unix seconds) of an order: its clock deadline plus every second
+ * the contract has been paused since (the current pause too), as Escrow.getOrder computes it.
+ */
+export function deadlineInForce(o: Pick<IndexOrder, 'clockDeadline'>, clock: ContractClock, nowMs = Date.now()): string | null {
+  const clockDeadline = BigInt(o.clockDeadline);
+  if (clockDeadline === 0n) return null;
+  const current = clock.paused && clock.pausedSince ? BigInt(Math.max(0, Math.floor((nowMs - clock.pausedSince.getTime()) / 1000))) : 0n;
+  return (clockDeadline + BigInt(clock.pausedSeconds) + current).toString();
+}
+
 export interface IndexBlock { hash: string; number: number; parentHash: string; timestamp: Date }
 export interface IndexTransaction { hash: string; blockHash: string; blockNumber: number; index: number; from: string; to: string | null; value: string }
 export interface IndexAccount {
@@ -45,6 +60,7 @@ export interface EventListFilter { kind?: string; orderId?: string; sender?: str
 const ORDER_COLS = `id, buyer_id AS buyer, seller_id AS seller, amount, currency, payment_mode AS "paymentMode", status,
   fee_bps AS "feeBps", buyer_share_bps AS "buyerShareBps", buyer_amount AS "buyerAmount", seller_amount AS "sellerAmount", fee,
   fee_charged AS "feeCharged", paid_to_seller AS "paidToSeller", refunded_to_buyer AS "refundedToBuyer", credited, deadline,
+  clock_deadline AS "clockDeadline", shipping_window AS "shippingWindow", confirmation_window AS "confirmationWindow",
   seller_payout_due AS "sellerPayoutDue", buyer_refund_due AS "buyerRefundDue", metadata_cid AS "metadataCid",
   tracking_cid AS "trackingCid", evidence_cid AS "evidenceCid", payment_receipt AS "paymentReceipt",
   seller_payout_receipt AS "sellerPayoutReceipt", buyer_refund_receipt AS "buyerRefundReceipt", dispute_id AS "disputeId",
@@ -72,6 +88,14 @@ export class IndexReader {
 
   private async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
     return (await this.pool.query(sql, params)).rows as T[];
+  }
+
+  /** The contract's pause state (not paused, nothing paused, before the index has its first block). */
+  async contractClock(): Promise<ContractClock> {
+    const [row] = await this.rows<ContractClock>(
+      `SELECT paused, paused_since AS "pausedSince", paused_seconds AS "pausedSeconds" FROM ${this.t('contracts')} WHERE upper_inf(_block_range) LIMIT 1`,
+    );
+    return row ?? { paused: false, pausedSince: null, pausedSeconds: '0' };
   }
 
   ordersByIds(ids: readonly string[]): Promise<IndexOrder[]> {

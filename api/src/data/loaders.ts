@@ -5,7 +5,7 @@
  */
 import DataLoader from 'dataloader';
 import type { Deps } from '../context';
-import type { IndexAccount, IndexBlock, IndexDispute, IndexEvent, IndexOrder, IndexPayout, IndexTransaction } from './indexReader';
+import type { ContractClock, IndexAccount, IndexBlock, IndexDispute, IndexEvent, IndexOrder, IndexPayout, IndexTransaction } from './indexReader';
 import type { LedgerPayment, LedgerPayout } from './ledgerReader';
 
 export interface ProductRow {
@@ -15,7 +15,7 @@ export interface ProductRow {
 export interface UserRow { address: string; displayName: string | null; phone: string | null; createdAt: Date; updatedAt: Date }
 export interface DraftRow {
   orderId: string; productId: string | null; buyer: string; seller: string; quantity: number; amount: string; paymentMode: 'NATIVE' | 'MPESA';
-  deliveryAddress: string; buyerPhone: string | null; metadataCid: string; checkoutRequestId: string | null; createdAt: Date;
+  deliveryAddress: string; buyerPhone: string | null; metadataCid: string; checkoutRequestId: string | null; orderSalt: string | null; createdAt: Date;
 }
 export interface EvidenceRow { id: string; orderId: string; uploader: string; cid: string; filename: string; mimeType: string; size: number; note: string; createdAt: Date }
 
@@ -40,6 +40,11 @@ export function createLoaders(d: Deps) {
   const { index, ledger, prisma, cache } = d;
   return {
     order: new DataLoader<string, IndexOrder | null>(async (ids) => byKey(ids, await index.ordersByIds(ids), (r) => r.id)),
+    /** The contract's pause state (one key: the index has one Contract row). */
+    clock: new DataLoader<'contract', ContractClock>(async (keys) => {
+      const clock = await index.contractClock();
+      return keys.map(() => clock);
+    }),
     draft: new DataLoader<string, DraftRow | null>(async (ids) =>
       byKey(ids, (await prisma.orderDraft.findMany({ where: { orderId: { in: [...ids] } } })).map(toDraftRow), (r) => r.orderId)),
     events: new DataLoader<string, IndexEvent[]>(async (ids) => grouped(ids, await index.eventsByOrderIds(ids), (r) => r.orderId)),

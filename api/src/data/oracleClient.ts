@@ -1,6 +1,7 @@
 /** The oracle's internal HTTP API (service token): STK Push requests and health. */
 export interface StkRequest {
-  orderId: string; buyer: string; seller: string; amountKes: number; phone: string; sellerPhone: string; metadataCid?: string;
+  /** The order id and the salt the oracle creates it with (orderId = Escrow.orderIdFor(oracle, salt)). */
+  orderId: string; salt: string; buyer: string; seller: string; amountKes: number; phone: string; sellerPhone: string; metadataCid?: string;
 }
 export type StkResult =
   | { ok: true; requestId: string; checkoutRequestId: string | null; status: string }

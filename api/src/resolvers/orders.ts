@@ -2,16 +2,16 @@
  * Orders: the canonical state from the index, merged with the draft (product, delivery
  * address, phone), profiles, evidence and the oracle's payment and payout records.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { encodeFunctionData, getAddress, type Hex } from 'viem';
 import { z } from 'zod';
-import { escrowAbi, PaymentModeId } from '@descrow/contracts';
-import { isPartyOrAdmin, requireRole, requireUser } from '../auth/guards';
+import { escrowAbi, newOrderSalt, orderIdFor, PaymentModeId } from '@descrow/contracts';
+import { hasRole, isPartyOrAdmin, requireRole, requireUser } from '../auth/guards';
 import { badInput, fail, forbidden, notFound } from '../errors';
 import { address, bytes32, date, parse, phone, uuid } from '../validate';
 import type { Ctx } from '../context';
 import type { DraftRow, EvidenceRow } from '../data/loaders';
-import type { IndexEvent, IndexOrder, IndexPayout, OrderListFilter } from '../data/indexReader';
+import { deadlineInForce, type IndexEvent, type IndexOrder, type IndexPayout, type OrderListFilter } from '../data/indexReader';
 import type { LedgerPayment, LedgerPayout } from '../data/ledgerReader';
 import { toDraftRow } from '../data/loaders';
 import { connection, decodeCursor, encodeCursor, pageSize } from './pagination';
@@ -23,11 +23,30 @@ export interface OrderView { id: string; chain: IndexOrder | null; draft?: Draft
 
 export async function loadOrder(ctx: Ctx, id: string): Promise<OrderView | null> {
   const [chain, draft] = await Promise.all([ctx.loaders.order.load(id), ctx.loaders.draft.load(id)]);
-  return chain || draft ? { id, chain, draft } : null;
+  return chain || draft ? { id, chain, draft: chain && draft && draftMismatch(chain, draft).length ? null : draft } : null;
 }
 
+/**
+ * Where the chain order differs from the draft with its id. A draft describes one order:
+ * its buyer, seller, amount and payment mode. If the chain holds anything else under that
+ * id (say the buyer's own 1-wei order on their draft's id), the draft's product, address
+ * and phone are not merged into it.
+ */
+export function draftMismatch(chain: IndexOrder, draft: DraftRow): string[] {
+  const out: string[] = [];
+  if (chain.buyer !== draft.buyer) out.push(`buyer: chain ${chain.buyer}, draft ${draft.buyer}`);
+  if (chain.seller !== draft.seller) out.push(`seller: chain ${chain.seller}, draft ${draft.seller}`);
+  if (chain.amount !== draft.amount) out.push(`amount: chain ${chain.amount}, draft ${draft.amount}`);
+  if (chain.paymentMode !== draft.paymentMode) out.push(`paymentMode: chain ${chain.paymentMode}, draft ${draft.paymentMode}`);
+  return out;
+}
+
+/** The draft of an order, only when it matches what the chain holds (see draftMismatch). */
 const draftOf = async (ctx: Ctx, o: OrderView): Promise<DraftRow | null> => {
-  if (o.draft === undefined) o.draft = await ctx.loaders.draft.load(o.id);
+  if (o.draft === undefined) {
+    const draft = await ctx.loaders.draft.load(o.id);
+    o.draft = o.chain && draft && draftMismatch(o.chain, draft).length ? null : draft;
+  }
   return o.draft;
 };
 const parties = async (ctx: Ctx, o: OrderView): Promise<[string, string]> => {
@@ -111,14 +130,16 @@ export const orderResolvers = {
         const seller = await ctx.loaders.user.load(product.sellerId);
         if (!seller?.phone) fail('CONFLICT', 'the seller has no M-Pesa phone on their profile and cannot be paid with M-Pesa yet');
       }
-      const orderId = `0x${randomBytes(32).toString('hex')}`;
+      // The id is bound to whoever creates the order on chain: the buyer's wallet for DOT, the oracle for M-Pesa.
+      const salt = newOrderSalt();
+      const orderId = orderIdFor(input.paymentMode === 'NATIVE' ? (s.address as `0x${string}`) : ctx.deps.oracleAddress, salt).toLowerCase();
       // Public order metadata (never the delivery address), stored content-addressed; its CID goes on chain.
       const metadata = { v: 1, orderId, productId: product.id, title: product.title, quantity, paymentMode: input.paymentMode, amount: amount.toString() };
       const metadataCid = await ctx.deps.store.put(Buffer.from(JSON.stringify(metadata)), `${orderId}.json`);
       const draft = await ctx.deps.prisma.orderDraft.create({
         data: {
           orderId, productId: product.id, buyer: s.address, seller: product.sellerId, quantity, amount: amount.toString(),
-          paymentMode: input.paymentMode, deliveryAddress: input.deliveryAddress, metadataCid,
+          paymentMode: input.paymentMode, deliveryAddress: input.deliveryAddress, metadataCid, orderSalt: salt,
         },
       });
       const row = toDraftRow(draft);
@@ -131,13 +152,13 @@ export const orderResolvers = {
               data: encodeFunctionData({
                 abi: escrowAbi,
                 functionName: 'createOrder',
-                args: [orderId as Hex, getAddress(product.sellerId), amount, PaymentModeId.NATIVE, metadataCid],
+                args: [salt, getAddress(product.sellerId), amount, PaymentModeId.NATIVE, metadataCid],
               }),
               value: amount.toString(),
               chainId: ctx.deps.config.CHAIN_ID,
             }
           : null;
-      return { orderId, order: { id: orderId, chain: null, draft: row } satisfies OrderView, amount: amount.toString(), paymentMode: input.paymentMode, metadataCid, contractCall };
+      return { orderId, salt, order: { id: orderId, chain: null, draft: row } satisfies OrderView, amount: amount.toString(), paymentMode: input.paymentMode, metadataCid, contractCall };
     },
 
     async payWithMpesa(_: unknown, args: { orderId: string; phoneNumber: string }, ctx: Ctx) {
@@ -149,10 +170,11 @@ export const orderResolvers = {
       if (draft.buyer !== s.address) forbidden('only the buyer of this order can pay for it');
       if (draft.paymentMode !== 'MPESA') badInput('this order is paid in DOT from the wallet, not with M-Pesa', 'orderId');
       if (await ctx.loaders.order.load(orderId)) fail('CONFLICT', 'this order is already on chain');
+      if (!draft.orderSalt) fail('CONFLICT', 'this draft was made before order ids were bound to their creator: draft the order again');
       const seller = await ctx.loaders.user.load(draft.seller);
       if (!seller?.phone) fail('CONFLICT', 'the seller has no M-Pesa phone on their profile');
       const result = await ctx.deps.oracle.requestStk(
-        { orderId, buyer: draft.buyer, seller: draft.seller, amountKes: Number(draft.amount), phone: buyerPhone, sellerPhone: seller!.phone!, metadataCid: draft.metadataCid },
+        { orderId, salt: draft.orderSalt!, buyer: draft.buyer, seller: draft.seller, amountKes: Number(draft.amount), phone: buyerPhone, sellerPhone: seller!.phone!, metadataCid: draft.metadataCid },
         ctx.requestId,
       );
       if (!result.ok) {
@@ -205,7 +227,15 @@ export const orderResolvers = {
     fee: (o: OrderView) => o.chain?.fee ?? null,
     paidToSeller: (o: OrderView) => o.chain?.paidToSeller ?? null,
     refundedToBuyer: (o: OrderView) => o.chain?.refundedToBuyer ?? null,
-    deadline: (o: OrderView) => o.chain?.deadline ?? null,
+    deadline: async (o: OrderView, _: unknown, ctx: Ctx) => (o.chain ? deadlineInForce(o.chain, await ctx.loaders.clock.load('contract')) : null),
+    shippingWindow: (o: OrderView) => o.chain?.shippingWindow ?? null,
+    confirmationWindow: (o: OrderView) => o.chain?.confirmationWindow ?? null,
+    draftMismatch: async (o: OrderView, _: unknown, ctx: Ctx) => {
+      if (!hasRole(ctx, 'ADMIN') || !o.chain) return null;
+      const draft = await ctx.loaders.draft.load(o.id);
+      const diff = draft ? draftMismatch(o.chain, draft) : [];
+      return diff.length ? diff : null;
+    },
     sellerPayoutDue: (o: OrderView) => o.chain?.sellerPayoutDue ?? false,
     buyerRefundDue: (o: OrderView) => o.chain?.buyerRefundDue ?? false,
     metadataCid: async (o: OrderView, _: unknown, ctx: Ctx) => o.chain?.metadataCid ?? (await draftOf(ctx, o))?.metadataCid ?? null,

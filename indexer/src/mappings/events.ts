@@ -25,6 +25,7 @@ export const orderEvents: OrderDecoders = {
   OrderCreated: (a) => ({
     kind: 'OrderCreated', orderId: hex(a.orderId), buyer: hex(a.buyer), seller: hex(a.seller),
     amount: big(a.amount), mode: num(a.mode), feeBps: num(a.feeBps), metadataCid: str(a.metadataCid),
+    shippingWindow: num(a.shippingWindow), confirmationWindow: num(a.confirmationWindow),
   }),
   OrderFunded: (a) => ({ kind: 'OrderFunded', orderId: hex(a.orderId), payer: hex(a.payer), amount: big(a.amount), shippingDeadline: big(a.shippingDeadline) }),
   OffchainPaymentRecorded: (a) => ({

@@ -61,6 +61,7 @@ type AccountRow = Row<AccountProps>;
 type TotalRow = Row<ModeTotalProps>;
 type DayRow = Row<DailyModeStatProps>;
 type DisputeRow = Row<DisputeProps>;
+type ContractRow = Row<ContractProps>;
 
 /** Every entity the handler writes, with its row type. */
 interface Rows {
@@ -73,7 +74,7 @@ interface Rows {
   Account: AccountRow;
   ModeTotal: TotalRow;
   DailyModeStat: DayRow;
-  Contract: Row<ContractProps>;
+  Contract: ContractRow;
 }
 
 /** The block as the handler read it from the node. */
@@ -105,8 +106,11 @@ const ORDER_CACHE_LIMIT = 50_000;
 class Memory {
   /** The index was empty when this memory started: every entity that exists is here (orders: or in orderIds). */
   complete = false;
-  /** Whether the Contract row exists (written with the first block of an empty index). */
-  contractKnown = false;
+  /**
+   * The Contract row (written with the first block of an empty index, then on every pause
+   * and unpause): its pausedSeconds turn the deadlines events carry into clock deadlines.
+   */
+  contract: ContractRow | undefined;
   orders = new Map<string, OrderRecord>();
   /** Ids of every order ever created, kept while `complete` (orders may be evicted from `orders`). */
   orderIds = new Set<string>();
@@ -198,8 +202,8 @@ async function checkMemory(block: BlockInput, address: string): Promise<void> {
   if (prev) logger.warn(`index went back before block ${prev.number} (rewind): dropping in-memory state`);
   mem.rows.retire();
   mem = new Memory();
-  const contract = await load<ContractProps>('Contract', address);
-  mem.contractKnown = contract !== undefined;
+  const contract = await load<ContractRow>('Contract', address);
+  mem.contract = contract;
   // Nothing indexed yet: from here on, every entity is seen being created.
   mem.complete = !contract;
 }
@@ -276,6 +280,11 @@ function apply(block: BlockInput, events: Pending[], address: string): void {
   };
   mem.rows.startBlock(block.number);
   write('Block', { id: block.hash, number: block.number, parentHash: block.parentHash, timestamp: date });
+  let contractChanged = false;
+  if (!mem.contract) {
+    mem.contract = { id: address, firstBlock: block.number, firstBlockHash: block.hash, firstTimestamp: date, paused: false, pausedSeconds: 0n };
+    contractChanged = true;
+  }
   let tx = '';
   for (const { log, decoded } of events) {
     if (log.txHash !== tx) {
@@ -284,6 +293,7 @@ function apply(block: BlockInput, events: Pending[], address: string): void {
     }
     const event = eventRow(b, log, decoded);
     if (decoded?.order) applyOrder(b, log, decoded.order, event);
+    else if (decoded?.kind === 'Paused' || decoded?.kind === 'Unpaused') contractChanged = applyPause(mem.contract, decoded, date) || contractChanged;
     write('OrderEvent', event);
   }
   for (const id of b.orders) write('Order', mem.orders.get(id)!);
@@ -291,10 +301,7 @@ function apply(block: BlockInput, events: Pending[], address: string): void {
   for (const id of b.accounts) write('Account', mem.accounts.get(id)!);
   for (const id of b.totals) write('ModeTotal', mem.totals.get(id)!);
   for (const id of b.days) write('DailyModeStat', mem.days.get(id)!);
-  if (!mem.contractKnown) {
-    write('Contract', { id: address, firstBlock: block.number, firstBlockHash: block.hash, firstTimestamp: date });
-    mem.contractKnown = true;
-  }
+  if (contractChanged) write('Contract', mem.contract);
   mem.lastWritten = { number: block.number, hash: block.hash };
   // Keep the order cache bounded (Map order = least recently touched first).
   if (mem.orders.size > ORDER_CACHE_LIMIT) {
@@ -348,7 +355,7 @@ function anomaly(row: Row<OrderEventProps>, reason: string): void {
 
 function applyOrder(b: Batch, log: LogInput, data: OrderEventData, event: Row<OrderEventProps>): void {
   const prior = mem.orders.get(data.orderId);
-  const t = applyOrderEvent(prior, data, { blockNumber: b.block.number, timestamp: b.block.timestamp, date: b.date });
+  const t = applyOrderEvent(prior, data, { blockNumber: b.block.number, timestamp: b.block.timestamp, date: b.date, pausedSeconds: mem.contract!.pausedSeconds });
   if (!t.ok) return anomaly(event, t.reason);
   const order = t.order;
   mem.orders.delete(order.id); // re-insert: most recently touched last
@@ -395,6 +402,22 @@ function applyOrder(b: Batch, log: LogInput, data: OrderEventData, event: Row<Or
     }
   }
   applyRollup(b, t.rollup, order.paymentMode);
+}
+
+/**
+ * Paused / Unpaused: the contract's clock stops and restarts. Every deadline set before an
+ * unpause moves on by its pausedFor, which the API adds through Contract.pausedSeconds.
+ */
+function applyPause(contract: ContractRow, decoded: DecodedLog, date: Date): boolean {
+  if (decoded.kind === 'Paused') {
+    contract.paused = true;
+    contract.pausedSince = date;
+  } else {
+    contract.paused = false;
+    contract.pausedSince = undefined;
+    contract.pausedSeconds += BigInt(decoded.args.pausedFor ?? '0');
+  }
+  return true;
 }
 
 // ------------------------------------------------------------ accounts and rollups

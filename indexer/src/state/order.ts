@@ -50,6 +50,9 @@ export interface OrderRecord {
   refundedToBuyer: bigint;
   credited: bigint;
   deadline: bigint;
+  clockDeadline: bigint;
+  shippingWindow: number;
+  confirmationWindow: number;
   sellerPayoutDue: boolean;
   buyerRefundDue: boolean;
   metadataCid: string;
@@ -85,7 +88,10 @@ export interface OrderRecord {
 
 /** Decoded order events (addresses and hashes lower-case hex, amounts bigint). */
 export type OrderEventData =
-  | { kind: 'OrderCreated'; orderId: string; buyer: string; seller: string; amount: bigint; mode: number; feeBps: number; metadataCid: string }
+  | {
+      kind: 'OrderCreated'; orderId: string; buyer: string; seller: string; amount: bigint; mode: number; feeBps: number; metadataCid: string;
+      shippingWindow: number; confirmationWindow: number;
+    }
   | { kind: 'OrderFunded'; orderId: string; payer: string; amount: bigint; shippingDeadline: bigint }
   | { kind: 'OffchainPaymentRecorded'; orderId: string; receiptHash: string; amountKes: bigint; shippingDeadline: bigint }
   | { kind: 'OrderShipped'; orderId: string; trackingCid: string; confirmationDeadline: bigint }
@@ -107,6 +113,8 @@ export interface BlockContext {
   timestamp: bigint;
   /** The same as a Date, if the caller has one to share. */
   date?: Date;
+  /** Seconds the contract had spent paused before this block (turns deadlines into clock deadlines). */
+  pausedSeconds?: bigint;
 }
 
 /** Changes to the rollups (per payment mode) an event causes. */
@@ -181,6 +189,9 @@ export function applyOrderEvent(order: OrderRecord | undefined, ev: OrderEventDa
       refundedToBuyer: 0n,
       credited: 0n,
       deadline: 0n,
+      clockDeadline: 0n,
+      shippingWindow: ev.shippingWindow,
+      confirmationWindow: ev.confirmationWindow,
       sellerPayoutDue: false,
       buyerRefundDue: false,
       metadataCid: ev.metadataCid,
@@ -218,6 +229,7 @@ export function applyOrderEvent(order: OrderRecord | undefined, ev: OrderEventDa
       if (bad) return impossible(bad);
       o.status = 'FUNDED';
       o.deadline = ev.shippingDeadline;
+      o.clockDeadline = ev.shippingDeadline - (ctx.pausedSeconds ?? 0n);
       o.fundedBlock = ctx.blockNumber;
       o.fundedAt = at;
       if (!native) o.paymentReceipt = ev.receiptHash;
@@ -237,6 +249,7 @@ export function applyOrderEvent(order: OrderRecord | undefined, ev: OrderEventDa
       o.status = 'SHIPPED';
       o.trackingCid = ev.trackingCid;
       o.deadline = ev.confirmationDeadline;
+      o.clockDeadline = ev.confirmationDeadline - (ctx.pausedSeconds ?? 0n);
       o.shippedBlock = ctx.blockNumber;
       o.shippedAt = at;
       return { ok: true, order: o, rollup: none, accounts: [] };

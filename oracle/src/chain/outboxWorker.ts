@@ -17,7 +17,7 @@
 import { BaseError, ContractFunctionRevertedError, encodeFunctionData, keccak256, type Hex } from 'viem';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '@descrow/common';
-import { escrowAbi } from '@descrow/contracts';
+import { escrowAbi, orderIdFor } from '@descrow/contracts';
 import type { EscrowChain } from './escrow';
 import { failpoint } from '../failpoints';
 
@@ -28,7 +28,7 @@ export interface OutboxRow {
   id: string; idempotency_key: string; kind: 'record_payment' | 'record_payout'; order_id: Hex;
   payload: RecordPaymentPayload | RecordPayoutPayload; status: string; tx_hash: Hex | null; raw_tx: Hex | null; attempts: number;
 }
-export interface RecordPaymentPayload { buyer: Hex; seller: Hex; amountKes: number; receiptHash: Hex; metadataCid: string }
+export interface RecordPaymentPayload { salt: Hex; buyer: Hex; seller: Hex; amountKes: number; receiptHash: Hex; metadataCid: string }
 export interface RecordPayoutPayload { beneficiary: Hex; amountKes: number; receiptHash: Hex }
 
 type Step = { done: true } | { failed: string } | { call: { functionName: string; args: readonly unknown[] } };
@@ -251,8 +251,13 @@ export class OutboxWorker {
     if (row.kind === 'record_payment') {
       const p = row.payload as RecordPaymentPayload;
       if (o.status === Status.None) {
+        // The contract derives the id from our address and the salt; an id we cannot create
+        // (a request taken before the oracle's key changed) would land elsewhere: a person decides.
+        if (orderIdFor(this.chain.account.address, p.salt).toLowerCase() !== orderId.toLowerCase()) {
+          return { failed: 'the order id is not this oracle\'s orderIdFor(salt): the payment must be refunded' };
+        }
         // Create and fund in one transaction (same events as the two-step path).
-        return { call: { functionName: 'createPaidOffchainOrder', args: [orderId, p.buyer, p.seller, BigInt(p.amountKes), p.metadataCid, p.receiptHash] } };
+        return { call: { functionName: 'createPaidOffchainOrder', args: [p.salt, p.buyer, p.seller, BigInt(p.amountKes), p.metadataCid, p.receiptHash] } };
       }
       if (o.paymentReceipt.toLowerCase() === p.receiptHash.toLowerCase()) return { done: true };
       if (o.status === Status.Created) {

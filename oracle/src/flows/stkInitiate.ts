@@ -6,12 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Hex } from 'viem';
+import { orderIdFor } from '@descrow/contracts';
 import { callbackUrl, type OracleContext } from '../context';
 import { DarajaError } from '../daraja/errors';
 import { normalisePhone } from '../daraja/phone';
 import { failpoint } from '../failpoints';
 
-const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'expected a 0x-prefixed 32-byte hex order id').transform((s) => s.toLowerCase() as Hex);
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'expected 0x-prefixed 32-byte hex').transform((s) => s.toLowerCase() as Hex);
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed address');
 const phone = z.string().transform((v, ctx) => {
   const n = normalisePhone(v);
@@ -24,6 +25,8 @@ const phone = z.string().transform((v, ctx) => {
 
 export const stkRequestSchema = z.object({
   orderId: hex32,
+  /** The salt the oracle creates the order with: orderId must be Escrow.orderIdFor(oracle, salt). */
+  salt: hex32,
   buyer: address,
   seller: address,
   amountKes: z.number().int('M-Pesa takes whole shillings').min(1).max(250_000),
@@ -40,6 +43,10 @@ export type StkInitiateResult =
 
 export async function initiateStk(ctx: OracleContext, req: StkRequest): Promise<StkInitiateResult> {
   const { pool, daraja, chain, config, log } = ctx;
+  // Only an id this oracle can create is payable: anything else could never reach the chain.
+  if (orderIdFor(chain.account.address, req.salt).toLowerCase() !== req.orderId) {
+    return { ok: false, httpStatus: 400, code: 'ORDER_ID_MISMATCH', message: "orderId is not Escrow.orderIdFor(oracle, salt) for this oracle's address" };
+  }
   // The order id must be free on chain: an M-Pesa order is created when it is paid.
   const onChain = await chain.getOrder(req.orderId);
   if (onChain.status !== 0) return { ok: false, httpStatus: 409, code: 'ORDER_EXISTS', message: 'this order id is already on chain' };
@@ -62,9 +69,9 @@ export async function initiateStk(ctx: OracleContext, req: StkRequest): Promise<
   const accountReference = req.accountReference ?? `DS${req.orderId.slice(2, 12).toUpperCase()}`;
   try {
     await pool.query(
-      `INSERT INTO oracle.payment_requests (id, order_id, buyer, seller, amount_kes, phone, seller_phone, metadata_cid, account_reference, status, expires_at)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'creating', now() + ($10 || ' seconds')::interval)`,
-      [id, req.orderId, req.buyer, req.seller, req.amountKes, req.phone, req.sellerPhone, req.metadataCid, accountReference, String(config.ORACLE_STK_EXPIRY_SECONDS)],
+      `INSERT INTO oracle.payment_requests (id, order_id, order_salt, buyer, seller, amount_kes, phone, seller_phone, metadata_cid, account_reference, status, expires_at)
+       VALUES ($1,$2,$11,$3,$4,$5,$6,$7,$8,$9,'creating', now() + ($10 || ' seconds')::interval)`,
+      [id, req.orderId, req.buyer, req.seller, req.amountKes, req.phone, req.sellerPhone, req.metadataCid, accountReference, String(config.ORACLE_STK_EXPIRY_SECONDS), req.salt],
     );
   } catch (err) {
     if ((err as { code?: string }).code === '23505') return { ok: false, httpStatus: 409, code: 'PAYMENT_IN_PROGRESS', message: 'a payment request for this order is already being created' };

@@ -3,7 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { receiptHash } from '@descrow/contracts';
 
 export interface PaymentRequestRow {
-  id: string; order_id: Hex; buyer: Hex; seller: Hex; amount_kes: number; phone: string; seller_phone: string; metadata_cid: string;
+  id: string; order_id: Hex; order_salt: Hex; buyer: Hex; seller: Hex; amount_kes: number; phone: string; seller_phone: string; metadata_cid: string;
   status: 'creating' | 'pending' | 'paid' | 'failed' | 'expired'; checkout_request_id: string | null; mpesa_receipt: string | null;
   paid_phone: string | null; query_attempts: number; expires_at: Date; created_at: Date;
 }
@@ -40,7 +40,7 @@ export async function markPaid(
     await client.query(
       `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status) VALUES ($1, 'record_payment', $2, $3, 'pending')
        ON CONFLICT (idempotency_key) DO NOTHING`,
-      [`payment:${key}`, req.order_id, JSON.stringify({ buyer: req.buyer, seller: req.seller, amountKes: req.amount_kes, receiptHash: receiptHash(key), metadataCid: req.metadata_cid })],
+      [`payment:${key}`, req.order_id, JSON.stringify({ salt: req.order_salt, buyer: req.buyer, seller: req.seller, amountKes: req.amount_kes, receiptHash: receiptHash(key), metadataCid: req.metadata_cid })],
     );
     await client.query('COMMIT');
     return true;
