@@ -6,8 +6,10 @@
 import './support/prisma';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
-import { receiptHash } from '@descrow/contracts';
+import { encodeFunctionData } from 'viem';
+import { escrowAbi, orderIdFor, receiptHash } from '@descrow/contracts';
 import { rawCidV1 } from '../src/data/contentStore';
+import { readOrders } from '../../indexer/scripts/chain';
 import { ADMIN, BUYER, BUYER_PHONE, MISMATCH, SELLER, SELLER_PHONE, STRANGER, UNRECORDED, startFixture, type Fixture } from './support/fixture';
 import { CHALLENGE, LOGIN, codes, eventually, gql, login } from './support/client';
 
@@ -208,6 +210,31 @@ describe('order journeys', () => {
       const r = await gql(fx.api, `query($id: ID!) { order(id: $id) { deliveryAddress } }`, { id: nativeOrderId }, { token: t });
       expect(r.data.order.deliveryAddress).toBe('Moi Avenue 12, Nairobi');
     }
+  });
+
+  test("attack: a buyer's own 1-wei order on their draft's id shows what the chain holds, never the draft's product; admins see the mismatch", async () => {
+    const c = await gql(fx.api, `mutation($i: CreateOrderInput!) { createOrder(input: $i) { orderId salt contractCall { to } } }`,
+      { i: { productId, quantity: 3, paymentMode: 'NATIVE', deliveryAddress: 'Tom Mboya St 1, Nairobi' } }, { token: tokens.buyer });
+    const { orderId, salt } = c.data.createOrder;
+    expect(orderId).toBe(orderIdFor(BUYER.address, salt).toLowerCase());
+    // The buyer's wallet sends its own call on the draft's id instead: one wei.
+    await fx.sendAs(BUYER.privateKey as Hex, {
+      to: c.data.createOrder.contractCall.to,
+      data: encodeFunctionData({ abi: escrowAbi, functionName: 'createOrder', args: [salt, SELLER.address, 1n, 0, 'bafy-cheap'] }),
+      value: 1n,
+    });
+    await fx.catchUp();
+    const q = `query($id: ID!) { order(id: $id) { status amount quantity product { title } deliveryAddress metadataCid draftMismatch } }`;
+    const seen = await gql(fx.api, q, { id: orderId }, { token: tokens.seller });
+    expect(seen.data.order).toEqual({ status: 'FUNDED', amount: '1', quantity: null, product: null, deliveryAddress: null, metadataCid: 'bafy-cheap', draftMismatch: null });
+    const admin = await gql(fx.api, q, { id: orderId }, { token: tokens.admin });
+    expect(admin.data.order.draftMismatch).toEqual(['amount: chain 1, draft 6000000000000000']);
+  });
+
+  test('orders carry their own windows and the deadline in force', async () => {
+    const o = await gql(fx.api, `query($id: ID!) { order(id: $id) { shippingWindow confirmationWindow deadline fundedAt } }`, { id: nativeOrderId });
+    const chain = (await readOrders(fx.chain, [nativeOrderId])).get(nativeOrderId)!;
+    expect(o.data.order).toMatchObject({ shippingWindow: chain.shippingWindow, confirmationWindow: chain.confirmationWindow, deadline: String(chain.deadline) });
   });
 
   test('mpesa: payWithMpesa asks the oracle for an STK Push; the subscriber sees FUNDED within 1 s of it being indexed', async () => {

@@ -14,7 +14,7 @@ import { createPublicClient, createWalletClient, http, keccak256, toHex, type He
 import { privateKeyToAccount } from 'viem/accounts';
 import { chainFor, DEV_ROLES, freePort, migrate, parseEnv } from '@descrow/common';
 import { createTestDatabase } from '@descrow/common/src/testing/database';
-import { escrowAbi, receiptHash } from '@descrow/contracts';
+import { escrowAbi, orderIdFor, receiptHash } from '@descrow/contracts';
 import { driveOrders, startDevChain, type DevChain } from '../../../indexer/scripts/chain';
 import { startIndexerNode, type IndexerNode } from '../../../indexer/scripts/node';
 import { createDarajaSimulator, type DarajaSimulator } from '../../../sandbox/daraja/src';
@@ -30,7 +30,8 @@ export const STRANGER = { address: '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720',
 export const SELLER_PHONE = '254711000222';
 export const BUYER_PHONE = '0708374149';
 /** An order recorded on chain by the oracle key whose ledger row disagrees on the amount. */
-export const MISMATCH = { orderId: keccak256(toHex('api-test-mismatch')), receipt: 'RCPTMISMATCH', chainAmount: 1_000n, ledgerAmount: 999 };
+const MISMATCH_SALT = keccak256(toHex('api-test-mismatch'));
+export const MISMATCH = { salt: MISMATCH_SALT, orderId: orderIdFor(DEV_ROLES.oracle.address as Hex, MISMATCH_SALT), receipt: 'RCPTMISMATCH', chainAmount: 1_000n, ledgerAmount: 999 };
 /** A ledger payment the chain never saw. */
 export const UNRECORDED = { orderId: keccak256(toHex('api-test-unrecorded')), receipt: 'RCPTNOCHAIN1', amount: 777 };
 
@@ -61,7 +62,7 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
   const orderIds = await driveOrders(chain, orders, { label: `api-${label}` });
   // The reconciliation fixtures: a real on-chain M-Pesa funding the ledger will misreport.
   await chain.mine([
-    { from: DEV_ROLES.oracle.address, fn: 'createOffchainOrder', args: [MISMATCH.orderId, BUYER.address, SELLER.address, MISMATCH.chainAmount, 'bafy-mismatch'] },
+    { from: DEV_ROLES.oracle.address, fn: 'createOffchainOrder', args: [MISMATCH.salt, BUYER.address, SELLER.address, MISMATCH.chainAmount, 'bafy-mismatch'] },
     { from: DEV_ROLES.oracle.address, fn: 'recordOffchainPayment', args: [MISMATCH.orderId, receiptHash(MISMATCH.receipt), MISMATCH.chainAmount] },
   ], 1);
   await chain.rpc('evm_setAutomine', [true]);
