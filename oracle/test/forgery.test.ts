@@ -2,6 +2,9 @@
  * Daraja callbacks are unsigned, so anyone who learns the URL can post one. Forged or
  * wrong callbacks are refused or ignored, logged with an outcome, and record nothing.
  */
+import type { Hex } from 'viem';
+import { DEV_ROLES } from '@descrow/common';
+import { orderIdFor } from '@descrow/contracts';
 import { eventually, OracleHarness, stkSuccessCallback, type OracleUnderTest } from './harness';
 
 const h = new OracleHarness();
@@ -98,4 +101,18 @@ test('the internal API wants the service token and validates its input', async (
   const decimals = await h.requestStk(oracle.url, { ...h.stkBody(orderId), amountKes: 10.5 });
   expect(decimals).toMatchObject({ status: 400, body: { error: { field: 'amountKes' } } });
   expect((await h.pool.query(`SELECT count(*)::int AS n FROM oracle.payment_requests WHERE order_id=$1`, [orderId])).rows[0].n).toBe(0);
+});
+
+test('an order id the oracle cannot create (not orderIdFor(oracle, salt)) is refused before any push or ledger row', async () => {
+  const orderId = h.newOrderId();
+  const body = h.stkBody(orderId, 1_300, '254711000777');
+  const before = (await h.pool.query(`SELECT count(*)::int AS n FROM oracle.payment_requests`)).rows[0].n;
+  // A buyer-derived id (a native order's), or another salt for this id: the payment could never reach the chain.
+  for (const wrong of [{ ...body, orderId: orderIdFor(DEV_ROLES.buyer.address as Hex, body.salt!) }, { ...body, salt: `0x${'11'.repeat(32)}` }]) {
+    const res = await h.requestStk(oracle.url, wrong);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('ORDER_ID_MISMATCH');
+  }
+  expect((await h.pool.query(`SELECT count(*)::int AS n FROM oracle.payment_requests`)).rows[0].n).toBe(before);
+  expect((await h.requestStk(oracle.url, body)).status).toBe(201);
 });
