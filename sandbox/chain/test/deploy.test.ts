@@ -41,11 +41,11 @@ test('after the chain was reset (fresh anvil, same chain id) the stale file is n
   await old.stop();
   const fresh = await startAnvil();
   try {
-    const b = await deployEscrow({ rpcUrl: fresh.url, deploymentFile: file, windows: { shipping: 600, confirmation: 300 } });
+    const b = await deployEscrow({ rpcUrl: fresh.url, deploymentFile: file, windows: { shipping: 7_200, confirmation: 3_600 } });
     expect(b.reused).toBe(false);
     const pub = createPublicClient({ transport: http(fresh.url), cacheTime: 0 });
     expect(await pub.getCode({ address: b.deployment.address })).toBeTruthy();
-    expect(await pub.readContract({ address: b.deployment.address, abi: escrowAbi, functionName: 'shippingWindow' })).toBe(600);
+    expect(await pub.readContract({ address: b.deployment.address, abi: escrowAbi, functionName: 'shippingWindow' })).toBe(7_200);
     expect(JSON.parse(readFileSync(file, 'utf8')).deployTxHash).toBe(b.deployment.deployTxHash);
   } finally {
     await fresh.stop();
