@@ -17,6 +17,8 @@ const config = loadConfigOrExit({
   RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
   DARAJA_SIM_PORT: env.port(4200),
   ORACLE_PORT: env.port(4100),
+  /** The oracle's internal listener (/internal/*), which only the API calls; unset = ORACLE_PORT + 1. */
+  ORACLE_INTERNAL_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   INDEXER_NODE_PORT: env.port(3100),
   QUERY_PORT: env.port(3000),
   API_PORT: env.port(4000),
@@ -24,6 +26,8 @@ const config = loadConfigOrExit({
   ORACLE_CONFIRMATION_DEPTH: env.int(2),
   START_TIMEOUT_MS: env.int(60_000, 1_000),
 });
+
+const oracleInternalPort = config.ORACLE_INTERNAL_PORT ?? config.ORACLE_PORT + 1;
 
 interface Part {
   name: string;
@@ -162,6 +166,7 @@ async function main() {
       command: [tsx, 'oracle/src/main.ts'],
       env: {
         ORACLE_PORT: String(config.ORACLE_PORT),
+        ORACLE_INTERNAL_PORT: String(oracleInternalPort),
         ORACLE_PUBLIC_URL: process.env.ORACLE_PUBLIC_URL ?? `http://127.0.0.1:${config.ORACLE_PORT}`,
         MPESA_BASE_URL: process.env.MPESA_BASE_URL ?? `http://127.0.0.1:${config.DARAJA_SIM_PORT}`,
         ORACLE_CONFIRMATION_DEPTH: String(config.ORACLE_CONFIRMATION_DEPTH),
@@ -186,7 +191,7 @@ async function main() {
     {
       name: 'api',
       command: [tsx, 'api/src/main.ts'],
-      env: { API_PORT: String(config.API_PORT), ORACLE_URL: `http://127.0.0.1:${config.ORACLE_PORT}` },
+      env: { API_PORT: String(config.API_PORT), ORACLE_URL: `http://127.0.0.1:${oracleInternalPort}` },
       healthy: () => httpOk(`http://127.0.0.1:${config.API_PORT}/health`, true),
       url: `http://localhost:${config.API_PORT}/graphql`,
     },
@@ -199,7 +204,7 @@ async function main() {
   say(`  dev chain        ${config.RPC_URL} (chain 31337, contract in sandbox/chain/deployments/local.json)`);
   say(`  database         ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
   say(`  Daraja simulator http://localhost:${config.DARAJA_SIM_PORT} (control API under /__sim, see sandbox/daraja/README.md)`);
-  say(`  M-Pesa oracle    http://localhost:${config.ORACLE_PORT}/health (payouts after ${config.ORACLE_CONFIRMATION_DEPTH} blocks)`);
+  say(`  M-Pesa oracle    http://localhost:${config.ORACLE_PORT}/health (payouts after ${config.ORACLE_CONFIRMATION_DEPTH} blocks; internal API on :${oracleInternalPort})`);
   say(`  SubQuery index   node http://localhost:${config.INDEXER_NODE_PORT}/health, query http://localhost:${config.QUERY_PORT} (time travel: blockHeight)`);
   say(`  GraphQL API      http://localhost:${config.API_PORT}/graphql`);
   say('dev accounts (anvil defaults, never use on a real network):');

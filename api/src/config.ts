@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env, sharedEnvShape } from '@descrow/common';
+import { env, refuseUnsafe, rules, sharedEnvShape, type Rule } from '@descrow/common';
 
 const duration = (def: string) =>
   z
@@ -75,3 +75,15 @@ export const apiEnvShape = {
 };
 
 export type ApiConfig = z.infer<z.ZodObject<typeof apiEnvShape>>;
+
+const apiRules: Rule<ApiConfig>[] = [
+  rules.secret('JWT_SECRET'),
+  rules.secret('ORACLE_SERVICE_TOKEN'),
+  rules.notLocalhost('LOGIN_DOMAIN'),
+  rules.notLocalhost('LOGIN_URI'),
+  (c) => (c.ADMIN_ADDRESSES.length ? null : { variable: 'ADMIN_ADDRESSES', problem: 'is empty: name at least one admin address' }),
+  rules.redisRequired(),
+];
+
+/** Outside development: throws a ConfigError naming the first unsafe setting (common/src/safety.ts). */
+export const apiSafety = (config: ApiConfig) => refuseUnsafe(config, apiRules);

@@ -39,5 +39,9 @@ export async function healthReport(deps: Deps) {
     }),
   ]);
   const checks = { postgres, redis, index, oracle };
-  return { status: Object.values(checks).every((c) => c.ok) ? 'ok' : 'degraded', checks };
+  const ok = Object.values(checks).every((c) => c.ok);
+  if (!ok) deps.log.warn({ checks }, 'unhealthy');
+  // /health is public: it names the failing dependency; the error text goes to the log only.
+  for (const c of Object.values(checks)) delete c.error;
+  return { status: ok ? 'ok' : 'degraded', checks };
 }

@@ -4,11 +4,11 @@
  */
 import { createServer } from 'node:http';
 import { createLogger, createPool, loadConfigOrExit, migrate } from '@descrow/common';
-import { apiEnvShape } from './config';
+import { apiEnvShape, apiSafety } from './config';
 import { createApi, MIGRATIONS_DIR } from './app';
 
 async function main() {
-  const config = loadConfigOrExit(apiEnvShape);
+  const config = loadConfigOrExit(apiEnvShape, process.env, apiSafety);
   const log = createLogger('api', config.LOG_LEVEL);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required (npm start provides the embedded Postgres)');
   const migrations = createPool(config.DATABASE_URL, 'descrow-api-migrate', { max: 1 });

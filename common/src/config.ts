@@ -5,16 +5,16 @@ import { z } from 'zod';
  * A bad value stops the process with one line naming the variable.
  */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, readonly problem: string) {
-    super(`Invalid configuration: ${variable} ${problem}`);
+  constructor(readonly variable: string, readonly problem: string, prefix = 'Invalid configuration: ') {
+    super(`${prefix}${variable} ${problem}`);
     this.name = 'ConfigError';
   }
 }
 
 type Shape = Record<string, z.ZodType>;
 
-/** Parse `env` with `shape`; throws ConfigError naming the first bad variable. */
-export function parseEnv<S extends Shape>(shape: S, env: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<S>> {
+/** Parse `env` with `shape`, then `guard` (e.g. the production checks); throws ConfigError naming the first bad variable. */
+export function parseEnv<S extends Shape>(shape: S, env: NodeJS.ProcessEnv = process.env, guard?: (config: z.infer<z.ZodObject<S>>) => unknown): z.infer<z.ZodObject<S>> {
   // Empty strings mean "unset" so `FOO=` in a .env file falls back to the default.
   const cleaned: Record<string, string> = {};
   for (const key of Object.keys(shape)) {
@@ -28,13 +28,15 @@ export function parseEnv<S extends Shape>(shape: S, env: NodeJS.ProcessEnv = pro
     const shown = cleaned[variable] === undefined ? 'is missing' : `is invalid (${issue.message})`;
     throw new ConfigError(variable, shown);
   }
-  return result.data as z.infer<z.ZodObject<S>>;
+  const config = result.data as z.infer<z.ZodObject<S>>;
+  guard?.(config);
+  return config;
 }
 
 /** For `main` entry points: parse or print one clear line and exit 1. */
-export function loadConfigOrExit<S extends Shape>(shape: S, env: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<S>> {
+export function loadConfigOrExit<S extends Shape>(shape: S, env: NodeJS.ProcessEnv = process.env, guard?: (config: z.infer<z.ZodObject<S>>) => unknown): z.infer<z.ZodObject<S>> {
   try {
-    return parseEnv(shape, env);
+    return parseEnv(shape, env, guard);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -74,4 +76,6 @@ export const sharedEnvShape = {
   RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
   CHAIN_ID: z.coerce.number().int().positive().default(31337),
   DEPLOYMENT_FILE: z.string().default('sandbox/chain/deployments/local.json'),
+  /** Daraja (or the simulator): also decides whether this run is development (common/src/safety.ts). */
+  MPESA_BASE_URL: z.string().url().default('http://127.0.0.1:4200'),
 };

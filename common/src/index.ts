@@ -4,3 +4,4 @@ export * from './db';
 export * from './migrate';
 export * from './embeddedPostgres';
 export * from './anvil';
+export * from './safety';

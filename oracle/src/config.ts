@@ -1,11 +1,14 @@
 import { z } from 'zod';
-import { env, sharedEnvShape } from '@descrow/common';
+import { env, refuseUnsafe, rules, sharedEnvShape, type Rule } from '@descrow/common';
 
 /** Every oracle setting, from the environment (see .env.example, "oracle"). */
 export const oracleEnvShape = {
   ...sharedEnvShape,
   ORACLE_PORT: env.port(4100),
   ORACLE_HOST: z.string().default('0.0.0.0'),
+  /** The internal listener (/internal/*, detailed /health): its own port, never published. Unset = ORACLE_PORT + 1. */
+  ORACLE_INTERNAL_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  ORACLE_INTERNAL_HOST: z.string().default('127.0.0.1'),
   /** Where Daraja reaches us; the callback paths are appended. Must avoid Daraja's banned words. */
   ORACLE_PUBLIC_URL: z.string().url().default('http://127.0.0.1:4100'),
   /** Secret path segment in every callback URL, compared in constant time. */
@@ -21,6 +24,8 @@ export const oracleEnvShape = {
   ORACLE_CALLBACK_ALLOWED_IPS: env.list(),
   /** Proxies whose X-Forwarded-For we believe. */
   ORACLE_TRUSTED_PROXIES: env.list(),
+  /** Outside development an empty allow-list must be chosen explicitly with this. */
+  ORACLE_CALLBACK_ALLOW_ANY_SOURCE: env.bool(false),
   ORACLE_CALLBACK_BODY_LIMIT: env.int(64 * 1024, 1024),
   /** STK: how long a push may stay unanswered before it is expired, and query backoff. */
   ORACLE_STK_EXPIRY_SECONDS: env.int(180, 10),
@@ -46,3 +51,29 @@ export const oracleEnvShape = {
 };
 
 export type OracleConfig = z.infer<z.ZodObject<typeof oracleEnvShape>>;
+
+/** Safaricom's published sandbox values: correct against the sandbox (and the simulator) only. */
+const SANDBOX_ONLY = { MPESA_PASSKEY: 'bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919', MPESA_INITIATOR_PASSWORD: 'Safaricom999!*!' } as const;
+
+const oracleRules: Rule<OracleConfig>[] = [
+  rules.secret('ORACLE_CALLBACK_TOKEN'),
+  rules.secret('ORACLE_SERVICE_TOKEN'),
+  rules.notAnvilKey('ORACLE_PRIVATE_KEY'),
+  rules.secret('MPESA_CONSUMER_KEY', 1),
+  rules.secret('MPESA_CONSUMER_SECRET', 1),
+  ...(['MPESA_PASSKEY', 'MPESA_INITIATOR_PASSWORD'] as const).map((variable): Rule<OracleConfig> => (c) =>
+    c[variable] === SANDBOX_ONLY[variable] && new URL(c.MPESA_BASE_URL).hostname !== 'sandbox.safaricom.co.ke'
+      ? { variable, problem: "is Safaricom's public sandbox value; set your app's own" }
+      : null),
+  (c) =>
+    c.ORACLE_CALLBACK_ALLOWED_IPS.length || c.ORACLE_CALLBACK_ALLOW_ANY_SOURCE
+      ? null
+      : { variable: 'ORACLE_CALLBACK_ALLOWED_IPS', problem: "is empty: list Safaricom's callback addresses (docs/daraja.md), or set ORACLE_CALLBACK_ALLOW_ANY_SOURCE=true to accept any source" },
+  rules.redisRequired(),
+];
+
+/** Outside development: throws a ConfigError naming the first unsafe setting (common/src/safety.ts). */
+export const oracleSafety = (config: OracleConfig) => refuseUnsafe(config, oracleRules);
+
+/** The internal listener's port. */
+export const internalPort = (config: OracleConfig) => config.ORACLE_INTERNAL_PORT ?? config.ORACLE_PORT + 1;

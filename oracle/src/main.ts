@@ -3,12 +3,13 @@
  * migrations, serves callbacks and the internal API, and runs the background jobs.
  */
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import Redis from 'ioredis';
 import type { Hex } from 'viem';
 import { createLogger, createPool, loadConfigOrExit, migrate } from '@descrow/common';
 import { EscrowChain } from './chain/escrow';
-import { oracleEnvShape, type OracleConfig } from './config';
+import { internalPort, oracleEnvShape, oracleSafety, type OracleConfig } from './config';
 import type { OracleContext } from './context';
 import { DarajaClient } from './daraja/client';
 import { securityCredential } from './daraja/credential';
@@ -54,15 +55,22 @@ export async function createOracle(config: OracleConfig, root = resolve(__dirnam
   const ctx: OracleContext = { config, pool, redis, daraja, chain, log };
   const app = buildServer(ctx);
   const jobs = new JobRunner(ctx);
+  // /internal/* (and /health with error details) on a listener of its own; the public one refuses /internal.
+  let internal: Server | undefined;
   return {
     ctx, app, jobs,
     async start() {
       await app.listen({ port: config.ORACLE_PORT, host: config.ORACLE_HOST });
+      internal = createServer((req, res) => app.routing(req, res));
+      internal.keepAliveTimeout = 65_000;
+      await new Promise<void>((ok, fail) => internal!.once('error', fail).listen(internalPort(config), config.ORACLE_INTERNAL_HOST, ok));
       if (config.ORACLE_RUN_JOBS) jobs.start();
-      log.info({ port: config.ORACLE_PORT, escrow: address, oracle: chain.account.address }, 'oracle ready');
+      log.info({ port: config.ORACLE_PORT, internal: `${config.ORACLE_INTERNAL_HOST}:${internalPort(config)}`, escrow: address, oracle: chain.account.address }, 'oracle ready');
     },
     async stop() {
       await jobs.stop();
+      internal?.closeAllConnections();
+      await new Promise((r) => (internal ? internal.close(r) : r(undefined)));
       await app.close();
       await pool.end();
       redis.disconnect();
@@ -71,7 +79,7 @@ export async function createOracle(config: OracleConfig, root = resolve(__dirnam
 }
 
 if (require.main === module) {
-  const config = loadConfigOrExit(oracleEnvShape);
+  const config = loadConfigOrExit(oracleEnvShape, process.env, oracleSafety);
   createOracle(config)
     .then(async (oracle) => {
       await oracle.start();

@@ -130,8 +130,15 @@ export class OracleHarness {
   }
   private salts = new Map<Hex, Hex>();
 
+  /** The internal listener of the oracle at `publicUrl` (ORACLE_INTERNAL_PORT is unset here: ORACLE_PORT + 1). */
+  internalUrl(publicUrl: string): string {
+    const u = new URL(publicUrl);
+    u.port = String(Number(u.port) + 1);
+    return u.origin;
+  }
+
   async requestStk(oracleUrl: string, body: Record<string, unknown>, token = this.env.ORACLE_SERVICE_TOKEN ?? 'dev-service-token-change-me') {
-    const res = await fetch(`${oracleUrl}/internal/stk`, {
+    const res = await fetch(`${this.internalUrl(oracleUrl)}/internal/stk`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body),
     });
     return { status: res.status, body: (await res.json()) as Record<string, any> };

@@ -31,6 +31,10 @@ test('/health checks Postgres, Redis, the chain and Daraja, and says which one i
     const b = await down.json();
     expect(b.checks.chain.ok).toBe(false);
     expect(b.checks.postgres.ok).toBe(true);
+    // The public answer has no internal error text; the internal listener has it.
+    expect(b.checks.chain.error).toBeUndefined();
+    const detail = await (await fetch(`${h.internalUrl(oracle.url)}/health`)).json();
+    expect(detail.checks.chain).toMatchObject({ ok: false, error: expect.any(String) });
   } finally {
     h.anvil.process.kill('SIGCONT');
   }
@@ -65,4 +69,15 @@ test('unknown routes and methods get a JSON 404, never a stack trace', async () 
   const res = await fetch(`${oracle.url}/nope`);
   expect(res.status).toBe(404);
   expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no such route' } });
+});
+
+test('/internal/* answers only on the internal listener, never on the public port', async () => {
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${h.env.ORACLE_SERVICE_TOKEN ?? 'dev-service-token-change-me'}` };
+  const onPublic = await fetch(`${oracle.url}/internal/reconciliation/latest`, { headers });
+  expect(onPublic.status).toBe(404);
+  expect(await onPublic.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no such route' } });
+  const onInternal = await fetch(`${h.internalUrl(oracle.url)}/internal/reconciliation/latest`, { headers });
+  expect(onInternal.status).toBe(200);
+  // Daraja's hooks stay on the public listener.
+  expect((await post({ 'x-forwarded-for': SAFARICOM_IP })).status).toBe(200);
 });

@@ -93,12 +93,12 @@ test('the simulator, the oracle ledger and the chain agree', async () => {
 });
 
 test('a reconciliation run finds the ledger and the chain in agreement and stores itself', async () => {
-  const res = await fetch(`${oracle.url}/internal/reconciliation`, { method: 'POST', headers: { authorization: 'Bearer dev-service-token-change-me' } });
+  const res = await fetch(`${h.internalUrl(oracle.url)}/internal/reconciliation`, { method: 'POST', headers: { authorization: 'Bearer dev-service-token-change-me' } });
   expect(res.status).toBe(200);
   const run = await res.json();
   expect(run.checked).toBeGreaterThanOrEqual(3 + 3);
   expect(run.discrepancies).toEqual([]);
-  const latest = await (await fetch(`${oracle.url}/internal/reconciliation/latest`, { headers: { authorization: 'Bearer dev-service-token-change-me' } })).json();
+  const latest = await (await fetch(`${h.internalUrl(oracle.url)}/internal/reconciliation/latest`, { headers: { authorization: 'Bearer dev-service-token-change-me' } })).json();
   expect(latest).toMatchObject({ checked: run.checked, discrepancies: [] });
 });
 
@@ -117,6 +117,6 @@ test('a payout M-Pesa refuses for a reason a person must fix (2040) is surfaced 
   await new Promise((r) => setTimeout(r, 1_000)); // more job ticks: still no second attempt
   expect((await h.pool.query(`SELECT count(*)::int AS n FROM oracle.payouts WHERE order_id=$1`, [orderId])).rows[0].n).toBe(1);
   expect((await h.getOrder(orderId)).sellerPayoutDue).toBe(true); // still owed on chain
-  const run = await (await fetch(`${oracle.url}/internal/reconciliation`, { method: 'POST', headers: { authorization: 'Bearer dev-service-token-change-me' } })).json();
+  const run = await (await fetch(`${h.internalUrl(oracle.url)}/internal/reconciliation`, { method: 'POST', headers: { authorization: 'Bearer dev-service-token-change-me' } })).json();
   expect(run.discrepancies).toContainEqual({ kind: 'payout_needs_attention', orderId, detail: expect.stringContaining('2040') });
 });

@@ -121,7 +121,7 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     RPC_URL: chain.url,
     DEPLOYMENT_FILE: deploymentFile,
-    ORACLE_URL: `http://127.0.0.1:${oraclePort}`,
+    ORACLE_URL: `http://127.0.0.1:${oraclePort + 1}`, // the oracle's internal listener (ORACLE_PORT + 1)
     ORACLE_SERVICE_TOKEN: serviceToken,
     INDEX_SCHEMA,
     ADMIN_ADDRESSES: ADMIN.address,

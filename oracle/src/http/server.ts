@@ -27,6 +27,15 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
   });
 
+  // Connections to the public listener (Daraja's hooks, /health). /internal/* answers only on
+  // the internal listener (main.ts), which compose does not publish.
+  const publicSockets = new WeakSet<object>();
+  app.server.on('connection', (socket) => publicSockets.add(socket));
+  const isPublic = (req: FastifyRequest) => publicSockets.has(req.raw.socket);
+  app.addHook('onRequest', async (req, reply) => {
+    if (isPublic(req) && req.url.startsWith('/internal')) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
+  });
+
   app.addHook('onResponse', (req, reply, done) => {
     req.log.info({ method: req.method, url: req.url.replace(/\/hooks\/([a-z/]+)\/[^/?]+/, '/hooks/$1/[token]'), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     done();
@@ -122,7 +131,7 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
   });
 
   // ---- health ------------------------------------------------------------------------
-  app.get('/health', async (_req, reply) => {
+  app.get('/health', async (req, reply) => {
     const check = async (fn: () => Promise<unknown>) => {
       const t = Date.now();
       try {
@@ -140,6 +149,9 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
     ]);
     const checks = { postgres, redis, chain, daraja };
     const ok = Object.values(checks).every((c) => c.ok);
+    if (!ok) req.log.warn({ checks }, 'unhealthy');
+    // The public answer names the failing dependency; the error text stays on the internal listener and in the log.
+    if (isPublic(req)) for (const c of Object.values(checks) as { error?: string }[]) delete c.error;
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
   });
 

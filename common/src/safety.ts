@@ -1,0 +1,109 @@
+/**
+ * Production safety: outside development every service refuses the public development
+ * values (default secrets, anvil's keys, localhost sign-in domains, an open callback
+ * endpoint, an in-memory Redis) with one line naming the variable.
+ *
+ * Development means all three: NODE_ENV is not `production`, the chain is the dev chain
+ * (31337), and Daraja is the simulator (a plain-http URL that is not Safaricom's).
+ */
+import { ANVIL_ACCOUNTS } from './anvil';
+import { ConfigError } from './config';
+
+export const DEV_CHAIN_ID = 31337;
+
+export interface ModeInputs { NODE_ENV?: string; CHAIN_ID?: number; MPESA_BASE_URL?: string }
+
+/** Daraja is the simulator when its URL is plain http and not a Safaricom host. */
+export function isDarajaSimulator(url: string | undefined): boolean {
+  if (!url) return true;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' && !/(^|\.)safaricom\.co\.ke$/i.test(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
+export function isDevelopment(c: ModeInputs): boolean {
+  return c.NODE_ENV !== 'production' && (c.CHAIN_ID ?? DEV_CHAIN_ID) === DEV_CHAIN_ID && isDarajaSimulator(c.MPESA_BASE_URL);
+}
+
+/** Why a run is not development, for the refusal line. */
+export function modeReason(c: ModeInputs): string {
+  if (c.NODE_ENV === 'production') return 'NODE_ENV=production';
+  if ((c.CHAIN_ID ?? DEV_CHAIN_ID) !== DEV_CHAIN_ID) return `CHAIN_ID=${c.CHAIN_ID} is not the dev chain`;
+  return 'MPESA_BASE_URL is not the Daraja simulator';
+}
+
+const anvilKeys = new Set<string>(ANVIL_ACCOUNTS.map((a) => a.privateKey.toLowerCase()));
+const anvilAddresses = new Set<string>(ANVIL_ACCOUNTS.map((a) => a.address.toLowerCase()));
+
+/** One of anvil's public dev keys (mnemonic "test test … junk"), known to everyone. */
+export const isAnvilKey = (key: string | undefined) => !!key && anvilKeys.has(key.toLowerCase());
+export const isAnvilAddress = (address: string | undefined) => !!address && anvilAddresses.has(address.toLowerCase());
+
+const LOCAL_HOSTS = /^(localhost|127(?:\.\d{1,3}){3}|\[?::1\]?|0\.0\.0\.0)$/i;
+
+/** A host (`example.com:443`) or URL that points at this machine. */
+export function isLocalhost(hostOrUrl: string): boolean {
+  let host = hostOrUrl.trim();
+  try {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) host = new URL(host).hostname;
+    else host = new URL(`http://${host}`).hostname;
+  } catch {
+    /* keep as given */
+  }
+  return LOCAL_HOSTS.test(host) || /\.localhost$/i.test(host);
+}
+
+/** Secrets shorter than this are refused outside development. */
+export const MIN_SECRET_LENGTH = 32;
+
+/** Every development default a secret has ever had (config defaults, docker-compose, .env.example). */
+export const DEV_SECRETS: Record<string, readonly string[]> = {
+  JWT_SECRET: ['dev-jwt-secret-change-me-please-0123456789', 'dev-jwt-secret-change-me-0123456789abcdef'],
+  ORACLE_SERVICE_TOKEN: ['dev-service-token-change-me'],
+  ORACLE_CALLBACK_TOKEN: ['dev-callback-token-change-me'],
+  MPESA_CONSUMER_KEY: ['descrow-dev-consumer-key'],
+  MPESA_CONSUMER_SECRET: ['descrow-dev-consumer-secret'],
+  POSTGRES_PASSWORD: ['postgres'],
+};
+
+/** A rule returns the problem with one variable, or nothing. */
+export type Rule<C> = (config: C) => { variable: string; problem: string } | null | undefined | false;
+
+/** Checks shared by the rules below. */
+export const rules = {
+  /** Not a development default, and long enough. */
+  secret: <C>(variable: keyof C & string, min = MIN_SECRET_LENGTH): Rule<C> => (c) => {
+    const v = String((c as Record<string, unknown>)[variable] ?? '');
+    if (!v) return { variable, problem: 'is missing' };
+    if (DEV_SECRETS[variable]?.includes(v)) return { variable, problem: 'is the public development default; set your own secret' };
+    if (v.length < min) return { variable, problem: `is too short (${v.length} characters; at least ${min})` };
+    return null;
+  },
+  notAnvilKey: <C>(variable: keyof C & string): Rule<C> => (c) =>
+    isAnvilKey((c as Record<string, unknown>)[variable] as string)
+      ? { variable, problem: "is one of anvil's public development keys; use your own key from a secret store" }
+      : null,
+  notLocalhost: <C>(variable: keyof C & string): Rule<C> => (c) => {
+    const v = (c as Record<string, unknown>)[variable];
+    return typeof v === 'string' && isLocalhost(v) ? { variable, problem: `points at this machine (${v}); set the public host of your dApp` } : null;
+  },
+  redisRequired: <C extends { REDIS_URL?: string }>(): Rule<C> => (c) =>
+    c.REDIS_URL ? null : { variable: 'REDIS_URL', problem: 'is missing: rate limits, locks and pub/sub must be shared through a real Redis' },
+};
+
+/**
+ * Runs `checks` unless the run is development; throws a ConfigError naming the first
+ * variable that is unsafe, e.g.
+ * `Unsafe configuration (NODE_ENV=production): JWT_SECRET is the public development default; set your own secret`.
+ */
+export function refuseUnsafe<C extends ModeInputs>(config: C, checks: Rule<C>[]): C {
+  if (isDevelopment(config)) return config;
+  for (const check of checks) {
+    const p = check(config);
+    if (p) throw new ConfigError(p.variable, p.problem, `Unsafe configuration (${modeReason(config)}): `);
+  }
+  return config;
+}
