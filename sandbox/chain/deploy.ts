@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { createPublicClient, createWalletClient, getAddress, http, keccak256, type Address, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { escrowAbi, escrowBytecode, type Deployment } from '@descrow/contracts';
-import { chainFor, DEV_ROLES } from '@descrow/common';
+import { chainFor, DEV_CHAIN_ID, DEV_ROLES, isAnvilAddress, isAnvilKey } from '@descrow/common';
 
 export interface DeployOptions {
   rpcUrl: string;
@@ -41,13 +41,21 @@ export async function deployEscrow(opts: DeployOptions): Promise<DeployResult> {
     }
   }
 
-  const deployer = privateKeyToAccount(opts.deployerKey ?? DEV_ROLES.owner.privateKey);
+  const deployerKey = opts.deployerKey ?? DEV_ROLES.owner.privateKey;
   const roles = opts.roles ?? {
     owner: DEV_ROLES.owner.address,
     oracle: DEV_ROLES.oracle.address,
     arbiter: DEV_ROLES.arbiter.address,
     treasury: DEV_ROLES.treasury.address,
   };
+  // Anywhere but the dev chain anvil's public keys are everyone's: refuse them before anything is sent.
+  if (chainId !== DEV_CHAIN_ID) {
+    if (isAnvilKey(deployerKey)) throw new Error(`chain ${chainId} is not the dev chain (${DEV_CHAIN_ID}): the deployer key is one of anvil's public keys; set DEPLOYER_PRIVATE_KEY or DEPLOYER_KEY_FILE`);
+    for (const [role, address] of Object.entries(roles)) {
+      if (isAnvilAddress(address)) throw new Error(`chain ${chainId} is not the dev chain (${DEV_CHAIN_ID}): the ${role} is anvil's public account ${address}; set ESCROW_${role.toUpperCase()}`);
+    }
+  }
+  const deployer = privateKeyToAccount(deployerKey);
   const feeBps = opts.feeBps ?? 250;
   const chain = chainFor(opts.rpcUrl, chainId);
   const wallet = createWalletClient({ account: deployer, chain, transport: http(opts.rpcUrl) });
@@ -65,6 +73,11 @@ export async function deployEscrow(opts: DeployOptions): Promise<DeployResult> {
   if (opts.windows) await send('setWindows', [opts.windows.shipping, opts.windows.confirmation]);
   if (roles.treasury.toLowerCase() !== deployer.address.toLowerCase()) await send('setTreasury', [roles.treasury]);
   if (roles.owner.toLowerCase() !== deployer.address.toLowerCase()) await send('setOwner', [roles.owner]);
+  // Dev chain only: an oracle key of your own starts with no gas; give it some.
+  if (chainId === DEV_CHAIN_ID && (await publicClient.getBalance({ address: roles.oracle })) === 0n) {
+    const h = await wallet.sendTransaction({ to: roles.oracle, value: 100n * 10n ** 18n });
+    await publicClient.waitForTransactionReceipt({ hash: h, pollingInterval: 50 });
+  }
 
   const deployment: Deployment = {
     chainId,

@@ -1,10 +1,15 @@
 /**
  * `npm run sandbox:chain`: start anvil (unless a chain already answers at RPC_URL),
- * deploy the escrow with the dev roles, write the deployment file, print what it did,
- * and keep the chain running until Ctrl-C. Run twice: same chain, same contract.
+ * deploy the escrow, write the deployment file, print what it did, and keep the chain
+ * running until Ctrl-C. Run twice: same chain, same contract.
+ *
+ * Roles come from ESCROW_OWNER / ESCROW_ORACLE / ESCROW_ARBITER / ESCROW_TREASURY and the
+ * deployer key from DEPLOYER_PRIVATE_KEY or DEPLOYER_KEY_FILE; unset, the dev roles
+ * (anvil's public accounts), which deployEscrow refuses on any chain but the dev chain.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { Address, Hex } from 'viem';
 import { z } from 'zod';
 import { DEV_ROLES, env, loadConfigOrExit, rpcAnswers, startAnvil, type AnvilHandle } from '@descrow/common';
 import { deployEscrow } from './deploy';
@@ -16,7 +21,22 @@ const config = loadConfigOrExit({
   DEPLOYMENT_FILE: z.string().default('sandbox/chain/deployments/local.json'),
   ESCROW_FEE_BPS: z.coerce.number().int().min(0).max(1000).default(250),
   CHAIN_STATE_FILE: z.string().default('.data/anvil/state.json'),
+  DEPLOYER_PRIVATE_KEY: env.privateKey().optional(),
+  /** A file holding the deployer's 0x-prefixed private key (e.g. a mounted secret). */
+  DEPLOYER_KEY_FILE: z.string().optional(),
+  ESCROW_OWNER: env.address().optional(),
+  ESCROW_ORACLE: env.address().optional(),
+  ESCROW_ARBITER: env.address().optional(),
+  ESCROW_TREASURY: env.address().optional(),
 });
+
+function deployerKey(): Hex | undefined {
+  if (config.DEPLOYER_PRIVATE_KEY) return config.DEPLOYER_PRIVATE_KEY as Hex;
+  if (!config.DEPLOYER_KEY_FILE) return undefined;
+  const key = readFileSync(config.DEPLOYER_KEY_FILE, 'utf8').trim();
+  if (!/^0x[0-9a-fA-F]{64}$/.test(key)) throw new Error(`DEPLOYER_KEY_FILE ${config.DEPLOYER_KEY_FILE} does not hold a 0x-prefixed 32-byte hex private key`);
+  return key as Hex;
+}
 
 async function main() {
   const started = Date.now();
@@ -42,11 +62,18 @@ async function main() {
     rpcUrl: config.RPC_URL,
     deploymentFile: resolve(root, config.DEPLOYMENT_FILE),
     feeBps: config.ESCROW_FEE_BPS,
+    deployerKey: deployerKey(),
+    roles: {
+      owner: (config.ESCROW_OWNER ?? DEV_ROLES.owner.address) as Address,
+      oracle: (config.ESCROW_ORACLE ?? DEV_ROLES.oracle.address) as Address,
+      arbiter: (config.ESCROW_ARBITER ?? DEV_ROLES.arbiter.address) as Address,
+      treasury: (config.ESCROW_TREASURY ?? DEV_ROLES.treasury.address) as Address,
+    },
     log: (l) => console.log(`chain: ${l}`),
   });
   console.log(`chain: deployment file ${config.DEPLOYMENT_FILE}${reused ? ' (unchanged)' : ''}`);
   console.log(`chain: roles owner=${deployment.roles.owner} oracle=${deployment.roles.oracle} arbiter=${deployment.roles.arbiter} treasury=${deployment.roles.treasury}`);
-  console.log(`chain: dev buyer=${DEV_ROLES.buyer.address} seller=${DEV_ROLES.seller.address}`);
+  if (deployment.chainId === 31337) console.log(`chain: dev buyer=${DEV_ROLES.buyer.address} seller=${DEV_ROLES.seller.address}`);
   console.log(`chain: ready in ${Date.now() - started} ms`);
   if (!anvil) return;
   const stop = async () => {

@@ -1,11 +1,15 @@
-/** The dev-chain deployer: a contract with the dev roles, a deployment file, and idempotence. */
-import { mkdtempSync, readFileSync } from 'node:fs';
+/** The deployer: dev roles on the dev chain, a deployment file, idempotence; on any other chain, roles from settings and no anvil keys. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createPublicClient, http } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { DEV_ROLES, startAnvil, type AnvilHandle } from '@descrow/common';
 import { escrowAbi } from '@descrow/contracts';
 import { deployEscrow } from '../deploy';
+
+const ROOT = resolve(__dirname, '../../..');
 
 let anvil: AnvilHandle;
 beforeAll(async () => { anvil = await startAnvil(); });
@@ -50,4 +54,50 @@ test('after the chain was reset (fresh anvil, same chain id) the stale file is n
   } finally {
     await fresh.stop();
   }
+});
+
+describe('on a chain that is not the dev chain (chain id 1337)', () => {
+  let foreign: AnvilHandle;
+  beforeAll(async () => { foreign = await startAnvil({ chainId: 1337 }); });
+  afterAll(async () => { await foreign?.stop(); });
+  const pub = () => createPublicClient({ transport: http(foreign.url), cacheTime: 0 });
+  const fund = async (address: string) => {
+    await fetch(foreign.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'anvil_setBalance', params: [address, '0x56bc75e2d63100000'] }) });
+  };
+  const roles = () => ({ owner: privateKeyToAccount(generatePrivateKey()).address, oracle: privateKeyToAccount(generatePrivateKey()).address, arbiter: privateKeyToAccount(generatePrivateKey()).address, treasury: privateKeyToAccount(generatePrivateKey()).address });
+
+  test("anvil's public keys and accounts are refused before anything is sent", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'descrow-deploy-')), 'real.json');
+    await expect(deployEscrow({ rpcUrl: foreign.url, deploymentFile: file })).rejects.toThrow(/chain 1337 is not the dev chain \(31337\): the deployer key is one of anvil's public keys; set DEPLOYER_PRIVATE_KEY or DEPLOYER_KEY_FILE/);
+    const key = generatePrivateKey();
+    await fund(privateKeyToAccount(key).address);
+    await expect(deployEscrow({ rpcUrl: foreign.url, deploymentFile: file, deployerKey: key, roles: { ...roles(), arbiter: DEV_ROLES.arbiter.address } }))
+      .rejects.toThrow(`the arbiter is anvil's public account ${DEV_ROLES.arbiter.address}; set ESCROW_ARBITER`);
+    expect(await pub().getBlockNumber()).toBe(0n); // no transaction at all
+    expect(existsSync(file)).toBe(false);
+  });
+
+  test('npm run sandbox:chain takes the roles from settings and the deployer key from a key file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'descrow-deploy-'));
+    const key = generatePrivateKey();
+    await fund(privateKeyToAccount(key).address);
+    writeFileSync(join(dir, 'deployer.key'), `${key}\n`, { mode: 0o600 });
+    const r = roles();
+    const run = (extra: Record<string, string>) => spawnSync(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'sandbox/chain/start.ts')], {
+      cwd: ROOT, encoding: 'utf8', timeout: 60_000,
+      env: { PATH: process.env.PATH, TZ: 'UTC', RPC_URL: foreign.url, CHAIN_ID: '1337', DEPLOYMENT_FILE: join(dir, 'deployment.json'), DEPLOYER_KEY_FILE: join(dir, 'deployer.key'), ...extra },
+    });
+    // One role left unset: it would default to anvil's account, so the start stops naming the setting.
+    const refused = run({ ESCROW_OWNER: r.owner, ESCROW_ORACLE: r.oracle, ESCROW_TREASURY: r.treasury });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^chain: chain 1337 is not the dev chain .*set ESCROW_ARBITER$/)]);
+    expect(await pub().getBlockNumber()).toBe(0n);
+
+    const ok = run({ ESCROW_OWNER: r.owner, ESCROW_ORACLE: r.oracle, ESCROW_ARBITER: r.arbiter, ESCROW_TREASURY: r.treasury });
+    expect([ok.status, ok.stderr]).toEqual([0, '']);
+    const deployment = JSON.parse(readFileSync(join(dir, 'deployment.json'), 'utf8'));
+    expect(deployment).toMatchObject({ chainId: 1337, roles: r });
+    const read = (functionName: 'owner' | 'oracle' | 'arbiter' | 'treasury') => pub().readContract({ address: deployment.address, abi: escrowAbi, functionName });
+    expect({ owner: await read('owner'), oracle: await read('oracle'), arbiter: await read('arbiter'), treasury: await read('treasury') }).toEqual(r);
+  }, 90_000);
 });
