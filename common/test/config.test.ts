@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, env, parseEnv, sharedEnvShape } from '../src/config';
+import { isAnvilKey, isDarajaSimulator, isDevelopment, isLocalhost, refuseUnsafe, rules } from '../src/safety';
 
 test('defaults apply, values are coerced, and empty strings count as unset', () => {
   const cfg = parseEnv({ PORT: env.port(4000), FLAG: env.bool(false), LIST: env.list() }, { PORT: '4100', FLAG: 'yes', LIST: ' a, b ,,c' });
@@ -31,4 +32,26 @@ test('loadConfigOrExit stops the process with exit code 1 and that single line o
   expect(status).toBe(1);
   expect(stderr.trim().split('\n')).toHaveLength(1);
   expect(stderr).toMatch(/^Invalid configuration: CHAIN_ID is invalid/);
+});
+
+describe('production safety (common/src/safety.ts)', () => {
+  test('development is NODE_ENV not production, the dev chain and the Daraja simulator, all three', () => {
+    expect(isDevelopment({})).toBe(true);
+    expect(isDevelopment({ NODE_ENV: 'test', CHAIN_ID: 31337, MPESA_BASE_URL: 'http://daraja-sim:4200' })).toBe(true);
+    expect(isDevelopment({ NODE_ENV: 'production' })).toBe(false);
+    expect(isDevelopment({ CHAIN_ID: 420420422 })).toBe(false);
+    expect(isDevelopment({ MPESA_BASE_URL: 'https://sandbox.safaricom.co.ke' })).toBe(false);
+    expect(isDarajaSimulator('http://api.safaricom.co.ke')).toBe(false);
+    expect(isDarajaSimulator('https://daraja-proxy.internal')).toBe(false);
+  });
+  test('localhost in every spelling, and anvil keys in any case', () => {
+    for (const v of ['localhost:4000', 'http://localhost:4000', 'http://127.0.0.1', '[::1]:4000', 'app.localhost', '0.0.0.0:80']) expect([v, isLocalhost(v)]).toEqual([v, true]);
+    for (const v of ['shop.example.com', 'https://shop.example.com', 'localhost.example.com']) expect([v, isLocalhost(v)]).toEqual([v, false]);
+    expect(isAnvilKey('0xAC0974BEC39A17E36BA4A6B4D238FF944BACB478CBED5EFCAE784D7BF4F2FF80')).toBe(true);
+  });
+  test('outside development the first unsafe setting is named; in development nothing is checked', () => {
+    const check = [rules.secret<{ JWT_SECRET: string }>('JWT_SECRET')];
+    expect(() => refuseUnsafe({ NODE_ENV: 'production', JWT_SECRET: 'short-secret' }, check)).toThrow('Unsafe configuration (NODE_ENV=production): JWT_SECRET is too short (12 characters; at least 32)');
+    expect(() => refuseUnsafe({ NODE_ENV: 'development', JWT_SECRET: 'short-secret' }, check)).not.toThrow();
+  });
 });
