@@ -42,13 +42,16 @@ const asIfInPlace = (entry: string): Plugin => ({
   },
 });
 
-export async function buildServices(): Promise<void> {
-  rmSync(OUT, { recursive: true, force: true });
+/** Files the services read next to their code; the runtime image copies each (Dockerfile). */
+export const RUNTIME_ASSETS = ['oracle/migrations', 'api/migrations', 'api/src/schema', 'sandbox/daraja/certs'];
+
+export async function buildServices(out = OUT): Promise<void> {
+  if (out === OUT) rmSync(OUT, { recursive: true, force: true });
   for (const entry of ENTRIES) {
     await build({
       absWorkingDir: ROOT,
       entryPoints: [entry],
-      outdir: resolve(OUT, dirname(entry)),
+      outdir: resolve(out, dirname(entry)),
       bundle: true,
       platform: 'node',
       target: 'node20',

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { GraphQLError, type DefinitionNode, type ExecutionResult } from 'graphql';
 import { createSchema, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { createLogger, type Logger } from '@descrow/common';
 import type { Deployment } from '@descrow/contracts';
@@ -178,6 +179,8 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     healthCheckEndpoint: '/__yoga/health',
     landingPage: false,
     graphiql: config.NODE_ENV !== 'production',
+    // GraphiQL's code inlined from the installed package: no CDN, works offline and under a strict CSP.
+    renderGraphiQL,
     cors: config.CORS_ORIGINS.length
       ? { origin: config.CORS_ORIGINS.includes('*') ? '*' : config.CORS_ORIGINS, credentials: !config.CORS_ORIGINS.includes('*'), methods: ['GET', 'POST', 'OPTIONS'] }
       : false,
