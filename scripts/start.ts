@@ -8,9 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { DEV_ROLES, ensureDatabase, env, loadConfigOrExit, rpcAnswers, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '@descrow/common';
+import { DEV_ROLES, ensureDatabase, env, loadConfigOrExit, rpcAnswers, startEmbeddedPostgres, warnIfEndOfLife, type EmbeddedPostgresHandle } from '@descrow/common';
 
 const root = resolve(__dirname, '..');
+warnIfEndOfLife();
 const config = loadConfigOrExit({
   DATABASE_URL: z.string().url().optional(),
   EMBEDDED_PG_PORT: env.port(54320),

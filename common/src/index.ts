@@ -5,3 +5,4 @@ export * from './migrate';
 export * from './embeddedPostgres';
 export * from './anvil';
 export * from './safety';
+export * from './runtime';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, env, parseEnv, sharedEnvShape } from '../src/config';
 import { isAnvilKey, isDarajaSimulator, isDevelopment, isLocalhost, refuseUnsafe, rules } from '../src/safety';
+import { warnIfEndOfLife } from '../src/runtime';
 
 test('defaults apply, values are coerced, and empty strings count as unset', () => {
   const cfg = parseEnv({ PORT: env.port(4000), FLAG: env.bool(false), LIST: env.list() }, { PORT: '4100', FLAG: 'yes', LIST: ' a, b ,,c' });
@@ -54,4 +55,14 @@ describe('production safety (common/src/safety.ts)', () => {
     expect(() => refuseUnsafe({ NODE_ENV: 'production', JWT_SECRET: 'short-secret' }, check)).toThrow('Unsafe configuration (NODE_ENV=production): JWT_SECRET is too short (12 characters; at least 32)');
     expect(() => refuseUnsafe({ NODE_ENV: 'development', JWT_SECRET: 'short-secret' }, check)).not.toThrow();
   });
+});
+
+test('an end-of-life Node.js gets one warning line naming Node 24; a supported one none', () => {
+  const lines: string[] = [];
+  expect(warnIfEndOfLife('20.20.2', (l) => lines.push(l))).toBe(true);
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^warning: Node\.js 20\.20\.2 reached end of life \(2026-04-30\); Descrow targets Node 24 LTS .*\n$/);
+  expect(lines[0]!.trim()).not.toContain('\n');
+  for (const v of ['22.12.0', '24.21.0', '26.1.0']) expect(warnIfEndOfLife(v, (l) => lines.push(l))).toBe(false);
+  expect(lines).toHaveLength(1);
 });

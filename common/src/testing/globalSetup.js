@@ -39,6 +39,7 @@ async function startRedis() {
 
 module.exports = async function globalSetup() {
   process.env.TZ = 'UTC';
+  require('../runtime.ts').warnIfEndOfLife();
   if (!process.env.DATABASE_URL) {
     const { startEmbeddedPostgres } = require('../embeddedPostgres.ts');
     const root = path.resolve(__dirname, '../../..');
