@@ -77,6 +77,11 @@ export const DEFAULT_NODE_FLAGS = ['--batch-size=500', '--log-level=error', '--s
  * Error messages and the top frame are kept.
  */
 export const DEFAULT_NODE_EXEC_ARGV = ['--stack-trace-limit=1'];
+/**
+ * The node fetches a dictionary registry from GitHub at every start (an ERROR line
+ * offline). Our own chains have no dictionary: an empty registry, inline, needs no network.
+ */
+export const OFFLINE_DICTIONARY_FLAG = '--dictionary-registry=data:application/json,{"ethereum":{}}';
 
 const NODE_BIN = () => resolve(require.resolve('@subql/node-ethereum/package.json'), '../bin/run');
 
@@ -109,6 +114,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
     '--output-fmt=colored',
     ...(opts.flags ?? DEFAULT_NODE_FLAGS),
   ];
+  if (!args.some((a) => a.startsWith('--dictionary-registry'))) args.push(OFFLINE_DICTIONARY_FLAG);
   const child = spawn(process.execPath, args, {
     env: {
       ...process.env,

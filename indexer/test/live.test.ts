@@ -80,3 +80,9 @@ test('freshness: a new event is queryable within 7 s of its block', async () => 
   process.stdout.write(`freshness: block → queryable in ${samples.join(', ')} ms (max ${max} ms)\n`);
   expect(max).toBeLessThan(7_000);
 });
+
+test('a quiet start: the node does not reach for a dictionary on the internet (no error line)', () => {
+  const lines = rig.node.output();
+  expect(lines.length).toBeGreaterThan(0);
+  expect(lines.filter((l) => /dictionary|ERROR/i.test(l))).toEqual([]);
+});
