@@ -71,6 +71,8 @@ export const env = {
 export const sharedEnvShape = {
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: env.logLevel(),
+  /** pretty (development default) or json (elsewhere); see logger.ts. */
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
   DATABASE_URL: env.optionalUrl(),
   REDIS_URL: env.optionalUrl(),
   RPC_URL: z.string().url().default('http://127.0.0.1:8545'),

@@ -1,4 +1,5 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -25,7 +26,16 @@ function flushAll() {
 }
 
 /**
- * Structured JSON logs (pino). `service` names the part on every line. Lines go to stdout
+ * `pretty` (pino-pretty: one readable line per entry) in development, `json` everywhere
+ * else (NODE_ENV test or production); LOG_FORMAT chooses explicitly.
+ */
+export function logFormat(env: NodeJS.ProcessEnv = process.env): 'pretty' | 'json' {
+  if (env.LOG_FORMAT === 'pretty' || env.LOG_FORMAT === 'json') return env.LOG_FORMAT;
+  return (env.NODE_ENV || 'development') === 'development' ? 'pretty' : 'json';
+}
+
+/**
+ * Structured logs (pino): JSON, or readable lines in development (logFormat). `service` names the part on every line. Lines go to stdout
  * through a buffered, asynchronous writer (a synchronous write per line cost the oracle a
  * quarter of its callback throughput); buffers are flushed every second and on exit.
  */
@@ -39,6 +49,9 @@ export function createLogger(service: string, level: string = process.env.LOG_LE
     ...options,
   };
   if (level === 'silent') return pino(base);
+  if (logFormat() === 'pretty') {
+    return pino(base, pretty({ colorize: !!process.stdout.isTTY, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true }));
+  }
   // minLength 0: write as soon as the previous write finishes, batching whatever queued meanwhile.
   const destination = pino.destination({ dest: 1, sync: false, minLength: 0 });
   destinations.add(destination);

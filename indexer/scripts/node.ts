@@ -85,6 +85,21 @@ export const OFFLINE_DICTIONARY_FLAG = '--dictionary-registry=data:application/j
 
 const NODE_BIN = () => resolve(require.resolve('@subql/node-ethereum/package.json'), '../bin/run');
 
+/**
+ * Two warnings the node prints at every start that need no action, each replaced by one
+ * line saying why (docs/operations.md, "A quiet console"); the rest of their text is dropped.
+ */
+const NOISE: [RegExp, string | null][] = [
+  [/^@polkadot\/util has multiple versions/, 'note: @polkadot/util 13 and 14 are both installed (@subql/utils pins 13.5.9, @polkadot/wasm-crypto takes the newest); the node works with both'],
+  [/^Either remove and explicitly install matching versions|^The following conflicting packages were found:|^\s+(cjs|esm) \d+\.\d+\.\d+\s+node_modules\/.*@polkadot\//, null],
+  [/DeprecationWarning: Calling client\.query\(\) when the client is already executing a query/, 'note: pg 8 warns that the SubQuery node queues queries on one client (an API pg 9 removes); harmless with the pinned pg 8'],
+  [/^\(Use `node --trace-deprecation/, null],
+];
+export function explainNoise(line: string): string | null {
+  for (const [pattern, replacement] of NOISE) if (pattern.test(line)) return replacement;
+  return line;
+}
+
 export async function ensureExtensions(databaseUrl: string): Promise<void> {
   const pool = new Pool({ connectionString: databaseUrl, max: 1 });
   try {
@@ -130,9 +145,11 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
   });
   const lines: string[] = [];
   const onData = (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) {
+    for (const raw of chunk.toString().split('\n')) {
       // The handlers decode logs themselves (see project.ts); the node says so per log.
-      if (!line.trim() || line.includes('No ABI provided for datasource')) continue;
+      if (!raw.trim() || raw.includes('No ABI provided for datasource')) continue;
+      const line = explainNoise(raw);
+      if (line === null) continue;
       lines.push(line);
       if (lines.length > 500) lines.shift();
       opts.onLine?.(line);
