@@ -43,7 +43,10 @@ module.exports = async function globalSetup() {
   if (!process.env.DATABASE_URL) {
     const { startEmbeddedPostgres } = require('../embeddedPostgres.ts');
     const root = path.resolve(__dirname, '../../..');
-    const handle = await startEmbeddedPostgres(path.join(root, '.data/test-pg'), Number(process.env.TEST_PG_PORT || 54329));
+    const handle = await startEmbeddedPostgres(path.join(root, '.data/test-pg'), Number(process.env.TEST_PG_PORT || 54329)).catch((err) => {
+      process.stderr.write(`npm test: ${err.message}\n`); // one line, not a stack
+      process.exit(1);
+    });
     process.env.DATABASE_URL = handle.url;
     globalThis.__DESCROW_EMBEDDED_PG__ = handle;
   }
