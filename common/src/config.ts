@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import dotenv from 'dotenv';
 import { z } from 'zod';
 
 /**
@@ -33,8 +36,19 @@ export function parseEnv<S extends Shape>(shape: S, env: NodeJS.ProcessEnv = pro
   return config;
 }
 
-/** For `main` entry points: parse or print one clear line and exit 1. */
+/**
+ * In development (NODE_ENV unset or `development`) a `.env` in the working directory is
+ * read (dotenv; variables already set win). Production and tests never read it.
+ */
+export function loadDotEnv(file = resolve('.env')): boolean {
+  if ((process.env.NODE_ENV || 'development') !== 'development' || !existsSync(file)) return false;
+  dotenv.config({ path: file, quiet: true });
+  return true;
+}
+
+/** For `main` entry points: load `.env` (development), parse, or print one clear line and exit 1. */
 export function loadConfigOrExit<S extends Shape>(shape: S, env: NodeJS.ProcessEnv = process.env, guard?: (config: z.infer<z.ZodObject<S>>) => unknown): z.infer<z.ZodObject<S>> {
+  if (env === process.env) loadDotEnv();
   try {
     return parseEnv(shape, env, guard);
   } catch (err) {

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, env, parseEnv, sharedEnvShape } from '../src/config';
@@ -65,4 +67,16 @@ test('an end-of-life Node.js gets one warning line naming Node 24; a supported o
   expect(lines[0]!.trim()).not.toContain('\n');
   for (const v of ['22.12.0', '24.21.0', '26.1.0']) expect(warnIfEndOfLife(v, (l) => lines.push(l))).toBe(false);
   expect(lines).toHaveLength(1);
+});
+
+test('.env is read in development only, and variables already set win', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'descrow-dotenv-'));
+  writeFileSync(join(dir, '.env'), 'CHAIN_ID=1234\nLOG_LEVEL=debug\n');
+  const script = `require(${JSON.stringify(require.resolve('tsx/cjs'))}); const { loadConfigOrExit, sharedEnvShape } = require(${JSON.stringify(join(__dirname, '../src/config.ts'))}); const c = loadConfigOrExit(sharedEnvShape); console.log(c.CHAIN_ID + ' ' + c.LOG_LEVEL);`;
+  const { NODE_ENV: _n, CHAIN_ID: _c, LOG_LEVEL: _l, ...rest } = process.env;
+  const run = (env: Record<string, string>) => execFileSync(process.execPath, ['-e', script], { cwd: dir, env: { ...rest, ...env }, encoding: 'utf8' }).trim();
+  expect(run({ LOG_LEVEL: 'warn' })).toBe('1234 warn');
+  expect(run({ NODE_ENV: 'development' })).toBe('1234 debug');
+  expect(run({ NODE_ENV: 'production' })).toBe('31337 info');
+  expect(run({ NODE_ENV: 'test' })).toBe('31337 info');
 });

@@ -85,7 +85,7 @@ describe('on a chain that is not the dev chain (chain id 1337)', () => {
     const r = roles();
     const run = (extra: Record<string, string>) => spawnSync(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'sandbox/chain/start.ts')], {
       cwd: ROOT, encoding: 'utf8', timeout: 60_000,
-      env: { PATH: process.env.PATH, TZ: 'UTC', RPC_URL: foreign.url, CHAIN_ID: '1337', DEPLOYMENT_FILE: join(dir, 'deployment.json'), DEPLOYER_KEY_FILE: join(dir, 'deployer.key'), ...extra },
+      env: { PATH: process.env.PATH, TZ: 'UTC', NODE_ENV: 'test', RPC_URL: foreign.url, CHAIN_ID: '1337', DEPLOYMENT_FILE: join(dir, 'deployment.json'), DEPLOYER_KEY_FILE: join(dir, 'deployer.key'), ...extra },
     });
     // One role left unset: it would default to anvil's account, so the start stops naming the setting.
     const refused = run({ ESCROW_OWNER: r.owner, ESCROW_ORACLE: r.oracle, ESCROW_TREASURY: r.treasury });
