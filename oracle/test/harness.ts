@@ -23,7 +23,7 @@ export const ROOT = resolve(__dirname, '../..');
 export const BUYER_PHONE = '254708374149';
 export const SELLER_PHONE = '254711000222';
 
-/** A successful STK callback as Daraja posts it (daraja.md §6), for the given push. */
+/** A successful STK callback as Daraja posts it (docs/daraja.md §6), for the given push. */
 export const stkSuccessCallback = (checkoutRequestId: string, amount: number, phone: number, receipt: string, merchantRequestId = '1-2-3') => ({
   Body: { stkCallback: { MerchantRequestID: merchantRequestId, CheckoutRequestID: checkoutRequestId, ResultCode: 0, ResultDesc: 'The service request is processed successfully.',
     CallbackMetadata: { Item: [{ Name: 'Amount', Value: amount }, { Name: 'MpesaReceiptNumber', Value: receipt }, { Name: 'Balance' }, { Name: 'TransactionDate', Value: 20261123101010 }, { Name: 'PhoneNumber', Value: phone }] } } },

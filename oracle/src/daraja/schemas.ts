@@ -1,6 +1,6 @@
 /**
  * Daraja's shapes, validated with zod. Numeric fields arrive as numbers or strings
- * depending on the endpoint (daraja.md §0): `num` accepts both and normalises to a
+ * depending on the endpoint (docs/daraja.md §0): `num` accepts both and normalises to a
  * string code, in this one place.
  */
 import { z } from 'zod';
@@ -89,7 +89,7 @@ export const resultCallback = z.object({
 });
 export type ResultCallback = z.infer<typeof resultCallback>;
 
-/** A queue-timeout notice: either a Result envelope or an echo of our request (daraja.md §4). */
+/** A queue-timeout notice: either a Result envelope or an echo of our request (docs/daraja.md §4). */
 export const timeoutNotice = z.union([
   resultCallback.transform((r) => ({ originatorConversationId: r.Result.OriginatorConversationID })),
   z.object({ OriginatorConversationID: z.string() }).passthrough().transform((r) => ({ originatorConversationId: r.OriginatorConversationID })),

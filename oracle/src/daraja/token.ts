@@ -8,7 +8,7 @@ export interface TokenSource { fetchToken(): Promise<{ token: string; expiresInS
  * Daraja access token shared by every oracle instance through Redis. Refreshed
  * `refreshMarginSeconds` before expiry; one refresh at a time across instances
  * (SET NX lock); others wait for the new token instead of stampeding OAuth, which
- * may invalidate the previous token (daraja.md §1).
+ * may invalidate the previous token (docs/daraja.md §1).
  */
 export class SharedTokenCache {
   private readonly key: string;

@@ -9,7 +9,7 @@ import { receiptHash } from '@descrow/contracts';
 import { resultCallback, resultParam, timeoutNotice } from '../daraja/schemas';
 import { markProcessed } from '../ledger/callbacks';
 
-/** Codes where retrying cannot help and a person must act (daraja.md §4). */
+/** Codes where retrying cannot help and a person must act (docs/daraja.md §4). */
 const NEEDS_PERSON: Record<string, string> = {
   '1': 'B2C utility account balance is insufficient',
   '2': 'amount below the B2C minimum', '3': 'amount above the B2C maximum', '4': 'daily B2C limit reached',

@@ -1,6 +1,6 @@
 /**
  * Turning a stored STK callback into a verified payment. Daraja callbacks are unsigned
- * (daraja.md §6): the callback is a hint; we pay attention only if it names a request we
+ * (docs/daraja.md §6): the callback is a hint; we pay attention only if it names a request we
  * issued that is still open, with the same amount and phone, and STK Query agrees.
  */
 import type { OracleContext } from '../context';
@@ -63,7 +63,7 @@ async function decide(ctx: OracleContext, raw: unknown): Promise<StkOutcome | 'q
     return 'query_pending';
   }
   if (verdict !== 'paid') {
-    // The sandbox sometimes denies real successes (daraja.md §3): never record, surface it.
+    // The sandbox sometimes denies real successes (docs/daraja.md §3): never record, surface it.
     await pool.query(`UPDATE oracle.payment_requests SET failure_reason=$2, updated_at=now() WHERE id=$1`, [req.id, `callback said paid (${paid!.receipt}) but STK Query says ${verdict.code}`]);
     return 'query_denied';
   }

@@ -1,5 +1,5 @@
 /**
- * Callbacks may never come (daraja.md §7). Every open request is queried with backoff
+ * Callbacks may never come (docs/daraja.md §7). Every open request is queried with backoff
  * until STK Query gives a final answer, and expired when its time is up.
  */
 import type { OracleContext } from '../context';

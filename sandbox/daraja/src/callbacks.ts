@@ -3,7 +3,7 @@ import type { Delivery } from './rules';
 
 /**
  * Sends callbacks the way Daraja does: a plain JSON POST, no signature, no auth
- * header, no retry when it fails (daraja.md §6, §7). Delivery modes add the real
+ * header, no retry when it fails (docs/daraja.md §6, §7). Delivery modes add the real
  * world's misbehaviour: late, missing, duplicated, ahead of the synchronous answer.
  */
 export type CallbackKind = 'stk' | 'b2c_result' | 'b2c_timeout' | 'status_result' | 'status_timeout';

@@ -5,7 +5,7 @@ import { deliveryModes, ruleSchema } from './rules';
 
 const CERT_DIR = resolve(__dirname, '../certs');
 
-/** Public sandbox passkey for shortcode 174379 (daraja.md §2). */
+/** Public sandbox passkey for shortcode 174379 (docs/daraja.md §2). */
 export const SANDBOX_PASSKEY = 'bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919';
 
 const rulesFromJson = z

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { requestId } from './ids';
 
 /**
- * Daraja's synchronous error envelope `{requestId, errorCode, errorMessage}` (daraja.md §0).
+ * Daraja's synchronous error envelope `{requestId, errorCode, errorMessage}` (docs/daraja.md §0).
  * Every failure the simulator answers goes through here: never a stack trace.
  */
 export class DarajaError extends Error {

@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { eatParts } from './time';
 
 /**
- * Identifiers in the shapes Daraja issues today (daraja.md §0). Clients must treat
+ * Identifiers in the shapes Daraja issues today (docs/daraja.md §0). Clients must treat
  * them as opaque; the simulator reproduces them so logs and fixtures look real.
  */
 const hex = (chars: number) => randomBytes(Math.ceil(chars / 2)).toString('hex').slice(0, chars);

@@ -8,7 +8,7 @@ import { z } from 'zod';
 export type Product = 'stk' | 'b2c';
 export type ResultCode = number | string;
 
-/** STK ResultCodes and their typical ResultDesc (daraja.md §2). */
+/** STK ResultCodes and their typical ResultDesc (docs/daraja.md §2). */
 export const STK_RESULTS: ReadonlyMap<ResultCode, string> = new Map<ResultCode, string>([
   [0, 'The service request is processed successfully.'],
   [1, 'The balance is insufficient for the transaction.'],
@@ -30,7 +30,7 @@ export const STK_RESULTS: ReadonlyMap<ResultCode, string> = new Map<ResultCode, 
   ['SFC_IC0003', 'The operator does not exist.'],
 ]);
 
-/** B2C ResultCodes (daraja.md §4). */
+/** B2C ResultCodes (docs/daraja.md §4). */
 export const B2C_RESULTS: ReadonlyMap<ResultCode, string> = new Map<ResultCode, string>([
   [0, 'The service request is processed successfully.'],
   [1, 'The balance is insufficient for the transaction.'],

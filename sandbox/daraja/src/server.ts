@@ -20,7 +20,7 @@ export interface DarajaSimulator {
   close(): Promise<void>;
 }
 
-/** Where Daraja gives a misleading error for a non-JSON Content-Type (daraja.md §0). */
+/** Where Daraja gives a misleading error for a non-JSON Content-Type (docs/daraja.md §0). */
 function misleadingContentTypeError(url: string): DarajaError {
   if (url.startsWith('/mpesa/b2c')) return errors.invalidField('InitiatorName');
   if (url.startsWith('/mpesa/transactionstatus')) return errors.invalidField('Initiator');

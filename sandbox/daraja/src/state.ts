@@ -25,7 +25,7 @@ import {
 import { b2cDateTime, darajaTimestamp, type Clock } from './time';
 import type { B2cRequest, StkPushRequest, TransactionStatusRequest } from './validation';
 
-/** Daraja's documented limits (daraja.md §2, §4, §7). */
+/** Daraja's documented limits (docs/daraja.md §2, §4, §7). */
 export const LIMITS = { stkMax: 250_000, b2cMin: 10, b2cMax: 250_000, dailyMax: 500_000, balanceMax: 500_000 } as const;
 
 export const settingsSchema = z

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseDarajaTimestamp } from './time';
 
 /**
- * Request bodies as Daraja checks them (daraja.md §2-§5). Field order is check order:
+ * Request bodies as Daraja checks them (docs/daraja.md §2-§5). Field order is check order:
  * the first failing field names the "Bad Request - Invalid <Field>" error. Daraja
  * accepts numeric fields as JSON numbers or digit strings; so does the simulator.
  */

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DarajaSimState } from '../state';
 import { darajaRoute } from './daraja';
 
-/** GET /oauth/v1/generate?grant_type=client_credentials with Basic auth (daraja.md §1). */
+/** GET /oauth/v1/generate?grant_type=client_credentials with Basic auth (docs/daraja.md §1). */
 export function oauthRoutes(app: FastifyInstance, state: DarajaSimState) {
   darajaRoute(app, state, {
     method: 'GET',
