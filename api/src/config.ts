@@ -28,7 +28,8 @@ export const apiEnvShape = {
   ADMIN_ADDRESSES: env.list().pipe(z.array(env.address())),
   /** Allowed browser origins, comma-separated ("*" = any). */
   CORS_ORIGINS: env.list(),
-  ORACLE_URL: z.string().url().default('http://127.0.0.1:4100'),
+  /** The oracle's internal listener (its ORACLE_INTERNAL_PORT, by default ORACLE_PORT + 1). */
+  ORACLE_URL: z.string().url().default('http://127.0.0.1:4101'),
   ORACLE_SERVICE_TOKEN: z.string().min(16).default('dev-service-token-change-me'),
   ORACLE_TIMEOUT_MS: env.int(10_000, 100),
   /** Postgres schema of the index (written by the SubQuery node). */

@@ -175,3 +175,13 @@ test('the compiled services load with production dependencies only', () => {
     expect(js).not.toMatch(/require\("tsx/);
   }
 });
+
+test('.env.example lists every variable the services read', () => {
+  const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
+  const listed = new Set([...example.matchAll(/^#?\s?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+  const read = new Set([
+    ...Object.keys(sharedEnvShape), ...Object.keys(oracleEnvShape), ...Object.keys(apiEnvShape), ...Object.keys(darajaSimEnvShape), ...Object.keys(indexerEnvShape),
+    'DEPLOYER_PRIVATE_KEY', 'DEPLOYER_KEY_FILE', 'ESCROW_OWNER', 'ESCROW_ORACLE', 'ESCROW_ARBITER', 'ESCROW_TREASURY', 'ESCROW_FEE_BPS', 'CHAIN_BLOCK_TIME', 'CHAIN_STATE_FILE',
+  ]);
+  expect([...read].filter((k) => !listed.has(k))).toEqual([]);
+});
