@@ -9,7 +9,7 @@ function logLine(env: Record<string, string>): string {
 }
 
 test('development (the default) prints one readable line per entry with pino-pretty', () => {
-  for (const env of [{}, { NODE_ENV: 'development' }, { NODE_ENV: 'production', LOG_FORMAT: 'pretty' }]) {
+  for (const env of [{}, { NODE_ENV: 'development' }, { NODE_ENV: 'production', LOG_FORMAT: 'pretty' }] as Record<string, string>[]) {
     const line = logLine(env);
     expect(line.split('\n')).toHaveLength(1);
     expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(oracle\): oracle ready \{"port":4100,"token":"\[redacted\]"\}$/);
@@ -17,7 +17,7 @@ test('development (the default) prints one readable line per entry with pino-pre
 });
 
 test('production and tests print JSON lines with the service name; secrets are redacted', () => {
-  for (const env of [{ NODE_ENV: 'production' }, { NODE_ENV: 'test' }, { LOG_FORMAT: 'json' }]) {
+  for (const env of [{ NODE_ENV: 'production' }, { NODE_ENV: 'test' }, { LOG_FORMAT: 'json' }] as Record<string, string>[]) {
     const entry = JSON.parse(logLine(env));
     expect(entry).toMatchObject({ level: 30, service: 'oracle', port: 4100, token: '[redacted]', msg: 'oracle ready' });
   }
