@@ -58,6 +58,7 @@ const apiSafe = {
   NODE_ENV: 'production', ...unreachable,
   JWT_SECRET: secret(), ORACLE_SERVICE_TOKEN: secret(), LOGIN_DOMAIN: 'shop.example.com', LOGIN_URI: 'https://shop.example.com',
   ADMIN_ADDRESSES: privateKeyToAccount(generatePrivateKey()).address, ESCROW_ADDRESS: privateKeyToAccount(generatePrivateKey()).address,
+  ORACLE_ADDRESS: privateKeyToAccount(generatePrivateKey()).address,
 };
 
 type Case = [service: 'oracle' | 'api', change: Record<string, string | undefined>, variable: string, problem: RegExp];
