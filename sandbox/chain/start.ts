@@ -39,6 +39,9 @@ function deployerKey(): Hex | undefined {
 }
 
 async function main() {
+  // In production (e.g. compose's sandbox profile) the oracle runs with its own key: the
+  // contract must name that key's address, never anvil's account 1.
+  if (process.env.NODE_ENV === 'production' && !config.ESCROW_ORACLE) throw new Error('ESCROW_ORACLE is unset: with NODE_ENV=production the oracle role must be the address of your ORACLE_PRIVATE_KEY');
   const started = Date.now();
   const root = resolve(__dirname, '../..');
   let anvil: AnvilHandle | undefined;

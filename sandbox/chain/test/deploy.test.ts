@@ -38,6 +38,17 @@ test('deploys with the dev roles, writes the deployment file, and a second run c
   expect(await pub.getBlockNumber()).toBe(blockBefore); // nothing was sent
 });
 
+test('with NODE_ENV=production the deployer needs ESCROW_ORACLE, even on the dev chain (compose runs the oracle with its own key)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'descrow-deploy-'));
+  const r = spawnSync(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'sandbox/chain/start.ts')], {
+    cwd: ROOT, encoding: 'utf8', timeout: 60_000,
+    env: { PATH: process.env.PATH, TZ: 'UTC', NODE_ENV: 'production', RPC_URL: anvil.url, DEPLOYMENT_FILE: join(dir, 'deployment.json') },
+  });
+  expect(r.status).toBe(1);
+  expect(r.stderr.trim().split('\n')).toEqual(['chain: ESCROW_ORACLE is unset: with NODE_ENV=production the oracle role must be the address of your ORACLE_PRIVATE_KEY']);
+  expect(existsSync(join(dir, 'deployment.json'))).toBe(false);
+});
+
 test('after the chain was reset (fresh anvil, same chain id) the stale file is not trusted: it deploys again', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'descrow-deploy-')), 'local.json');
   const old = await startAnvil();
