@@ -57,7 +57,8 @@ COPY --from=build /app/schema.graphql /app/package.json ./
 COPY --from=build /app/build/scripts scripts
 RUN mkdir -p /project /deploy && chown node:node /project /deploy
 USER node
-CMD ["node", "--stack-trace-limit=1", "node_modules/@subql/node-ethereum/bin/run", "--help"]
+# docker-compose.yml runs three commands on it: the manifest step, the node, the query service.
+CMD ["node", "scripts/compose-indexer-manifest.js", "/project"]
 
 # ---- runtime: compiled services, production dependencies, non-root; files owned by root
 FROM node:24.21.0-bookworm-slim AS runtime
