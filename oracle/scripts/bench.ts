@@ -79,7 +79,7 @@ async function main() {
       const salt = keccak256(toHex(`bench-${started}-${i}`));
       const orderId = orderIdFor(DEV_ROLES.oracle.address as `0x${string}`, salt);
       orders.push(orderId);
-      sends.push(fetch(`${url}/internal/stk`, {
+      sends.push(fetch(`http://127.0.0.1:${port + 1}/internal/stk`, { // the internal listener (ORACLE_PORT + 1)
         method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer dev-service-token-change-me' },
         body: JSON.stringify({ orderId, salt, buyer: DEV_ROLES.buyer.address, seller: DEV_ROLES.seller.address, amountKes: 100 + (i % 50), phone: `2547${String(10000000 + i).slice(-8)}`, sellerPhone: '254711000999' }),
       }).then(async (r) => { if (r.status !== 201) throw new Error(`stk ${r.status} ${await r.text()}`); }));
