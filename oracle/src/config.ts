@@ -31,7 +31,18 @@ export const oracleEnvShape = {
   ORACLE_STK_EXPIRY_SECONDS: env.int(180, 10),
   ORACLE_STK_FIRST_QUERY_SECONDS: env.int(20, 0),
   ORACLE_STK_QUERY_MAX_BACKOFF_SECONDS: env.int(120, 1),
+  /** A request whose callback said "paid" is re-verified with backoff (capped here) for this long (seconds, default 48 h), then handed to a person. */
+  ORACLE_STK_VERIFY_MAX_BACKOFF_SECONDS: env.int(900, 1),
+  ORACLE_STK_VERIFY_SECONDS: env.int(48 * 3600, 1),
   ORACLE_B2C_STATUS_DELAY_SECONDS: env.int(60, 0),
+  /**
+   * A payout is given up (and a new attempt queued) only after Transaction Status said "not
+   * completed" at least twice, the first and last answer at least this many seconds apart.
+   */
+  ORACLE_B2C_FAILURE_CONFIRM_SECONDS: env.int(900, 0),
+  /** How often the paybill's transaction pull is read for payments missing from the ledger (seconds; 0 = never), and how far back. */
+  ORACLE_PULL_INTERVAL_SECONDS: env.int(600),
+  ORACLE_PULL_LOOKBACK_HOURS: env.int(48, 1),
   ORACLE_JOB_INTERVAL_MS: env.int(1_000, 50),
   ORACLE_RUN_JOBS: env.bool(true),
   /** How often the oracle reconciles its ledger against the chain (seconds; 0 = never). */

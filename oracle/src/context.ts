@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import type { Logger } from '@descrow/common';
@@ -17,6 +18,18 @@ export interface OracleContext {
   wake?: () => void;
 }
 
-export function callbackUrl(config: OracleConfig, kind: 'stk' | 'b2c/result' | 'b2c/timeout' | 'status/result' | 'status/timeout'): string {
-  return `${config.ORACLE_PUBLIC_URL.replace(/\/$/, '')}/hooks/${kind}/${config.ORACLE_CALLBACK_TOKEN}`;
+export type CallbackPath = 'stk' | 'b2c/result' | 'b2c/timeout' | 'status/result' | 'status/timeout';
+
+/**
+ * The secret path segment of one callback URL: an HMAC (keyed by ORACLE_CALLBACK_TOKEN) of
+ * the callback kind and our own id for the request it answers. A leaked URL opens only
+ * that one kind of callback for that one request; the key itself never leaves the process.
+ */
+export function callbackSecret(config: OracleConfig, kind: CallbackPath, ref: string): string {
+  return createHmac('sha256', config.ORACLE_CALLBACK_TOKEN).update(`${kind}:${ref}`).digest('base64url').slice(0, 32);
+}
+
+/** `<public url>/hooks/<kind>/<secret>/<ref>`: `ref` is our id (payment request or payout). */
+export function callbackUrl(config: OracleConfig, kind: CallbackPath, ref: string): string {
+  return `${config.ORACLE_PUBLIC_URL.replace(/\/$/, '')}/hooks/${kind}/${callbackSecret(config, kind, ref)}/${ref}`;
 }

@@ -7,7 +7,7 @@ import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import type Redis from 'ioredis';
 import type { Logger } from '@descrow/common';
 import { classifyEnvelope, DarajaError } from './errors';
-import { asyncAck, errorEnvelope, stkPushAck, stkQueryResult, tokenResponse } from './schemas';
+import { asyncAck, errorEnvelope, pullQueryResult, stkPushAck, stkQueryResult, tokenResponse } from './schemas';
 import { darajaTimestamp, stkPassword } from './time';
 import { SharedTokenCache } from './token';
 import type { z } from 'zod';
@@ -107,6 +107,17 @@ export class DarajaClient {
       QueueTimeOutURL: input.timeoutUrl,
       Remarks: input.remarks,
       Occasion: 'reconcile',
+    });
+  }
+
+  /**
+   * Transaction pull: payments the paybill received in a window (times in East Africa
+   * Time, "YYYY-MM-DD HH:mm:ss"), 1,000 per page from `offset`.
+   */
+  pullTransactions(from: Date, to: Date, offset: number) {
+    const eat = (d: Date) => new Date(d.getTime() + 3 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+    return this.post('/pulltransactions/v1/query', 'transaction pull', pullQueryResult, {
+      ShortCode: this.s.shortcode, StartDate: eat(from), EndDate: eat(to), OffSetValue: String(offset),
     });
   }
 

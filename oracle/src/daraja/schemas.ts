@@ -99,3 +99,21 @@ export function resultParam(r: ResultCallback, key: string): string | number | u
   const params = r.Result.ResultParameters?.ResultParameter ?? [];
   return params.find((p) => p.Key === key || p.Key.replace(/\s/g, '') === key)?.Value;
 }
+
+/** One payment the paybill received, as Daraja's transaction pull lists it. */
+export const pulledTransaction = z.object({
+  transactionId: z.string().min(1),
+  trxDate: z.string(),
+  msisdn: z.union([z.number(), z.string()]).transform(String).optional(),
+  transactiontype: z.string().optional(),
+  billreference: z.string().default(''),
+  amount: num,
+});
+export type PulledTransaction = z.infer<typeof pulledTransaction>;
+
+/** The transaction pull's answer: `Response` is a list holding one page (a list) of transactions. */
+export const pullQueryResult = z.object({
+  ResponseCode: code,
+  ResponseMessage: z.string().optional(),
+  Response: z.array(z.union([z.array(pulledTransaction), pulledTransaction])).default([]),
+}).transform((r) => ({ code: r.ResponseCode, transactions: r.Response.flat() }));

@@ -23,7 +23,7 @@ export async function sendQueuedPayouts(ctx: OracleContext, limit = 20): Promise
       const ack = await daraja.b2c({
         originatorConversationId: p.originator_conversation_id, amount: p.amount_kes, phone: p.phone,
         remarks: `Descrow ${p.role === 'seller' ? 'payout' : 'refund'} ${p.order_id.slice(2, 10)}`,
-        resultUrl: callbackUrl(config, 'b2c/result'), timeoutUrl: callbackUrl(config, 'b2c/timeout'), occasion: p.role === 'seller' ? 'Payout' : 'Refund',
+        resultUrl: callbackUrl(config, 'b2c/result', p.id), timeoutUrl: callbackUrl(config, 'b2c/timeout', p.id), occasion: p.role === 'seller' ? 'Payout' : 'Refund',
       });
       failpoint('payout:after-b2c-ack');
       await pool.query(
@@ -65,10 +65,16 @@ export async function checkUnansweredPayouts(ctx: OracleContext, limit = 20): Pr
       continue;
     }
     try {
-      await daraja.transactionStatus({
+      const ack = await daraja.transactionStatus({
         originatorConversationId: p.originator_conversation_id, remarks: 'Descrow payout check',
-        resultUrl: callbackUrl(config, 'status/result'), timeoutUrl: callbackUrl(config, 'status/timeout'),
+        resultUrl: callbackUrl(config, 'status/result', p.id), timeoutUrl: callbackUrl(config, 'status/timeout', p.id),
       });
+      // Its result counts only as the answer to this query (see b2cResult.ts). A crash before
+      // this write loses nothing: the unmatched answer is ignored and the next check asks again.
+      await pool.query(
+        `INSERT INTO oracle.status_queries (originator_conversation_id, conversation_id, payout_id) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING`,
+        [ack.OriginatorConversationID, ack.ConversationID, p.id],
+      );
     } catch (err) {
       if (!(err instanceof DarajaError)) throw err;
       log.warn({ orderId: p.order_id, err: err.message }, 'transaction status request failed; will retry');

@@ -7,7 +7,8 @@
 import type { Hex } from 'viem';
 import { receiptHash } from '@descrow/contracts';
 import type { OracleContext } from '../context';
-import { chainReceiptKey } from '../ledger/payments';
+import { payoutSplit } from '@descrow/contracts';
+import { sweepRefundCases } from '../ledger/refunds';
 
 export interface Discrepancy { kind: string; orderId: string; detail: string }
 
@@ -17,11 +18,11 @@ export async function reconcile(ctx: OracleContext, staleAfterSeconds = 600): Pr
   const found: Discrepancy[] = [];
   let checked = 0;
 
-  const payments = await pool.query<{ order_id: Hex; mpesa_receipt: string | null; checkout_request_id: string; amount_kes: number; outbox_status: string | null; age: number }>(
-    `SELECT p.order_id, p.mpesa_receipt, p.checkout_request_id, p.amount_kes, o.status AS outbox_status,
+  const payments = await pool.query<{ order_id: Hex; chain_receipt_key: string; amount_kes: number; outbox_status: string | null; age: number }>(
+    `SELECT p.order_id, p.chain_receipt_key, p.amount_kes, o.status AS outbox_status,
             extract(epoch FROM now() - p.paid_at)::int AS age
        FROM oracle.payment_requests p
-       LEFT JOIN oracle.outbox o ON o.kind='record_payment' AND o.order_id=p.order_id
+       LEFT JOIN oracle.outbox o ON o.idempotency_key = 'payment:' || p.chain_receipt_key
       WHERE p.status='paid'`,
   );
   for (const p of payments.rows) {
@@ -32,7 +33,7 @@ export async function reconcile(ctx: OracleContext, staleAfterSeconds = 600): Pr
       continue;
     }
     const o = await chain.getOrder(p.order_id);
-    const expected = receiptHash(chainReceiptKey(p.mpesa_receipt, p.checkout_request_id));
+    const expected = receiptHash(p.chain_receipt_key);
     if (o.paymentReceipt.toLowerCase() !== expected.toLowerCase()) found.push({ kind: 'receipt_mismatch', orderId: p.order_id, detail: `chain has ${o.paymentReceipt}, ledger ${expected}` });
     else if (o.amount !== BigInt(p.amount_kes)) found.push({ kind: 'amount_mismatch', orderId: p.order_id, detail: `chain ${o.amount} KES, ledger ${p.amount_kes} KES` });
   }
@@ -51,6 +52,35 @@ export async function reconcile(ctx: OracleContext, staleAfterSeconds = 600): Pr
     const recordedFor = await chain.receiptOrder(receiptHash(y.mpesa_receipt));
     if (recordedFor.toLowerCase() !== y.order_id.toLowerCase()) found.push({ kind: 'payout_receipt_mismatch', orderId: y.order_id, detail: `receipt ${y.mpesa_receipt} is recorded for ${recordedFor}` });
   }
+  // Invariant: per order and role, what M-Pesa paid out never exceeds what the contract owes.
+  const paidOut = await pool.query<{ order_id: Hex; role: 'seller' | 'buyer'; total: number; receipts: string[] }>(
+    `SELECT order_id, role, sum(amount_kes)::int AS total, array_agg(mpesa_receipt ORDER BY attempt) AS receipts
+       FROM oracle.payouts WHERE status IN ('succeeded','overpaid') OR (status='needs_attention' AND mpesa_receipt IS NOT NULL)
+      GROUP BY order_id, role`,
+  );
+  for (const y of paidOut.rows) {
+    checked++;
+    const o = await chain.getOrder(y.order_id);
+    const split = payoutSplit(o.amount, o.feeBps, o.buyerShareBps);
+    const owed = Number(y.role === 'seller' ? split.sellerAmount : split.buyerAmount);
+    if (y.total > owed) found.push({ kind: 'payout_exceeds_owed', orderId: y.order_id, detail: `${y.role}: paid ${y.total} KES (${y.receipts.join(', ')}), the contract owes ${owed} KES` });
+  }
+  const overpaid = await pool.query<{ order_id: string; role: string; reason: string }>(`SELECT order_id, role, reason FROM oracle.payouts WHERE status='overpaid'`);
+  for (const a of overpaid.rows) found.push({ kind: 'payout_overpaid', orderId: a.order_id, detail: `${a.role}: ${a.reason}` });
+
+  // Money customers paid that funds no order: every open refund-needed case.
+  await sweepRefundCases(pool);
+  const cases = await pool.query<{ kind: string; order_id: string | null; receipt: string | null; phone: string | null; amount_kes: number; reason: string }>(
+    `SELECT kind, order_id, receipt, phone, amount_kes, reason FROM oracle.refund_cases WHERE status='open' ORDER BY id`,
+  );
+  for (const c of cases.rows) found.push({ kind: `refund_needed:${c.kind}`, orderId: c.order_id ?? '', detail: `${c.amount_kes} KES from ${c.phone ?? 'unknown phone'} (${c.receipt ?? 'no receipt'}): ${c.reason}` });
+  // A paid callback still waiting for STK Query to confirm it.
+  const unverified = await pool.query<{ order_id: string; callback_receipt: string; age: number }>(
+    `SELECT order_id, callback_receipt, extract(epoch FROM now() - callback_at)::int AS age FROM oracle.payment_requests
+      WHERE callback_receipt IS NOT NULL AND status <> 'paid' AND next_query_at IS NOT NULL`,
+  );
+  for (const u of unverified.rows) if (u.age > staleAfterSeconds) found.push({ kind: 'paid_callback_unverified', orderId: u.order_id, detail: `callback said paid (${u.callback_receipt}) ${u.age}s ago; STK Query has not confirmed it yet` });
+
   const attention = await pool.query<{ order_id: string; role: string; reason: string }>(`SELECT order_id, role, reason FROM oracle.payouts WHERE status='needs_attention'`);
   for (const a of attention.rows) found.push({ kind: 'payout_needs_attention', orderId: a.order_id, detail: `${a.role}: ${a.reason}` });
 

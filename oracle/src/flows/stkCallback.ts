@@ -8,10 +8,11 @@ import { DarajaError } from '../daraja/errors';
 import { stkCallback, stkPaidFields } from '../daraja/schemas';
 import { markProcessed } from '../ledger/callbacks';
 import { markFailed, markPaid, type PaymentRequestRow } from '../ledger/payments';
+import { openRefundCase, recordEvent } from '../ledger/refunds';
 
 export type StkOutcome =
   | 'paid' | 'failed' | 'invalid_shape' | 'unknown_request' | 'already_final' | 'amount_mismatch' | 'phone_mismatch'
-  | 'query_denied' | 'query_pending' | 'receipt_reused';
+  | 'query_denied' | 'query_pending' | 'receipt_reused' | 'ref_mismatch';
 
 export async function processStkCallback(ctx: OracleContext, callbackId: string, raw: unknown): Promise<StkOutcome> {
   const outcome = await decide(ctx, raw);
@@ -29,19 +30,22 @@ async function decide(ctx: OracleContext, raw: unknown): Promise<StkOutcome | 'q
   const paid = cb.ResultCode === '0' ? stkPaidFields(parsed.data) : null;
   if (cb.ResultCode === '0' && !paid) return 'invalid_shape';
 
-  let req = (await pool.query<PaymentRequestRow>(`SELECT * FROM oracle.payment_requests WHERE checkout_request_id=$1`, [cb.CheckoutRequestID])).rows[0];
+  // The callback URL names our request (its secret was checked against that name).
   const ref = (raw as { __ref?: unknown }).__ref;
+  let req = (await pool.query<PaymentRequestRow>(`SELECT * FROM oracle.payment_requests WHERE checkout_request_id=$1`, [cb.CheckoutRequestID])).rows[0];
+  if (req && typeof ref === 'string' && req.id !== ref) return 'ref_mismatch'; // one request's URL cannot speak for another
   if (!req && typeof ref === 'string') {
-    // We crashed (or timed out) before storing Daraja's answer; the callback URL names our
-    // request. Adopt it only if it has no CheckoutRequestID yet; STK Query must still agree.
+    // We crashed (or timed out) before storing Daraja's answer. Adopt it only if it has no
+    // CheckoutRequestID yet; STK Query must still agree.
     req = (
       await pool.query<PaymentRequestRow>(`SELECT * FROM oracle.payment_requests WHERE id=$1 AND checkout_request_id IS NULL`, [ref])
     ).rows[0];
   }
   if (!req) return 'unknown_request';
-  if (req.status === 'paid' || req.status === 'failed') return 'already_final';
+  if (req.status === 'paid') return 'already_final';
 
   if (cb.ResultCode !== '0') {
+    if (req.status !== 'creating' && req.status !== 'pending') return 'already_final';
     // A failure moves no money; still confirm with the query so a forged "cancelled" cannot kill a live payment.
     const verdict = await queryVerdict(ctx, cb.CheckoutRequestID);
     if (verdict === 'pending') return 'query_pending';
@@ -53,23 +57,59 @@ async function decide(ctx: OracleContext, raw: unknown): Promise<StkOutcome | 'q
   if (paid!.phone !== req.phone) return 'phone_mismatch';
   // A copy of this very callback, handled concurrently, may have just stored the receipt on
   // this request: that is a duplicate, not a receipt reused for another payment.
-  const holder = (await pool.query<{ id: string }>(`SELECT id FROM oracle.payment_requests WHERE mpesa_receipt=$1`, [paid!.receipt])).rows[0];
+  const holder = (await pool.query<{ id: string }>(`SELECT id FROM oracle.payment_requests WHERE mpesa_receipt=$1 OR pulled_receipt=$1`, [paid!.receipt])).rows[0];
   if (holder) return String(holder.id) === String(req.id) ? 'already_final' : 'receipt_reused';
 
-  const verdict = await queryVerdict(ctx, cb.CheckoutRequestID);
+  // Keep what the callback said before asking anything: from now on this request cannot
+  // expire silently — it is re-verified with backoff until STK Query answers definitely.
+  const noted = await pool.query(
+    `UPDATE oracle.payment_requests
+        SET callback_receipt=COALESCE(callback_receipt,$2), callback_amount=COALESCE(callback_amount,$3), callback_phone=COALESCE(callback_phone,$4),
+            callback_at=COALESCE(callback_at, now()), checkout_request_id=COALESCE(checkout_request_id,$5), updated_at=now()
+      WHERE id=$1 AND status <> 'paid' AND (callback_receipt IS NULL OR callback_receipt=$2)`,
+    [req.id, paid!.receipt, paid!.amount, paid!.phone, cb.CheckoutRequestID],
+  );
+  if (!noted.rowCount) return 'receipt_reused'; // a second, different "paid" receipt for one request
+  await recordEvent(pool, req.id, 'callback_paid', `callback said paid (${paid!.receipt})`);
+  req = { ...req, callback_receipt: paid!.receipt, callback_amount: paid!.amount, callback_phone: paid!.phone, checkout_request_id: req.checkout_request_id ?? cb.CheckoutRequestID };
+  return verifyPaidCallback(ctx, req);
+}
+
+/**
+ * A request with a stored "paid" callback: ask STK Query. Paid → record it; a definite
+ * "no" → a refund-needed case (the callback may have been real: the sandbox denies real
+ * successes); no answer → ask again with backoff (the poller), for hours.
+ */
+export async function verifyPaidCallback(ctx: OracleContext, req: PaymentRequestRow): Promise<StkOutcome> {
+  const { pool, config } = ctx;
+  const receipt = req.callback_receipt!;
+  const verdict = await queryVerdict(ctx, req.checkout_request_id!);
   if (verdict === 'pending') {
-    // Remember the checkout id (we may have adopted the row) and let the poller re-ask.
-    await pool.query(`UPDATE oracle.payment_requests SET checkout_request_id=COALESCE(checkout_request_id,$2), status='pending', next_query_at=now() WHERE id=$1 AND status IN ('creating','pending')`, [req.id, cb.CheckoutRequestID]);
+    const attempts = req.query_attempts;
+    const backoff = Math.min(config.ORACLE_STK_VERIFY_MAX_BACKOFF_SECONDS, Math.max(1, config.ORACLE_STK_FIRST_QUERY_SECONDS) * 2 ** Math.min(attempts, 20));
+    await pool.query(
+      `UPDATE oracle.payment_requests SET status=CASE WHEN status='creating' THEN 'pending' ELSE status END, query_attempts=query_attempts+1,
+              next_query_at=now() + ($2 || ' seconds')::interval, updated_at=now() WHERE id=$1 AND status IN ('creating','pending','expired','failed')`,
+      [req.id, String(backoff)],
+    );
+    await recordEvent(pool, req.id, 'query_pending', `STK Query gave no answer for callback receipt ${receipt}; asking again in ${backoff}s`);
     return 'query_pending';
   }
   if (verdict !== 'paid') {
-    // The sandbox sometimes denies real successes (docs/daraja.md §3): never record, surface it.
-    await pool.query(`UPDATE oracle.payment_requests SET failure_reason=$2, updated_at=now() WHERE id=$1`, [req.id, `callback said paid (${paid!.receipt}) but STK Query says ${verdict.code}`]);
+    // The sandbox sometimes denies real successes (docs/daraja.md §3): never record it, never forget it.
+    const reason = `callback said paid (${receipt}) but STK Query says ${verdict.code}: ${verdict.desc}`;
+    await pool.query(`UPDATE oracle.payment_requests SET failure_reason=$2, next_query_at=NULL, updated_at=now() WHERE id=$1`, [req.id, reason]);
+    await markFailed(pool, req.id, 'failed', verdict.code, reason);
+    await recordEvent(pool, req.id, 'query_denied', reason);
+    await openRefundCase(pool, {
+      kind: 'query_denied', dedupeKey: receipt, requestId: req.id, orderId: req.order_id, receipt, phone: req.callback_phone ?? req.phone,
+      amountKes: req.callback_amount ?? req.amount_kes, reason: `${reason}; check the receipt on the M-Pesa portal, refund if it is real`,
+    });
     return 'query_denied';
   }
-  const ok = await markPaid(pool, req, { receipt: paid!.receipt, amount: paid!.amount, phone: paid!.phone, checkoutRequestId: cb.CheckoutRequestID });
+  const ok = await markPaid(pool, req, { receipt, amount: req.callback_amount ?? req.amount_kes, phone: req.callback_phone, checkoutRequestId: req.checkout_request_id }, 'callback verified by STK Query');
   if (ok) {
-    ctx.log.info({ orderId: req.order_id, receipt: paid!.receipt, amountKes: req.amount_kes }, 'm-pesa payment verified; recording on chain');
+    ctx.log.info({ orderId: req.order_id, receipt, amountKes: req.amount_kes }, 'm-pesa payment verified; recording on chain');
     ctx.wake?.();
   }
   return ok ? 'paid' : 'already_final';

@@ -33,9 +33,19 @@ export const stkRequestSchema = z.object({
   phone,
   sellerPhone: phone,
   metadataCid: z.string().max(200).default(''),
-  accountReference: z.string().regex(/^[A-Za-z0-9 -]{1,12}$/).optional(),
 }).refine((r) => r.buyer.toLowerCase() !== r.seller.toLowerCase(), { message: 'buyer and seller must differ', path: ['seller'] });
 export type StkRequest = z.infer<typeof stkRequestSchema>;
+
+/**
+ * The AccountReference names our request (not the order), so the paybill's own record of
+ * a payment (Daraja's transaction pull) leads back to the request even if we never stored
+ * Daraja's CheckoutRequestID. 12 characters (Daraja's limit): "DS" + 48 bits of the random
+ * request id in base 36. Collisions are unlikely and still safe: the pull then matches by
+ * amount, and anything ambiguous becomes a case for a person.
+ */
+export function accountReferenceFor(requestId: string): string {
+  return `DS${BigInt(`0x${requestId.replace(/-/g, '').slice(0, 12)}`).toString(36).toUpperCase().padStart(10, '0')}`;
+}
 
 export type StkInitiateResult =
   | { ok: true; requestId: string; checkoutRequestId: string | null; status: string; customerMessage?: string; reused: boolean }
@@ -66,7 +76,7 @@ export async function initiateStk(ctx: OracleContext, req: StkRequest): Promise<
   }
 
   const id = randomUUID();
-  const accountReference = req.accountReference ?? `DS${req.orderId.slice(2, 12).toUpperCase()}`;
+  const accountReference = accountReferenceFor(id);
   try {
     await pool.query(
       `INSERT INTO oracle.payment_requests (id, order_id, order_salt, buyer, seller, amount_kes, phone, seller_phone, metadata_cid, account_reference, status, expires_at)
@@ -83,7 +93,7 @@ export async function initiateStk(ctx: OracleContext, req: StkRequest): Promise<
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const ack = await daraja.stkPush({
-        amount: req.amountKes, phone: req.phone, callbackUrl: `${callbackUrl(config, 'stk')}/${id}`,
+        amount: req.amountKes, phone: req.phone, callbackUrl: callbackUrl(config, 'stk', id),
         accountReference, description: 'Descrow order',
       });
       failpoint('stk:after-daraja-ack');

@@ -1,24 +1,49 @@
 /**
- * Callbacks may never come (docs/daraja.md §7). Every open request is queried with backoff
- * until STK Query gives a final answer, and expired when its time is up.
+ * Callbacks may never come (docs/daraja.md §7). Every open request is queried with backoff until STK Query
+ * gives a final answer, and expired when its time is up — except a request whose stored
+ * callback said "paid": that one is re-verified with backoff for hours
+ * (ORACLE_STK_VERIFY_SECONDS, 48 h) and, if STK Query never answers, becomes a refund-needed case
+ * instead of vanishing.
  */
 import type { OracleContext } from '../context';
 import { markFailed, markPaid, type PaymentRequestRow } from '../ledger/payments';
-import { queryVerdict } from './stkCallback';
+import { openRefundCase } from '../ledger/refunds';
+import { queryVerdict, verifyPaidCallback } from './stkCallback';
 
 export async function pollPendingRequests(ctx: OracleContext, limit = 50): Promise<number> {
   const { pool, config, log } = ctx;
   const { rows } = await pool.query<PaymentRequestRow>(
     `SELECT * FROM oracle.payment_requests
-      WHERE status IN ('creating','pending') AND (next_query_at IS NULL OR next_query_at <= now() OR expires_at <= now())
+      WHERE (status IN ('creating','pending') AND (next_query_at IS NULL OR next_query_at <= now() OR (expires_at <= now() AND callback_receipt IS NULL)))
+         OR (status IN ('expired','failed') AND callback_receipt IS NOT NULL AND next_query_at <= now())
       ORDER BY next_query_at NULLS FIRST LIMIT $1`,
     [limit],
   );
   let settled = 0;
   for (const req of rows) {
     const expired = req.expires_at.getTime() <= Date.now();
+    if (req.callback_receipt && req.checkout_request_id) {
+      const giveUpAt = req.created_at.getTime() + config.ORACLE_STK_VERIFY_SECONDS * 1000;
+      if (Date.now() >= giveUpAt) {
+        // Hours of no answer: stop asking, hand it to a person with everything we know.
+        const reason = `callback said paid (${req.callback_receipt}) but STK Query gave no answer for ${Math.round(config.ORACLE_STK_VERIFY_SECONDS / 60)} min`;
+        await pool.query(`UPDATE oracle.payment_requests SET next_query_at=NULL, updated_at=now() WHERE id=$1`, [req.id]);
+        await markFailed(pool, req.id, 'expired', null, reason);
+        await openRefundCase(pool, {
+          kind: 'unverified', dedupeKey: req.callback_receipt, requestId: req.id, orderId: req.order_id, receipt: req.callback_receipt,
+          phone: req.callback_phone ?? req.phone, amountKes: req.callback_amount ?? req.amount_kes, reason: `${reason}; check the receipt on the M-Pesa portal`,
+        });
+        log.error({ orderId: req.order_id, receipt: req.callback_receipt }, 'paid callback never verified; refund case opened');
+        settled++;
+        continue;
+      }
+      const outcome = await verifyPaidCallback(ctx, req);
+      if (outcome !== 'query_pending') settled++;
+      continue;
+    }
     if (!req.checkout_request_id) {
-      // Daraja never acknowledged it and no callback adopted it.
+      // Daraja never acknowledged it and no callback adopted it. The paybill's transaction
+      // pull still finds a payment that names this request (flows/transactionPull.ts).
       if (expired) {
         await markFailed(pool, req.id, 'expired', null, 'no acknowledgement or callback from Daraja before expiry');
         settled++;
@@ -28,8 +53,9 @@ export async function pollPendingRequests(ctx: OracleContext, limit = 50): Promi
     const verdict = await queryVerdict(ctx, req.checkout_request_id);
     if (verdict === 'paid') {
       // The basic query carries no receipt: key the on-chain record by CheckoutRequestID.
-      if (await markPaid(pool, req, { receipt: null, amount: req.amount_kes, phone: null, checkoutRequestId: req.checkout_request_id })) {
+      if (await markPaid(pool, req, { receipt: null, amount: req.amount_kes, phone: null, checkoutRequestId: req.checkout_request_id }, 'confirmed by STK Query without a callback')) {
         log.info({ orderId: req.order_id, checkoutRequestId: req.checkout_request_id }, 'payment confirmed by STK Query without a callback');
+        ctx.wake?.();
         settled++;
       }
     } else if (verdict === 'pending') {
@@ -38,7 +64,7 @@ export async function pollPendingRequests(ctx: OracleContext, limit = 50): Promi
         log.warn({ orderId: req.order_id, checkoutRequestId: req.checkout_request_id }, 'stk request expired');
         settled++;
       } else {
-        const backoff = Math.min(config.ORACLE_STK_QUERY_MAX_BACKOFF_SECONDS, Math.max(1, config.ORACLE_STK_FIRST_QUERY_SECONDS) * 2 ** req.query_attempts);
+        const backoff = Math.min(config.ORACLE_STK_QUERY_MAX_BACKOFF_SECONDS, Math.max(1, config.ORACLE_STK_FIRST_QUERY_SECONDS) * 2 ** Math.min(req.query_attempts, 20));
         await pool.query(
           `UPDATE oracle.payment_requests SET query_attempts=query_attempts+1, next_query_at=now() + ($2 || ' seconds')::interval WHERE id=$1`,
           [req.id, String(backoff)],

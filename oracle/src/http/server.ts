@@ -5,7 +5,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { OracleContext } from '../context';
+import { callbackSecret, type CallbackPath, type OracleContext } from '../context';
 import { CallbackWriter, type CallbackKind } from '../ledger/callbacks';
 import { initiateStk, stkRequestSchema } from '../flows/stkInitiate';
 import { processStkCallback } from '../flows/stkCallback';
@@ -15,6 +15,13 @@ import { clientAddress, safeEqual } from './guards';
 import { failpoint } from '../failpoints';
 
 const ACK = { ResultCode: 0, ResultDesc: 'Accepted' };
+
+/** The URL for a log line: the route's pattern for callbacks (never their secret path segment). */
+function loggableUrl(req: FastifyRequest): string {
+  const pattern = req.routeOptions?.url;
+  if (pattern?.startsWith('/hooks/')) return pattern;
+  return req.url.replace(/\/hooks\/.*/, '/hooks/[redacted]');
+}
 
 export function buildServer(ctx: OracleContext): FastifyInstance {
   const { config, pool, log } = ctx;
@@ -37,7 +44,7 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
   });
 
   app.addHook('onResponse', (req, reply, done) => {
-    req.log.info({ method: req.method, url: req.url.replace(/\/hooks\/([a-z/]+)\/[^/?]+/, '/hooks/$1/[token]'), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    req.log.info({ method: req.method, url: loggableUrl(req), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     done();
   });
 
@@ -51,20 +58,22 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
   app.setNotFoundHandler((_req, reply) => void reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } }));
 
   // ---- Daraja callbacks ------------------------------------------------------------
-  const hook = (path: string, kind: CallbackKind, correlate: (body: unknown) => string | null) => {
-    // `:ref` (optional) is our own request id, so a callback is matched even when we crashed before storing Daraja's id.
-    const handler = async (req: FastifyRequest<{ Params: { token: string; ref?: string } }>, reply: FastifyReply) => {
+  // `/hooks/<kind>/<secret>/<ref>`: `ref` is our own id (payment request or payout) and
+  // `secret` an HMAC of kind and ref (context.ts), so one leaked URL opens nothing else.
+  const hook = (path: CallbackPath, kind: CallbackKind, correlate: (body: unknown) => string | null) => {
+    const handler = async (req: FastifyRequest<{ Params: { token: string; ref: string } }>, reply: FastifyReply) => {
       const source = clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], config.ORACLE_TRUSTED_PROXIES);
-      if (!safeEqual(req.params.token, config.ORACLE_CALLBACK_TOKEN)) {
-        req.log.warn({ kind, source }, 'callback refused: wrong path token');
+      const ref = /^[0-9a-f-]{36}$/.test(req.params.ref) ? req.params.ref : null;
+      if (!ref || !safeEqual(req.params.token, callbackSecret(config, path, ref))) {
+        req.log.warn({ kind, source }, 'callback refused: wrong path secret');
         return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
       }
       if (config.ORACLE_CALLBACK_ALLOWED_IPS.length && !config.ORACLE_CALLBACK_ALLOWED_IPS.includes(source)) {
         req.log.warn({ kind, source }, 'callback refused: source address not allowed');
         return reply.status(403).send({ error: { code: 'FORBIDDEN', message: 'source not allowed' } });
       }
-      const ref = req.params.ref && /^[0-9a-f-]{36}$/.test(req.params.ref) ? req.params.ref : null;
-      const body = kind === 'stk' && ref && req.body && typeof req.body === 'object' ? { ...(req.body as object), __ref: ref } : req.body;
+      // The ref travels with the stored body, so the sweeper after a crash sees it too.
+      const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { ...(req.body as object), __ref: ref } : req.body;
       const id = await callbacks.store(kind, body, source, correlate(req.body));
       failpoint('callback:after-store');
       // Acknowledge first; verification talks to Daraja and the chain and must not delay Daraja.
@@ -74,7 +83,6 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
       });
       return reply.status(200).send(ACK);
     };
-    app.post(`/hooks/${path}/:token`, handler);
     app.post(`/hooks/${path}/:token/:ref`, handler);
   };
   const get = (o: unknown, ...path: string[]): string | null => {

@@ -13,6 +13,8 @@ import { queueDuePayouts } from '../flows/payoutWatcher';
 import { checkUnansweredPayouts, sendQueuedPayouts } from '../flows/payoutSender';
 import { OutboxWorker } from '../chain/outboxWorker';
 import { reconcile } from '../flows/reconcile';
+import { pullTransactions } from '../flows/transactionPull';
+import { sweepRefundCases } from '../ledger/refunds';
 
 const LEADER_LOCK = 'descrow:oracle:jobs-leader';
 
@@ -23,6 +25,7 @@ export class JobRunner {
   private stopped = false;
   private leader: PoolClient | null = null;
   private lastReconcile = Date.now();
+  private lastPull = 0;
 
   constructor(private readonly ctx: OracleContext) {
     this.outbox = new OutboxWorker(ctx.pool, ctx.chain, ctx.log.child({ part: 'outbox' }));
@@ -83,6 +86,12 @@ export class JobRunner {
       await queueDuePayouts(ctx);
       await sendQueuedPayouts(ctx);
       await checkUnansweredPayouts(ctx);
+      await sweepRefundCases(ctx.pool);
+      const pullEvery = ctx.config.ORACLE_PULL_INTERVAL_SECONDS * 1000;
+      if (pullEvery > 0 && Date.now() - this.lastPull >= pullEvery) {
+        this.lastPull = Date.now();
+        await pullTransactions(ctx);
+      }
       const every = ctx.config.ORACLE_RECONCILE_INTERVAL_SECONDS * 1000;
       if (every > 0 && Date.now() - this.lastReconcile >= every) {
         this.lastReconcile = Date.now();

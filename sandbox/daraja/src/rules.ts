@@ -65,6 +65,7 @@ export const deliveryModes = [
   'before_response', // resolved and called back before the synchronous answer is sent
   'queue_timeout', // B2C: only a QueueTimeOutURL notification; the payment never happens
   'timeout_then_result', // B2C: QueueTimeOutURL notification first, then the real result
+  'failure_then_success', // B2C: a failure result first (money moved all the same), the real success delayMs later
 ] as const;
 export type DeliveryMode = (typeof deliveryModes)[number];
 

@@ -6,6 +6,7 @@ import { DarajaError, errors, sendError } from './errors';
 import { b2cRoutes } from './routes/b2c';
 import { controlRoutes } from './routes/control';
 import { oauthRoutes } from './routes/oauth';
+import { pullRoutes } from './routes/pull';
 import { statusRoutes } from './routes/status';
 import { stkRoutes } from './routes/stk';
 import { ControlError, DarajaSimState } from './state';
@@ -75,6 +76,7 @@ export function createDarajaSimulator(config: Partial<DarajaSimConfig> = {}, opt
   stkRoutes(app, state);
   b2cRoutes(app, state);
   statusRoutes(app, state);
+  pullRoutes(app, state);
   controlRoutes(app, state);
 
   return {

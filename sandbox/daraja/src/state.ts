@@ -23,7 +23,7 @@ import {
   type Rule,
 } from './rules';
 import { b2cDateTime, darajaTimestamp, type Clock } from './time';
-import type { B2cRequest, StkPushRequest, TransactionStatusRequest } from './validation';
+import type { B2cRequest, PullQueryRequest, StkPushRequest, TransactionStatusRequest } from './validation';
 
 /** Daraja's documented limits (docs/daraja.md §2, §4, §7). */
 export const LIMITS = { stkMax: 250_000, b2cMin: 10, b2cMax: 250_000, dailyMax: 500_000, balanceMax: 500_000 } as const;
@@ -40,6 +40,13 @@ export const settingsSchema = z
     singleToken: z.boolean(),
     /** B2C QueueTimeOutURL body: a Result envelope, or an echo of the original request (121-platform). */
     timeoutShape: z.enum(['result', 'echo']),
+    /**
+     * What Transaction Status answers for a B2C payment still queued at Safaricom:
+     * `no_record` (R000002, as M-Pesa does before it has processed it) or `initiated`.
+     */
+    statusWhileQueued: z.enum(['no_record', 'initiated']),
+    /** The ResultCode of the first, false result in `failure_then_success` delivery. */
+    falseFailureCode: outcomeSchema,
   })
   .strict();
 export type SimSettings = z.infer<typeof settingsSchema>;
@@ -132,7 +139,7 @@ export class DarajaSimState {
   readonly stk = new Map<string, StkTransaction>();
   readonly b2c = new Map<string, B2cTransaction>();
   readonly statusQueries = new Map<string, StatusQuery>();
-  private faults: { code: FaultCode; remaining: number; path?: string }[] = [];
+  private faults: { code: FaultCode; remaining: number; path?: string; until?: number }[] = [];
   private lastCheckoutMs = 0;
 
   constructor(
@@ -162,6 +169,8 @@ export class DarajaSimState {
       lockSubscriber: c.DARAJA_SIM_LOCK_SUBSCRIBER,
       singleToken: c.DARAJA_SIM_SINGLE_TOKEN,
       timeoutShape: 'result',
+      statusWhileQueued: 'initiated',
+      falseFailureCode: 17,
     };
     this.tokens.singleToken = this.settings.singleToken;
     this.ledger = new Ledger(this.clock, c.DARAJA_SIM_WALLET_BALANCE);
@@ -196,9 +205,13 @@ export class DarajaSimState {
     this.rules.unshift(ruleSchema.parse(rule)); // newest first: a test's rule beats older ones
   }
 
-  /** The next `count` Daraja API calls (optionally only under `path`) fail with `code`. */
-  injectFault(code: FaultCode, count: number, path?: string): void {
-    this.faults.push({ code, remaining: count, path });
+  /**
+   * The next `count` Daraja API calls (optionally only under `path`) fail with `code`; with
+   * `forMs`, every matching call fails until that much time has passed (then it recovers).
+   */
+  injectFault(code: FaultCode, count: number, path?: string, forMs?: number): void {
+    if (forMs !== undefined) this.faults.push({ code, remaining: Number.POSITIVE_INFINITY, path, until: this.clock.now() + forMs });
+    else this.faults.push({ code, remaining: count, path });
   }
 
   clearFaults(): void {
@@ -207,15 +220,19 @@ export class DarajaSimState {
 
   /** Consumes one injected fault matching this request path, if any. */
   takeFault(path: string): DarajaError | undefined {
-    const fault = this.faults.find((f) => f.remaining > 0 && (!f.path || path.startsWith(f.path)));
+    const now = this.clock.now();
+    this.faults = this.faults.filter((f) => f.remaining > 0 && (f.until === undefined || f.until > now));
+    const fault = this.faults.find((f) => !f.path || path.startsWith(f.path));
     if (!fault) return undefined;
     fault.remaining -= 1;
-    this.faults = this.faults.filter((f) => f.remaining > 0);
     return new DarajaError(500, fault.code, FAULTS[fault.code]);
   }
 
   pendingFaults() {
-    return this.faults.map((f) => ({ ...f }));
+    const now = this.clock.now();
+    return this.faults
+      .filter((f) => f.until === undefined || f.until > now)
+      .map(({ until, remaining, ...f }) => (until === undefined ? { ...f, remaining } : { ...f, untilMs: until - now }));
   }
 
   // ---- STK Push -------------------------------------------------------------------
@@ -321,7 +338,7 @@ export class DarajaSimState {
     };
     // Daraja writes the amount as a decimal (`1.00`); JSON.stringify cannot.
     const body = JSON.stringify(callback).replace('"__AMOUNT__"', `${tx.Amount}.00`);
-    const mode = tx.delivery.mode === 'queue_timeout' || tx.delivery.mode === 'timeout_then_result' ? { ...tx.delivery, mode: 'normal' as const } : tx.delivery;
+    const mode = ['queue_timeout', 'timeout_then_result', 'failure_then_success'].includes(tx.delivery.mode) ? { ...tx.delivery, mode: 'normal' as const } : tx.delivery;
     await this.callbacks.deliver(mode, { kind: 'stk', ref: tx.CheckoutRequestID, url: tx.CallBackURL, body }, this.settings.delivery);
     return tx;
   }
@@ -461,7 +478,14 @@ export class DarajaSimState {
       },
     };
     const message: CallbackMessage = { kind: 'b2c_result', ref: tx.OriginatorConversationID, url: tx.ResultURL, body: JSON.stringify(result) };
-    if (tx.delivery.mode === 'timeout_then_result') {
+    if (tx.delivery.mode === 'failure_then_success' && code === 0) {
+      // A failure result for a payment that completes all the same (the money moved above):
+      // the real result follows delayMs later. Only Transaction Status tells the truth.
+      const falseCode = resolveOutcome('b2c', this.settings.falseFailureCode) as ResultCode;
+      const failure = { Result: { ...result.Result, ResultCode: falseCode, ResultDesc: B2C_RESULTS.get(falseCode) ?? 'Failed', TransactionID: ids.placeholderReceipt(this.clock.now()), ResultParameters: undefined } };
+      await this.callbacks.deliver({ mode: 'normal' }, { ...message, body: JSON.stringify(failure) }, defaults);
+      await this.callbacks.deliver({ mode: 'delayed', delayMs: tx.delivery.delayMs }, message, defaults);
+    } else if (tx.delivery.mode === 'timeout_then_result') {
       // A timeout notification is not proof of failure: the result follows later.
       await this.callbacks.deliver({ mode: 'normal' }, this.timeoutMessage('b2c_timeout', tx.OriginatorConversationID, tx.ConversationID, tx.QueueTimeOutURL, tx.request), defaults);
       await this.callbacks.deliver({ mode: 'delayed', delayMs: tx.delivery.delayMs }, message, defaults);
@@ -534,7 +558,9 @@ export class DarajaSimState {
       await this.callbacks.deliver({ mode: 'normal' }, this.timeoutMessage('status_timeout', q.OriginatorConversationID, q.ConversationID, req.QueueTimeOutURL, echo), defaults);
       return;
     }
-    const found = q.credentialValid ? this.findForStatus(req) : undefined;
+    let found = q.credentialValid ? this.findForStatus(req) : undefined;
+    // Still queued at Safaricom: M-Pesa has no record of it yet.
+    if (found && this.settings.statusWhileQueued === 'no_record' && found.some((p) => p.Key === 'TransactionStatus' && p.Value === 'Initiated')) found = undefined;
     const code: ResultCode = !q.credentialValid ? 2001 : found ? 0 : 'R000002';
     q.status = 'completed';
     q.ResultCode = code;
@@ -606,6 +632,40 @@ export class DarajaSimState {
       ];
     }
     return undefined;
+  }
+
+  // ---- Transaction pull ---------------------------------------------------------------
+
+  readonly pullRegistrations = new Map<string, { NominatedNumber: string; CallBackURL: string }>();
+
+  pullRegister(req: { ShortCode: string; NominatedNumber: string; CallBackURL: string }) {
+    if (req.ShortCode !== this.config.MPESA_SHORTCODE) throw errors.invalidField('ShortCode');
+    this.pullRegistrations.set(req.ShortCode, { NominatedNumber: req.NominatedNumber, CallBackURL: req.CallBackURL });
+    return { ResponseRefID: ids.requestId(), ResponseStatus: '1000', ShortCode: req.ShortCode, ResponseDescription: 'Shortcode Registered Successfully' };
+  }
+
+  /** Payments the paybill received in [StartDate, EndDate] (EAT), oldest first, 1,000 per page from OffSetValue. */
+  pullQuery(req: PullQueryRequest) {
+    if (req.ShortCode !== this.config.MPESA_SHORTCODE) throw errors.invalidField('ShortCode');
+    const eat = (v: string) => Date.parse(`${v.replace(' ', 'T')}+03:00`);
+    const [from, to] = [eat(req.StartDate), eat(req.EndDate)];
+    if (!(from <= to)) throw errors.invalidField('EndDate');
+    const paid = [...this.stk.values()]
+      .filter((t) => t.ResultCode === 0 && t.MpesaReceiptNumber && t.BusinessShortCode === req.ShortCode)
+      .map((t) => ({ t, at: Date.parse(t.completedAt!) }))
+      .filter(({ at }) => at >= from && at <= to)
+      .sort((a, b) => a.at - b.at || a.t.MpesaReceiptNumber!.localeCompare(b.t.MpesaReceiptNumber!));
+    const page = paid.slice(Number(req.OffSetValue), Number(req.OffSetValue) + 1_000).map(({ t, at }) => ({
+      transactionId: t.MpesaReceiptNumber!,
+      trxDate: new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      msisdn: Number(t.PhoneNumber),
+      sender: 'UNKNOWN',
+      transactiontype: 'c2b-pay-bill-debit',
+      billreference: t.AccountReference,
+      amount: `${t.Amount}.0`,
+      organizationname: 'Descrow Sandbox Paybill',
+    }));
+    return { ResponseRefID: ids.requestId(), ResponseCode: '1000', ResponseMessage: 'Success', Response: [page] };
   }
 
   // ---- helpers --------------------------------------------------------------------

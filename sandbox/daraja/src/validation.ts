@@ -91,3 +91,21 @@ export const transactionStatusSchema = z
   // One of the two keys is required: query by receipt or by OriginatorConversationID.
   .refine((b) => Boolean(b.TransactionID || b.OriginalConversationID), { path: ['TransactionID'] });
 export type TransactionStatusRequest = z.infer<typeof transactionStatusSchema>;
+
+/** "YYYY-MM-DD HH:mm:ss", East Africa Time, as the transaction pull takes its window. */
+export const pullDate = z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/).refine((v) => !Number.isNaN(Date.parse(`${v.replace(' ', 'T')}+03:00`)));
+
+export const pullRegisterSchema = z.object({
+  ShortCode: shortcode,
+  RequestType: z.literal('Pull'),
+  NominatedNumber: msisdn,
+  CallBackURL: callbackUrl,
+});
+
+export const pullQuerySchema = z.object({
+  ShortCode: shortcode,
+  StartDate: pullDate,
+  EndDate: pullDate,
+  OffSetValue: digitString(/^\d{1,9}$/),
+});
+export type PullQueryRequest = z.infer<typeof pullQuerySchema>;

@@ -16,6 +16,8 @@ const faultSchema = z
     errorCode: z.enum(Object.keys(FAULTS) as [FaultCode, ...FaultCode[]]).default('500.003.02'),
     count: z.number().int().min(1).max(1000).default(1),
     path: z.string().startsWith('/').optional(),
+    /** Instead of a count: every matching call fails for this long (an outage), then it recovers. */
+    forMs: z.number().int().min(1).max(86_400_000).optional(),
   })
   .strict();
 const balanceSchema = z.object({ balance: z.number().int().min(0) }).strict();
@@ -108,7 +110,7 @@ export function controlRoutes(app: FastifyInstance, state: DarajaSimState) {
   app.get('/__sim/faults', async () => state.pendingFaults());
   app.post('/__sim/faults', async (req, reply) => {
     const f = parse(faultSchema, req.body);
-    state.injectFault(f.errorCode, f.count, f.path);
+    state.injectFault(f.errorCode, f.count, f.path, f.forMs);
     return reply.code(201).send(state.pendingFaults());
   });
   app.delete('/__sim/faults', async () => {

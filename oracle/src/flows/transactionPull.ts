@@ -1,0 +1,99 @@
+/**
+ * The paybill's own record of what it received (Daraja's transaction pull), read every
+ * ORACLE_PULL_INTERVAL_SECONDS over the last ORACLE_PULL_LOOKBACK_HOURS. Any payment whose
+ * receipt the ledger does not hold is matched by its bill reference, which names our
+ * request (stkInitiate.ts, accountReferenceFor):
+ * - the request is open, expired or failed → it is paid (this is the crash window between
+ *   Daraja's acknowledgement and our write, plus a lost callback);
+ * - the request was confirmed by STK Query without a receipt → the receipt is attached;
+ * - another payment already holds the order → a refund-needed case (paid twice);
+ * - nothing of ours matches → an `unmatched_payment` case for a person.
+ * The pull is the paybill's ledger, not an unsigned callback: it needs no further query.
+ */
+import type { OracleContext } from '../context';
+import { DarajaError } from '../daraja/errors';
+import type { PulledTransaction } from '../daraja/schemas';
+import { markPaid, type PaymentRequestRow } from '../ledger/payments';
+import { openRefundCase, recordEvent } from '../ledger/refunds';
+
+export async function pullTransactions(ctx: OracleContext, now = new Date()): Promise<{ seen: number; recovered: number; cases: number }> {
+  const { daraja, config, log } = ctx;
+  const from = new Date(now.getTime() - config.ORACLE_PULL_LOOKBACK_HOURS * 3_600_000);
+  const result = { seen: 0, recovered: 0, cases: 0 };
+  for (let offset = 0; offset < 100_000; ) {
+    let page: PulledTransaction[];
+    try {
+      page = (await daraja.pullTransactions(from, now, offset)).transactions;
+    } catch (err) {
+      if (!(err instanceof DarajaError)) throw err;
+      log.warn({ err: err.message }, 'transaction pull failed; will try again next interval');
+      break;
+    }
+    for (const t of page) {
+      result.seen++;
+      const outcome = await matchPulled(ctx, t);
+      if (outcome === 'recovered') result.recovered++;
+      if (outcome.startsWith('case')) result.cases++;
+    }
+    if (page.length < 1_000) break;
+    offset += page.length;
+  }
+  if (result.recovered || result.cases) log.warn(result, 'transaction pull found payments missing from the ledger');
+  return result;
+}
+
+async function matchPulled(ctx: OracleContext, t: PulledTransaction): Promise<string> {
+  const { pool, log } = ctx;
+  const receipt = t.transactionId.toUpperCase();
+  const seen = await pool.query(`SELECT outcome FROM oracle.pulled_transactions WHERE receipt=$1`, [receipt]);
+  if (seen.rowCount) return 'seen';
+  const amount = Math.round(t.amount);
+  const known = (await pool.query<{ id: string }>(`SELECT id FROM oracle.payment_requests WHERE mpesa_receipt=$1 OR pulled_receipt=$1`, [receipt])).rows[0];
+  let outcome: string;
+  let matched: string | null = known?.id ?? null;
+  if (known) {
+    outcome = 'in_ledger';
+  } else {
+    const candidates = (
+      await pool.query<PaymentRequestRow>(`SELECT * FROM oracle.payment_requests WHERE account_reference=$1 AND amount_kes=$2 ORDER BY created_at`, [t.billreference, amount])
+    ).rows;
+    const req = candidates.length === 1 ? candidates[0]! : undefined;
+    matched = req?.id ?? null;
+    if (!req) {
+      outcome = 'case_unmatched';
+      await openRefundCase(pool, {
+        kind: 'unmatched_payment', dedupeKey: receipt, receipt, phone: t.msisdn ?? null, amountKes: amount,
+        reason: candidates.length ? `bill reference ${t.billreference} matches ${candidates.length} requests` : `bill reference ${t.billreference} names no request of ours`,
+      });
+    } else if (req.status === 'paid' && !req.mpesa_receipt && !req.pulled_receipt) {
+      // Confirmed by STK Query (no receipt then): the same payment, now with its receipt.
+      await pool.query(`UPDATE oracle.payment_requests SET pulled_receipt=$2, updated_at=now() WHERE id=$1`, [req.id, receipt]);
+      await recordEvent(pool, req.id, 'receipt_pulled', `receipt ${receipt} from the paybill's transaction pull`);
+      outcome = 'receipt_attached';
+    } else if (req.status === 'paid') {
+      outcome = 'case_paid_twice';
+      await openRefundCase(pool, {
+        kind: 'paid_twice', dedupeKey: receipt, requestId: req.id, orderId: req.order_id, receipt, phone: t.msisdn ?? req.phone, amountKes: amount,
+        reason: `a second payment (${receipt}) for request ${req.id}, already paid with ${req.mpesa_receipt ?? req.pulled_receipt}`,
+      });
+    } else {
+      await recordEvent(pool, req.id, 'pulled', `the paybill's transaction pull shows ${receipt} for this request (status was ${req.status})`);
+      const ok = await markPaid(pool, req, { receipt, amount, phone: t.msisdn ?? null, checkoutRequestId: req.checkout_request_id }, 'recovered from the transaction pull');
+      outcome = ok ? 'recovered' : 'case_paid_twice'; // markPaid opens the case when another request holds the order
+      if (ok) {
+        // Cases opened while the payment looked unconfirmed are settled by the paybill's word.
+        await pool.query(
+          `UPDATE oracle.refund_cases SET status='dismissed', resolved_at=now(), note='the transaction pull shows the payment; recorded for the order' WHERE request_id=$1 AND kind IN ('query_denied','unverified') AND status='open'`,
+          [req.id],
+        );
+        log.warn({ orderId: req.order_id, receipt, requestId: req.id }, 'payment missing from the ledger recovered from the transaction pull');
+        ctx.wake?.();
+      }
+    }
+  }
+  await pool.query(
+    `INSERT INTO oracle.pulled_transactions (receipt, bill_reference, amount_kes, msisdn, trx_date, matched_request_id, outcome) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING`,
+    [receipt, t.billreference, amount, t.msisdn ?? null, Number.isNaN(Date.parse(t.trxDate)) ? null : new Date(t.trxDate), matched, outcome],
+  );
+  return outcome;
+}
