@@ -2,6 +2,7 @@
  * Daraja callbacks are unsigned, so anyone who learns the URL can post one. Forged or
  * wrong callbacks are refused or ignored, logged with an outcome, and record nothing.
  */
+import { randomUUID } from 'node:crypto';
 import type { Hex } from 'viem';
 import { DEV_ROLES } from '@descrow/common';
 import { orderIdFor } from '@descrow/contracts';
@@ -20,7 +21,7 @@ afterAll(async () => {
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${oracle.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-const stkHook = () => `/hooks/stk/${h.env.ORACLE_CALLBACK_TOKEN}`;
+const stkHook = (ref: string = randomUUID()) => h.hook('stk', ref);
 const forgedSuccess = (checkoutRequestId: string, amount: number, phone: number, receipt = 'TKN0FORGED') => stkSuccessCallback(checkoutRequestId, amount, phone, receipt);
 const outcomeOf = async (checkoutRequestId: string) =>
   eventually(async () => (await h.pool.query(`SELECT outcome FROM oracle.callbacks WHERE correlation_id=$1 ORDER BY id DESC LIMIT 1`, [checkoutRequestId])).rows[0]?.outcome, (o) => !!o, 10_000, 'callback processed');
@@ -31,15 +32,20 @@ async function pendingPush(phone: string, amount: number) {
   const orderId = h.newOrderId();
   const res = await h.requestStk(oracle.url, h.stkBody(orderId, amount, phone));
   expect(res.status).toBe(201);
-  return { orderId, checkoutRequestId: res.body.checkoutRequestId as string };
+  return { orderId, checkoutRequestId: res.body.checkoutRequestId as string, requestId: res.body.requestId as string };
 }
 
 test('a wrong path token gets a 404 and nothing is stored', async () => {
   const before = (await h.pool.query(`SELECT count(*)::int AS n FROM oracle.callbacks`)).rows[0].n;
-  const res = await post('/hooks/stk/not-the-token', forgedSuccess('ws_CO_x', 10, 254708374149));
+  const ref = randomUUID();
+  const res = await post(`/hooks/stk/not-the-token/${ref}`, forgedSuccess('ws_CO_x', 10, 254708374149));
   expect(res.status).toBe(404);
-  const almost = await post(`/hooks/stk/${h.env.ORACLE_CALLBACK_TOKEN!.slice(0, -1)}x`, forgedSuccess('ws_CO_x', 10, 254708374149));
+  const [, , kind, secret] = stkHook(ref).split('/');
+  const almost = await post(`/hooks/${kind}/${secret!.slice(0, -1)}${secret!.endsWith('x') ? 'y' : 'x'}/${ref}`, forgedSuccess('ws_CO_x', 10, 254708374149));
   expect(almost.status).toBe(404);
+  // The global key itself is no path secret any more.
+  expect((await post(`/hooks/stk/${h.env.ORACLE_CALLBACK_TOKEN}/${ref}`, forgedSuccess('ws_CO_x', 10, 254708374149))).status).toBe(404);
+  expect((await post(`/hooks/stk/${h.env.ORACLE_CALLBACK_TOKEN}`, forgedSuccess('ws_CO_x', 10, 254708374149))).status).toBe(404);
   expect((await h.pool.query(`SELECT count(*)::int AS n FROM oracle.callbacks`)).rows[0].n).toBe(before);
 });
 
@@ -51,10 +57,10 @@ test('an unknown CheckoutRequestID is stored for the record and ignored', async 
 });
 
 test('a success for a real pending push with the wrong amount or phone is refused; the push stays open', async () => {
-  const { orderId, checkoutRequestId } = await pendingPush('254711000401', 1_200);
-  await post(stkHook(), forgedSuccess(checkoutRequestId, 12, 254711000401));
+  const { orderId, checkoutRequestId, requestId } = await pendingPush('254711000401', 1_200);
+  await post(stkHook(requestId), forgedSuccess(checkoutRequestId, 12, 254711000401));
   expect(await outcomeOf(checkoutRequestId)).toBe('amount_mismatch');
-  await post(stkHook(), forgedSuccess(checkoutRequestId, 1_200, 254711000999));
+  await post(stkHook(requestId), forgedSuccess(checkoutRequestId, 1_200, 254711000999));
   expect(await outcomeOf(checkoutRequestId)).toBe('phone_mismatch');
   const row = (await h.pool.query(`SELECT status FROM oracle.payment_requests WHERE order_id=$1`, [orderId])).rows[0];
   expect(row.status).toBe('pending');
@@ -63,8 +69,8 @@ test('a success for a real pending push with the wrong amount or phone is refuse
 
 test('a well-formed success that STK Query does not confirm records nothing', async () => {
   // The customer has not paid: Daraja's query answers "being processed".
-  const { orderId, checkoutRequestId } = await pendingPush('254711000402', 1_300);
-  await post(stkHook(), forgedSuccess(checkoutRequestId, 1_300, 254711000402));
+  const { orderId, checkoutRequestId, requestId } = await pendingPush('254711000402', 1_300);
+  await post(stkHook(requestId), forgedSuccess(checkoutRequestId, 1_300, 254711000402));
   expect(await outcomeOf(checkoutRequestId)).toBe('query_pending');
   expect((await h.pool.query(`SELECT status, mpesa_receipt FROM oracle.payment_requests WHERE order_id=$1`, [orderId])).rows[0]).toEqual({ status: 'pending', mpesa_receipt: null });
   // The customer cancels: the query says 1032; the forged success never becomes a payment.
@@ -82,6 +88,9 @@ test('a success that STK Query denies (the sandbox disagreeing) is surfaced, not
   expect(row.status).not.toBe('paid');
   expect(row.failure_reason).toMatch(/STK Query says/);
   expect((await h.getOrder(orderId)).status).toBe(0);
+  // …as a refund-needed case with receipt, phone, amount and reason (the payment may be real).
+  const cases = (await h.pool.query(`SELECT kind, receipt, phone, amount_kes, reason FROM oracle.refund_cases WHERE order_id=$1`, [orderId])).rows;
+  expect(cases).toEqual([{ kind: 'query_denied', receipt: expect.stringMatching(/^[A-Z0-9]{10}$/), phone: '254711000403', amount_kes: 1_400, reason: expect.stringMatching(/STK Query says/) }]);
 });
 
 test('a body over the limit is refused with 413 and not stored; bad JSON gets a 400 without a stack trace', async () => {

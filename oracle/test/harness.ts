@@ -16,7 +16,8 @@ import { createTestDatabase } from '@descrow/common/src/testing/database';
 import { escrowAbi, orderIdFor, type Deployment } from '@descrow/contracts';
 import { deployEscrow } from '../../sandbox/chain/deploy';
 import { createDarajaSimulator, type DarajaSimulator } from '../../sandbox/daraja/src';
-import { oracleEnvShape } from '../src/config';
+import { oracleEnvShape, type OracleConfig } from '../src/config';
+import { callbackSecret, type CallbackPath } from '../src/context';
 import { createOracle } from '../src/main';
 
 export const ROOT = resolve(__dirname, '../..');
@@ -119,6 +120,16 @@ export class OracleHarness {
         await exited;
       },
     };
+  }
+
+  /** The path Daraja is given for one callback of one request (payment request or payout id). */
+  hook(kind: CallbackPath, ref: string): string {
+    return `/hooks/${kind}/${callbackSecret({ ORACLE_CALLBACK_TOKEN: this.env.ORACLE_CALLBACK_TOKEN } as OracleConfig, kind, ref)}/${ref}`;
+  }
+
+  /** Our payment request id for an order (the latest one). */
+  async requestIdOf(orderId: Hex): Promise<string> {
+    return (await this.pool.query(`SELECT id FROM oracle.payment_requests WHERE order_id=$1 ORDER BY created_at DESC LIMIT 1`, [orderId])).rows[0].id;
   }
 
   /** A new M-Pesa order id: the oracle's orderIdFor(salt); stkBody sends the salt with it. */

@@ -1,4 +1,5 @@
 /** The oracle's HTTP edges: health of real dependencies, the IP allow-list, trusted proxies. */
+import { randomUUID } from 'node:crypto';
 import { freePort } from '@descrow/common';
 import { OracleHarness, type OracleUnderTest } from './harness';
 
@@ -15,8 +16,9 @@ afterAll(async () => {
 });
 
 const callback = { Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'ws_CO_http_test', ResultCode: 1032, ResultDesc: 'Request cancelled by user' } } };
+const ref = randomUUID();
 const post = (headers: Record<string, string>) =>
-  fetch(`${oracle.url}/hooks/stk/${h.env.ORACLE_CALLBACK_TOKEN}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(callback) });
+  fetch(`${oracle.url}${h.hook('stk', ref)}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(callback) });
 
 test('/health checks Postgres, Redis, the chain and Daraja, and says which one is down', async () => {
   const ok = await fetch(`${oracle.url}/health`);
@@ -58,7 +60,7 @@ test('X-Forwarded-For from a peer that is not our proxy is ignored', async () =>
   const port = await freePort();
   const strict = await h.oracleInProcess({ ORACLE_PORT: String(port), ORACLE_TRUSTED_PROXIES: '' });
   try {
-    const res = await fetch(`${strict.url}/hooks/stk/${h.env.ORACLE_CALLBACK_TOKEN}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': SAFARICOM_IP }, body: JSON.stringify(callback) });
+    const res = await fetch(`${strict.url}${h.hook('stk', ref)}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': SAFARICOM_IP }, body: JSON.stringify(callback) });
     expect(res.status).toBe(403);
   } finally {
     await strict.stop();
