@@ -168,6 +168,7 @@ async function giveUp(ctx: OracleContext, payout: PayoutRow, status: 'failed' | 
     [payout.id, status, reason],
   );
   if (!r.rowCount) return 'already_final';
+  if (status === 'failed' && (await promoteOverpaid(ctx, payout))) return 'failed_earlier_attempt_holds';
   ctx.log[status === 'failed' ? 'warn' : 'error']({ orderId: payout.order_id, role: payout.role, reason }, status === 'failed' ? 'b2c payout failed (verified); a new attempt will be queued' : 'b2c payout failed; needs a person');
   return status;
 }
@@ -205,7 +206,8 @@ async function settle(ctx: OracleContext, payout: PayoutRow, v: { receipt: strin
         await client.query(`UPDATE oracle.payouts SET status='failed', reason=$2, updated_at=now() WHERE id=$1`, [o.id, `superseded: attempt ${payout.attempt} was paid after all`]);
       }
     }
-    const holder = others.find((o) => o.status !== 'needs_attention' || o.mpesa_receipt);
+    // The live attempt always takes its own success; a late one only if no attempt holds the slot.
+    const holder = late ? others.find((o) => o.status !== 'needs_attention' || o.mpesa_receipt) : undefined;
     if (holder) {
       const reason = `paid (${v.receipt}) after being given up, while attempt ${holder.attempt} is ${holder.status}: possible over-payment, a person must recover it`;
       await client.query(`UPDATE oracle.payouts SET status='overpaid', mpesa_receipt=$2, result_code='0', completed_at=now(), reason=$3, updated_at=now() WHERE id=$1`, [payout.id, v.receipt, reason]);
@@ -230,4 +232,39 @@ async function settle(ctx: OracleContext, payout: PayoutRow, v: { receipt: strin
   }
   log.info({ orderId: payout.order_id, role: payout.role, receipt: v.receipt, amountKes: payout.amount_kes, late }, 'b2c payout paid; recording on chain');
   return late ? 'paid_after_failure' : 'paid';
+}
+
+/**
+ * The attempt holding the order failed (verified), but an earlier attempt was paid after
+ * being given up (`overpaid`): that payment is the payout after all. It takes the slot
+ * and is recorded on chain, so no new attempt is queued.
+ */
+async function promoteOverpaid(ctx: OracleContext, failed: PayoutRow): Promise<boolean> {
+  const client = await ctx.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`payout:${failed.order_id}:${failed.role}`]);
+    const { rows } = await client.query<{ id: string; mpesa_receipt: string; beneficiary: string; amount_kes: number }>(
+      `UPDATE oracle.payouts SET status='succeeded', reason='paid after being given up; the attempt that replaced it failed', updated_at=now()
+        WHERE id = (SELECT id FROM oracle.payouts WHERE order_id=$1 AND role=$2 AND status='overpaid' AND mpesa_receipt IS NOT NULL ORDER BY attempt LIMIT 1)
+          AND NOT EXISTS (SELECT 1 FROM oracle.payouts WHERE order_id=$1 AND role=$2 AND status IN ('queued','sent','unknown','succeeded','needs_attention'))
+        RETURNING id, mpesa_receipt, beneficiary, amount_kes`,
+      [failed.order_id, failed.role],
+    );
+    const p = rows[0];
+    if (p) {
+      await client.query(
+        `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status) VALUES ($1,'record_payout',$2,$3,'pending') ON CONFLICT (idempotency_key) DO NOTHING`,
+        [`payout:${p.mpesa_receipt}`, failed.order_id, JSON.stringify({ beneficiary: p.beneficiary, amountKes: p.amount_kes, receiptHash: receiptHash(p.mpesa_receipt) })],
+      );
+    }
+    await client.query('COMMIT');
+    if (p) ctx.log.warn({ orderId: failed.order_id, role: failed.role, receipt: p.mpesa_receipt }, 'an earlier attempt paid after all; recording it');
+    return !!p;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }
