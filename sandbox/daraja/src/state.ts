@@ -559,8 +559,13 @@ export class DarajaSimState {
       return;
     }
     let found = q.credentialValid ? this.findForStatus(req) : undefined;
-    // Still queued at Safaricom: M-Pesa has no record of it yet.
-    if (found && this.settings.statusWhileQueued === 'no_record' && found.some((p) => p.Key === 'TransactionStatus' && p.Value === 'Initiated')) found = undefined;
+    let echo: { Key: string; Value: string | number }[] | undefined;
+    if (found && this.settings.statusWhileQueued === 'no_record' && found.some((p) => p.Key === 'TransactionStatus' && p.Value === 'Initiated')) {
+      // Still queued at Safaricom: M-Pesa has no record of it yet. The answer names what was
+      // asked about (chosen where the spec is silent), which is what made it so believable.
+      echo = found.filter((p) => p.Key === 'OriginatorConversationID');
+      found = undefined;
+    }
     const code: ResultCode = !q.credentialValid ? 2001 : found ? 0 : 'R000002';
     q.status = 'completed';
     q.ResultCode = code;
@@ -572,7 +577,7 @@ export class DarajaSimState {
         OriginatorConversationID: q.OriginatorConversationID,
         ConversationID: q.ConversationID,
         TransactionID: code === 0 ? this.newReceipt() : ids.placeholderReceipt(this.clock.now()),
-        ...(found && { ResultParameters: { ResultParameter: found } }),
+        ...((found ?? echo) && { ResultParameters: { ResultParameter: found ?? echo } }),
         ReferenceData: { ReferenceItem: { Key: 'Occasion', Value: req.Occasion ?? '' } },
       },
     };
