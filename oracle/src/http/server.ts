@@ -12,6 +12,7 @@ import { processStkCallback } from '../flows/stkCallback';
 import { processPayoutCallback } from '../flows/b2cResult';
 import { reconcile } from '../flows/reconcile';
 import { clientAddress, safeEqual } from './guards';
+import { ledgerRoutes } from './ledgerApi';
 import { failpoint } from '../failpoints';
 
 const ACK = { ResultCode: 0, ResultDesc: 'Accepted' };
@@ -114,6 +115,8 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
       if (!result.ok) return reply.status(result.httpStatus).send({ error: { code: result.code, message: result.message } });
       return reply.status(result.reused ? 200 : 201).send(result);
     });
+
+    ledgerRoutes(internal as unknown as FastifyInstance, ctx);
 
     internal.get('/internal/reconciliation/latest', async () => {
       const { rows } = await pool.query(`SELECT * FROM oracle.reconciliation_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1`);
