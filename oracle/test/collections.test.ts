@@ -24,6 +24,8 @@ afterAll(async () => {
 
 const SERVICE = { authorization: 'Bearer dev-service-token-change-me' };
 const request = async (orderId: Hex) => (await h.pool.query(`SELECT * FROM oracle.payment_requests WHERE order_id=$1 ORDER BY created_at`, [orderId])).rows;
+/** Daraja's transaction pull is down too (it would otherwise find these payments on its own). */
+const pullDown = () => h.control('POST', '/faults', { errorCode: '500.003.1001', path: '/pulltransactions', forMs: 120_000 });
 const history = async (requestId: string) => (await h.pool.query(`SELECT kind FROM oracle.payment_events WHERE request_id=$1 ORDER BY id`, [requestId])).rows.map((r) => r.kind);
 
 describe('oracle in-process', () => {
@@ -34,10 +36,15 @@ describe('oracle in-process', () => {
     await oracle?.stop();
     oracle = undefined;
   });
+  afterEach(async () => {
+    await h.control('DELETE', '/faults');
+    await h.control('DELETE', '/rules');
+  });
 
   test('a paid callback while STK Query is down never expires: re-verified past expiry until the query recovers, then recorded', async () => {
     const phone = '254711000701';
     // STK Query answers spike arrest for longer than the request lives; the callback comes at once.
+    await pullDown();
     await h.control('POST', '/faults', { errorCode: '500.003.02', path: '/mpesa/stkpushquery', forMs: (EXPIRY + 4) * 1000 });
     const orderId = h.newOrderId();
     const res = await h.requestStk(oracle!.url, h.stkBody(orderId, 1_100, phone));
@@ -59,19 +66,24 @@ describe('oracle in-process', () => {
 
   test('a customer who pays an expired request after paying its replacement: a refund case with receipt, phone, amount and reason', async () => {
     const phone = '254711000702';
-    await h.control('POST', '/rules', { product: 'stk', phone, outcome: 'pending' }); // the first push waits on the phone
+    // The first push is paid, but its callback is late and STK Query is down until it has
+    // expired in our ledger; the customer is asked again and pays again.
+    await pullDown();
+    await h.control('POST', '/faults', { errorCode: '500.003.02', path: '/mpesa/stkpushquery', forMs: (EXPIRY + 2) * 1000 });
+    await h.control('POST', '/rules', { product: 'stk', phone, outcome: 'success', delivery: { mode: 'delayed', delayMs: (EXPIRY + 6) * 1000 } });
     const orderId = h.newOrderId();
     const first = await h.requestStk(oracle!.url, h.stkBody(orderId, 1_200, phone));
+    expect(first.status).toBe(201);
     await eventually(() => request(orderId), (r) => r[0]?.status === 'expired', (EXPIRY + 10) * 1000, 'first request expired');
     await h.control('DELETE', '/rules');
     const second = await h.requestStk(oracle!.url, h.stkBody(orderId, 1_200, phone));
     expect(second.status).toBe(201);
     await eventually(() => h.getOrder(orderId), (o) => o.status === 2, 20_000, 'funded by the second payment');
-    // Now the customer also approves the first, stale prompt.
-    const late = await h.control('POST', `/stk/${first.body.checkoutRequestId}/resolve`, { outcome: 'success' });
+    // Then the first payment's callback arrives.
+    const late = await h.control('GET', `/stk/${first.body.checkoutRequestId}`);
     const cases = await eventually(
       async () => (await fetch(`${oracle!.url}/internal/refund-cases`, { headers: SERVICE })).json(),
-      (c: { cases: unknown[] }) => c.cases.some((x: any) => x.orderId === orderId), 20_000, 'refund case visible',
+      (c: { cases: unknown[] }) => c.cases.some((x: any) => x.orderId === orderId), 30_000, 'refund case visible',
     );
     expect(cases.cases.filter((x: any) => x.orderId === orderId)).toEqual([
       expect.objectContaining({ kind: 'paid_twice', receipt: late.MpesaReceiptNumber, phone, amountKes: 1_200, reason: expect.stringMatching(/second payment/), status: 'open' }),
