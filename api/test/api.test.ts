@@ -10,7 +10,7 @@ import { encodeFunctionData } from 'viem';
 import { escrowAbi, orderIdFor, receiptHash } from '@descrow/contracts';
 import { rawCidV1 } from '../src/data/contentStore';
 import { readOrders } from '../../indexer/scripts/chain';
-import { ADMIN, BUYER, BUYER_PHONE, MISMATCH, SELLER, SELLER_PHONE, STRANGER, UNRECORDED, startFixture, type Fixture } from './support/fixture';
+import { ADMIN, BUYER, BUYER_PHONE, MISMATCH, QUERY_PAID, SELLER, SELLER_PHONE, STRANGER, UNRECORDED, startFixture, type Fixture } from './support/fixture';
 import { CHALLENGE, LOGIN, codes, eventually, gql, login } from './support/client';
 
 let fx: Fixture;
@@ -458,6 +458,7 @@ describe('admin', () => {
     payoutsDue { orderId role amount ageSeconds ledgerStatus }
     failedPayouts { orderId role status reason resultCode }
     dailyTotals { date paymentMode opening collected paidOut fees held balanced ledgerCollected }
+    refundCases { kind orderId receipt phone amountKes reason status }
     balanced
   } }`;
   const range = () => ({ f: new Date(Date.now() - 3 * 86_400_000).toISOString(), t: new Date(Date.now() + 86_400_000).toISOString() });
@@ -474,6 +475,10 @@ describe('admin', () => {
     expect(rows.length).toBeGreaterThan(5);
     expect(rec.onChainWithoutLedger.map((o: { orderId: string }) => o.orderId).sort()).toEqual(rows.map((x: { id: string }) => x.id).sort());
     expect(rec.onChainWithoutLedger.map((o: { orderId: string }) => o.orderId)).not.toContain(mpesaOrderId);
+    // A payment confirmed by STK Query (recorded under the oracle's CHECKOUT: key) is in agreement: in neither list.
+    expect(rec.paidNotOnChain.map((o: { orderId: string }) => o.orderId)).not.toContain(QUERY_PAID.orderId);
+    expect(rec.onChainWithoutLedger.map((o: { orderId: string }) => o.orderId)).not.toContain(QUERY_PAID.orderId);
+    expect(rec.refundCases).toEqual([{ kind: 'PAID_TWICE', orderId: UNRECORDED.orderId, receipt: 'RCPTTWICE1', phone: '254708374149', amountKes: 777, reason: expect.stringMatching(/second payment/), status: 'OPEN' }]);
     expect(rec.payoutsDue.length).toBeGreaterThan(0);
     expect(rec.failedPayouts).toEqual([expect.objectContaining({ orderId: UNRECORDED.orderId, role: 'seller', status: 'needs_attention', resultCode: '2040' })]);
     expect(rec.dailyTotals.length).toBeGreaterThan(0);
@@ -487,6 +492,14 @@ describe('admin', () => {
     const { rows } = await fx.pool.query(`SELECT mpesa_receipt FROM oracle.payment_requests WHERE order_id = $1`, [mpesaOrderId]);
     const r = await gql(fx.api, `query($r: String!) { paymentByReceipt(receipt: $r) { kind receiptHash ledgerStatus amountKes phone order { id status } } }`, { r: rows[0].mpesa_receipt }, { token: tokens.admin });
     expect(r.data.paymentByReceipt).toEqual({ kind: 'PAYMENT', receiptHash: receiptHash(rows[0].mpesa_receipt), ledgerStatus: 'paid', amountKes: 1600, phone: '254708374149', order: { id: mpesaOrderId, status: 'FUNDED' } });
+  });
+
+  test('refundCases lists what a person must refund, by status; a bad status is a clear error', async () => {
+    const r = await gql(fx.api, `{ refundCases { kind receipt phone amountKes status } }`, {}, { token: tokens.admin });
+    expect(r.data.refundCases).toEqual([{ kind: 'PAID_TWICE', receipt: 'RCPTTWICE1', phone: '254708374149', amountKes: 777, status: 'OPEN' }]);
+    expect((await gql(fx.api, `{ refundCases(status: REFUNDED) { kind } }`, {}, { token: tokens.admin })).data.refundCases).toEqual([]);
+    expect(codes(await gql(fx.api, `{ refundCases(status: LOST) { kind } }`, {}, { token: tokens.admin }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(fx.api, `{ refundCases { kind } }`, {}, { token: tokens.buyer }))).toEqual(['FORBIDDEN']);
   });
 
   test('admin operations refuse other roles', async () => {

@@ -1,6 +1,8 @@
 /**
- * Reads the oracle's ledger (Postgres schema `oracle`, read-only): what the oracle did
- * about M-Pesa payments and payouts. The chain decides an order's status, never this.
+ * Reads the oracle's ledger rows for an order's history (Postgres schema `oracle`,
+ * read-only): what the oracle did about M-Pesa payments and payouts. The chain decides an
+ * order's status, never this. Anything that needs the ledger's *rules* (reconciliation,
+ * receipt keys, refund cases) asks the oracle instead (data/oracleClient.ts).
  */
 import type { Pool } from 'pg';
 
@@ -43,46 +45,5 @@ export class LedgerReader {
 
   payoutsByOrderIds(ids: readonly string[]): Promise<LedgerPayout[]> {
     return this.rows(`SELECT ${PAYOUT_COLS} FROM ${this.t('payouts')} WHERE order_id = ANY($1) ORDER BY created_at`, [ids]);
-  }
-
-  paymentsPaidBetween(from: Date, to: Date): Promise<LedgerPayment[]> {
-    return this.rows(`SELECT ${PAYMENT_COLS} FROM ${this.t('payment_requests')} WHERE status = 'paid' AND paid_at >= $1 AND paid_at < $2`, [from, to]);
-  }
-
-  paidPaymentsForOrders(ids: readonly string[]): Promise<LedgerPayment[]> {
-    return this.rows(`SELECT ${PAYMENT_COLS} FROM ${this.t('payment_requests')} WHERE status = 'paid' AND order_id = ANY($1)`, [ids]);
-  }
-
-  failedPayoutsBetween(from: Date, to: Date): Promise<LedgerPayout[]> {
-    return this.rows(
-      `SELECT ${PAYOUT_COLS} FROM ${this.t('payouts')} WHERE status IN ('failed', 'needs_attention') AND updated_at >= $1 AND updated_at < $2 ORDER BY updated_at`,
-      [from, to],
-    );
-  }
-
-  async outboxStatusByOrder(ids: readonly string[]): Promise<Map<string, string>> {
-    const rows = await this.rows<{ orderId: string; status: string }>(
-      `SELECT DISTINCT ON (order_id) order_id AS "orderId", status FROM ${this.t('outbox')} WHERE kind = 'record_payment' AND order_id = ANY($1) ORDER BY order_id, id DESC`,
-      [ids],
-    );
-    return new Map(rows.map((r) => [r.orderId, r.status]));
-  }
-
-  async paymentByReceipt(receipt: string): Promise<LedgerPayment | null> {
-    return (await this.rows<LedgerPayment>(`SELECT ${PAYMENT_COLS} FROM ${this.t('payment_requests')} WHERE upper(mpesa_receipt) = $1`, [receipt]))[0] ?? null;
-  }
-
-  async payoutByReceipt(receipt: string): Promise<LedgerPayout | null> {
-    return (await this.rows<LedgerPayout>(`SELECT ${PAYOUT_COLS} FROM ${this.t('payouts')} WHERE upper(mpesa_receipt) = $1`, [receipt]))[0] ?? null;
-  }
-
-  /** Collected per UTC day (YYYY-MM-DD) from the ledger's paid requests. */
-  async collectedPerDay(from: Date, to: Date): Promise<Map<string, bigint>> {
-    const rows = await this.rows<{ day: string; total: string }>(
-      `SELECT to_char(paid_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, sum(coalesce(paid_amount, amount_kes))::text AS total
-         FROM ${this.t('payment_requests')} WHERE status = 'paid' AND paid_at >= $1 AND paid_at < $2 GROUP BY 1`,
-      [from, to],
-    );
-    return new Map(rows.map((r) => [r.day, BigInt(r.total)]));
   }
 }

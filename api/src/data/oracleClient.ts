@@ -1,4 +1,9 @@
-/** The oracle's internal HTTP API (service token): STK Push requests and health. */
+/**
+ * The oracle's internal HTTP API (service token): STK Push requests, health, and what the
+ * oracle publishes about its ledger (reconciliation facts with the chain receipt hashes it
+ * records under, receipt look-ups, refund-needed cases). The oracle owns its ledger's
+ * rules; the API asks instead of re-deriving them.
+ */
 export interface StkRequest {
   /** The order id and the salt the oracle creates it with (orderId = Escrow.orderIdFor(oracle, salt)). */
   orderId: string; salt: string; buyer: string; seller: string; amountKes: number; phone: string; sellerPhone: string; metadataCid?: string;
@@ -30,8 +35,59 @@ export class OracleClient {
     return { ok: false, httpStatus: res.status, code: err.code ?? 'ORACLE_ERROR', message: err.message ?? `the payment service answered ${res.status}` };
   }
 
+  async ledgerReconciliation(input: { from: Date; to: Date; fundedOrderIds: string[]; owingOrderIds: string[] }): Promise<LedgerReconciliation> {
+    return this.call('POST', '/internal/ledger/reconciliation', input);
+  }
+
+  async receipt(receipt: string): Promise<ReceiptFacts> {
+    return this.call('GET', `/internal/receipts/${encodeURIComponent(receipt)}`);
+  }
+
+  async refundCases(status: 'open' | 'refunded' | 'dismissed' | 'all'): Promise<RefundCaseFacts[]> {
+    return (await this.call<{ cases: RefundCaseFacts[] }>('GET', `/internal/refund-cases?status=${status}`)).cases;
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl.replace(/\/$/, '')}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (e) {
+      throw new OracleUnavailable(`the payment service did not answer (${(e as Error).name})`);
+    }
+    if (!res.ok) throw new OracleUnavailable(`the payment service answered ${res.status}`);
+    return (await res.json()) as T;
+  }
+
   async health(): Promise<boolean> {
     const res = await fetch(`${this.baseUrl.replace(/\/$/, '')}/health`, { signal: AbortSignal.timeout(2_000) });
     return res.status < 500;
   }
+}
+
+export class OracleUnavailable extends Error {
+  readonly code = 'ORACLE_UNAVAILABLE';
+}
+
+export interface LedgerPaid { orderId: string; receipt: string | null; receiptHash: string; amountKes: number; paidAt: string; phone: string; outboxStatus: string | null }
+export interface RefundCaseFacts {
+  id: string; kind: string; orderId: string | null; requestId: string | null; receipt: string | null; phone: string | null; amountKes: number;
+  reason: string; status: string; note: string | null; createdAt: string; resolvedAt: string | null;
+}
+export interface LedgerReconciliation {
+  paid: LedgerPaid[];
+  paidForFunded: LedgerPaid[];
+  payouts: { orderId: string; role: string; status: string }[];
+  failedPayouts: { orderId: string; role: string; amountKes: number; status: string; reason: string | null; resultCode: string | null; attempt: number; updatedAt: string }[];
+  collectedPerDay: Record<string, string>;
+  refundCases: RefundCaseFacts[];
+  oracleFindings: { kind: string; orderId: string; detail: string }[];
+  oracleFindingsAt: string | null;
+}
+export interface ReceiptFacts {
+  receipt: string; receiptHash: string; kind: 'PAYMENT' | 'PAYOUT' | null; orderId?: string; ledgerStatus?: string; amountKes?: number; phone?: string; at?: string | null;
 }

@@ -1,82 +1,93 @@
-/** Admin views: reconciliation of the oracle's ledger against the chain, receipt lookup. */
+/**
+ * Admin views: reconciliation of the oracle's ledger against the chain, receipt look-up,
+ * refund-needed cases. The ledger's facts — and the key each payment is recorded on chain
+ * under — come from the oracle (its internal endpoints), which owns them; the chain's side
+ * comes from the index.
+ */
 import { z } from 'zod';
-import { receiptHash } from '@descrow/contracts';
 import { requireRole } from '../auth/guards';
 
 import type { Ctx } from '../context';
 import type { IndexOrder } from '../data/indexReader';
+import { OracleUnavailable } from '../data/oracleClient';
+import { fail } from '../errors';
 import { date, parse } from '../validate';
 
 const range = z
   .object({ from: date, to: date })
   .refine((r) => r.from < r.to, { message: 'from must be before to', path: ['to'] })
   .refine((r) => r.to.getTime() - r.from.getTime() <= 366 * 86_400_000, { message: 'at most 366 days at a time', path: ['to'] });
+const refundStatus = z.enum(['OPEN', 'REFUNDED', 'DISMISSED', 'ALL']).default('OPEN');
 
 const ageSeconds = (since: Date, now: number) => Math.max(0, Math.floor((now - since.getTime()) / 1000));
 const day = (d: Date) => d.toISOString().slice(0, 10);
+
+/** The oracle answers, or the admin gets a clear SERVICE_UNAVAILABLE (never a masked 500). */
+async function ask<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof OracleUnavailable) fail('SERVICE_UNAVAILABLE', e.message);
+    throw e;
+  }
+}
 
 export const adminResolvers = {
   Query: {
     async reconciliation(_: unknown, args: { from: Date; to: Date }, ctx: Ctx) {
       requireRole(ctx, 'ADMIN');
       const { from, to } = parse(range, args);
-      const { index, ledger } = ctx.deps;
+      const { index, oracle } = ctx.deps;
       const now = Date.now();
 
-      // Ledger → chain: every payment the oracle saw paid must be on chain with its receipt and amount.
-      const paid = await ledger.paymentsPaidBetween(from, to);
+      const funded = await index.mpesaOrdersFunded(from, to);
+      const owing = (await index.mpesaOrdersOwingPayout()).filter((o) => o.updatedAt < to);
+      const ledger = await ask(() => oracle.ledgerReconciliation({ from, to, fundedOrderIds: funded.map((o) => o.id), owingOrderIds: owing.map((o) => o.id) }));
+
+      // Ledger → chain: every payment the oracle saw paid must be on chain under the key the oracle recorded it with.
       const chainOf = new Map<string, IndexOrder>();
-      for (const o of await index.ordersByIds(paid.map((p) => p.orderId))) chainOf.set(o.id, o);
-      const outbox = await ledger.outboxStatusByOrder(paid.map((p) => p.orderId));
-      const checked = new Set(paid.map((p) => p.orderId));
+      for (const o of await index.ordersByIds(ledger.paid.map((p) => p.orderId))) chainOf.set(o.id, o);
+      const checked = new Set(ledger.paid.map((p) => p.orderId));
       const paidNotOnChain = [];
       const amountMismatches = [];
-      for (const p of paid) {
+      for (const p of ledger.paid) {
         const chain = chainOf.get(p.orderId);
-        const hash = p.receipt ? receiptHash(p.receipt) : null;
-        if (!chain || !hash || chain.paymentReceipt !== hash) {
-          paidNotOnChain.push({ orderId: p.orderId, receipt: p.receipt ?? '', amountKes: p.paidAmount ?? p.amountKes, paidAt: p.paidAt ?? p.updatedAt, ageSeconds: ageSeconds(p.paidAt ?? p.updatedAt, now), outboxStatus: outbox.get(p.orderId) ?? null });
-        } else if (BigInt(p.paidAmount ?? p.amountKes) !== BigInt(chain.amount)) {
-          amountMismatches.push({ orderId: p.orderId, receipt: p.receipt!, ledgerAmountKes: p.paidAmount ?? p.amountKes, chainAmount: chain.amount });
+        const paidAt = new Date(p.paidAt);
+        if (!chain || chain.paymentReceipt !== p.receiptHash) {
+          paidNotOnChain.push({ orderId: p.orderId, receipt: p.receipt ?? '', amountKes: p.amountKes, paidAt, ageSeconds: ageSeconds(paidAt, now), outboxStatus: p.outboxStatus });
+        } else if (BigInt(p.amountKes) !== BigInt(chain.amount)) {
+          amountMismatches.push({ orderId: p.orderId, receipt: p.receipt ?? '', ledgerAmountKes: p.amountKes, chainAmount: chain.amount });
         }
       }
 
-      // Chain → ledger: every M-Pesa funding on chain must have a ledger receipt.
-      const funded = await index.mpesaOrdersFunded(from, to);
-      const ledgerPaid = await ledger.paidPaymentsForOrders(funded.map((o) => o.id));
-      const ledgerHashes = new Map<string, (typeof ledgerPaid)[number]>();
-      for (const p of ledgerPaid) if (p.receipt) ledgerHashes.set(`${p.orderId}:${receiptHash(p.receipt)}`, p);
+      // Chain → ledger: every M-Pesa funding on chain must be a ledger payment with that key.
+      const byKey = new Map(ledger.paidForFunded.map((p) => [`${p.orderId}:${p.receiptHash}`, p]));
       const onChainWithoutLedger = [];
       for (const o of funded) {
         if (!o.paymentReceipt) continue;
-        const match = ledgerHashes.get(`${o.id}:${o.paymentReceipt}`);
+        const match = byKey.get(`${o.id}:${o.paymentReceipt}`);
         if (!match) onChainWithoutLedger.push({ orderId: o.id, receiptHash: o.paymentReceipt, amount: o.amount, fundedAt: o.fundedAt });
-        else if (!checked.has(o.id) && BigInt(match.paidAmount ?? match.amountKes) !== BigInt(o.amount)) {
-          amountMismatches.push({ orderId: o.id, receipt: match.receipt!, ledgerAmountKes: match.paidAmount ?? match.amountKes, chainAmount: o.amount });
+        else if (!checked.has(o.id) && BigInt(match.amountKes) !== BigInt(o.amount)) {
+          amountMismatches.push({ orderId: o.id, receipt: match.receipt ?? '', ledgerAmountKes: match.amountKes, chainAmount: o.amount });
         }
       }
 
       // Payouts the chain says are owed and the oracle has not sent.
-      const owing = (await index.mpesaOrdersOwingPayout()).filter((o) => o.updatedAt < to);
-      const payoutRows = await ledger.payoutsByOrderIds(owing.map((o) => o.id));
       const payoutsDue = [];
       for (const o of owing) {
         const dueSince = o.resolvedAt ?? o.refundedAt ?? o.deliveredAt ?? o.updatedAt;
         for (const [role, due, amount] of [['seller', o.sellerPayoutDue, o.sellerAmount], ['buyer', o.buyerRefundDue, o.buyerAmount]] as const) {
           if (!due) continue;
-          const rows = payoutRows.filter((p) => p.orderId === o.id && p.role === role);
-          if (rows.some((p) => ['queued', 'sent', 'unknown', 'succeeded'].includes(p.status))) continue;
+          const rows = ledger.payouts.filter((p) => p.orderId === o.id && p.role === role);
+          if (rows.some((p) => ['queued', 'sent', 'unknown', 'succeeded', 'overpaid'].includes(p.status))) continue;
           payoutsDue.push({ orderId: o.id, role, amount, dueSince, ageSeconds: ageSeconds(dueSince, now), ledgerStatus: rows.at(-1)?.status ?? null });
         }
       }
 
-      const failedPayouts = (await ledger.failedPayoutsBetween(from, to)).map((p) => ({
-        orderId: p.orderId, role: p.role, amountKes: p.amountKes, status: p.status, reason: p.reason, resultCode: p.resultCode, attempt: p.attempt, updatedAt: p.updatedAt,
-      }));
+      const failedPayouts = ledger.failedPayouts.map((p) => ({ ...p, updatedAt: new Date(p.updatedAt) }));
 
       // Per-day totals per mode from the index's rollups; each day must balance.
       const stats = await index.dailyStats(day(from), day(new Date(to.getTime() - 1)));
-      const ledgerCollected = await ledger.collectedPerDay(from, to);
       const dailyTotals = stats.map((s) => {
         const opening = BigInt(s.previousHeld ?? '0');
         const collected = BigInt(s.volumeFunded);
@@ -86,32 +97,41 @@ export const adminResolvers = {
         return {
           date: s.date, paymentMode: s.paymentMode, opening, collected, paidOut, refunded: BigInt(s.refunded), fees, held,
           balanced: opening + collected - paidOut - fees === held,
-          ledgerCollected: s.paymentMode === 'MPESA' ? (ledgerCollected.get(s.date) ?? 0n) : null,
+          ledgerCollected: s.paymentMode === 'MPESA' ? BigInt(ledger.collectedPerDay[s.date] ?? '0') : null,
         };
       });
       return {
         from, to, paidNotOnChain, onChainWithoutLedger, amountMismatches, payoutsDue, failedPayouts, dailyTotals,
+        refundCases: ledger.refundCases.map(refundCase),
+        oracleFindings: ledger.oracleFindings,
         balanced: dailyTotals.every((d) => d.balanced),
       };
+    },
+
+    async refundCases(_: unknown, args: { status?: string }, ctx: Ctx) {
+      requireRole(ctx, 'ADMIN');
+      const status = parse(refundStatus, args.status ?? undefined);
+      return (await ask(() => ctx.deps.oracle.refundCases(status.toLowerCase() as 'open'))).map(refundCase);
     },
 
     async paymentByReceipt(_: unknown, args: { receipt: string }, ctx: Ctx) {
       requireRole(ctx, 'ADMIN');
       const receipt = parse(z.string().trim().regex(/^[A-Za-z0-9]{6,20}$/, 'expected an M-Pesa receipt like QKJ3ABC123').transform((s) => s.toUpperCase()), args.receipt);
-      const hash = receiptHash(receipt);
-      const [payment, payout, orders] = await Promise.all([
-        ctx.deps.ledger.paymentByReceipt(receipt),
-        ctx.deps.ledger.payoutByReceipt(receipt),
-        ctx.deps.index.ordersByReceiptHash(hash),
-      ]);
+      // The oracle knows which key (and so which hash) the chain holds this receipt under.
+      const facts = await ask(() => ctx.deps.oracle.receipt(receipt));
+      const orders = await ctx.deps.index.ordersByReceiptHash(facts.receiptHash);
       const chain = orders[0] ?? null;
-      if (!payment && !payout && !chain) return null;
-      const orderId = payment?.orderId ?? payout?.orderId ?? chain!.id;
+      if (!facts.kind && !chain) return null;
+      const orderId = facts.orderId ?? chain!.id;
       const order = { id: orderId, chain: chain ?? (await ctx.loaders.order.load(orderId)) };
-      if (payment) return { receipt, receiptHash: hash, kind: 'PAYMENT', ledgerStatus: payment.status, amountKes: payment.paidAmount ?? payment.amountKes, phone: payment.phone, at: payment.paidAt, order };
-      if (payout) return { receipt, receiptHash: hash, kind: 'PAYOUT', ledgerStatus: payout.status, amountKes: payout.amountKes, phone: payout.phone, at: payout.completedAt, order };
-      return { receipt, receiptHash: hash, kind: chain!.paymentReceipt === hash ? 'PAYMENT' : 'PAYOUT', ledgerStatus: null, amountKes: null, phone: null, at: null, order };
+      if (facts.kind) {
+        return { receipt, receiptHash: facts.receiptHash, kind: facts.kind, ledgerStatus: facts.ledgerStatus ?? null, amountKes: facts.amountKes ?? null, phone: facts.phone ?? null, at: facts.at ? new Date(facts.at) : null, order };
+      }
+      return { receipt, receiptHash: facts.receiptHash, kind: chain!.paymentReceipt === facts.receiptHash ? 'PAYMENT' : 'PAYOUT', ledgerStatus: null, amountKes: null, phone: null, at: null, order };
     },
   },
 };
 
+function refundCase(c: import('../data/oracleClient').RefundCaseFacts) {
+  return { ...c, kind: c.kind.toUpperCase(), status: c.status.toUpperCase(), createdAt: new Date(c.createdAt), resolvedAt: c.resolvedAt ? new Date(c.resolvedAt) : null };
+}

@@ -32,6 +32,13 @@ export const BUYER_PHONE = '0708374149';
 /** An order recorded on chain by the oracle key whose ledger row disagrees on the amount. */
 const MISMATCH_SALT = keccak256(toHex('api-test-mismatch'));
 export const MISMATCH = { salt: MISMATCH_SALT, orderId: orderIdFor(DEV_ROLES.oracle.address as Hex, MISMATCH_SALT), receipt: 'RCPTMISMATCH', chainAmount: 1_000n, ledgerAmount: 999 };
+/**
+ * A payment confirmed by STK Query polling (no callback, so no receipt then): the oracle
+ * records it on chain under CHECKOUT:<CheckoutRequestID>. Issue 15: the API once hashed the
+ * plain receipt and listed it both as paid-not-on-chain and on-chain-without-ledger.
+ */
+const QUERY_PAID_SALT = keccak256(toHex('api-test-query-paid'));
+export const QUERY_PAID = { salt: QUERY_PAID_SALT, orderId: orderIdFor(DEV_ROLES.oracle.address as Hex, QUERY_PAID_SALT), checkoutRequestId: 'ws_CO_0212202600000000000708374149', amount: 1_234n };
 /** A ledger payment the chain never saw. */
 export const UNRECORDED = { orderId: keccak256(toHex('api-test-unrecorded')), receipt: 'RCPTNOCHAIN1', amount: 777 };
 
@@ -64,6 +71,8 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
   await chain.mine([
     { from: DEV_ROLES.oracle.address, fn: 'createOffchainOrder', args: [MISMATCH.salt, BUYER.address, SELLER.address, MISMATCH.chainAmount, 'bafy-mismatch'] },
     { from: DEV_ROLES.oracle.address, fn: 'recordOffchainPayment', args: [MISMATCH.orderId, receiptHash(MISMATCH.receipt), MISMATCH.chainAmount] },
+    { from: DEV_ROLES.oracle.address, fn: 'createOffchainOrder', args: [QUERY_PAID.salt, BUYER.address, SELLER.address, QUERY_PAID.amount, 'bafy-query-paid'] },
+    { from: DEV_ROLES.oracle.address, fn: 'recordOffchainPayment', args: [QUERY_PAID.orderId, receiptHash(`CHECKOUT:${QUERY_PAID.checkoutRequestId}`), QUERY_PAID.amount] },
   ], 1);
   await chain.rpc('evm_setAutomine', [true]);
   const dir = mkdtempSync(join(tmpdir(), 'api-test-'));
@@ -104,13 +113,21 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
   await pool.query(
     `INSERT INTO oracle.payment_requests (id, order_id, buyer, seller, amount_kes, phone, seller_phone, account_reference, status, checkout_request_id, mpesa_receipt, paid_amount, expires_at, paid_at)
      VALUES (gen_random_uuid(), $1, $2, $3, $4, '254708374149', $5, 'DSMISMATCH', 'paid', 'ws_CO_mismatch', $6, $4, now(), now()),
-            (gen_random_uuid(), $7, $2, $3, $8, '254708374149', $5, 'DSNOCHAIN', 'paid', 'ws_CO_nochain', $9, $8, now(), now() - interval '10 minutes')`,
-    [MISMATCH.orderId, BUYER.address.toLowerCase(), SELLER.address.toLowerCase(), MISMATCH.ledgerAmount, SELLER_PHONE, MISMATCH.receipt, UNRECORDED.orderId, UNRECORDED.amount, UNRECORDED.receipt],
+            (gen_random_uuid(), $7, $2, $3, $8, '254708374149', $5, 'DSNOCHAIN', 'paid', 'ws_CO_nochain', $9, $8, now(), now() - interval '10 minutes'),
+            (gen_random_uuid(), $10, $2, $3, $11, '254708374149', $5, 'DSQUERYPAID', 'paid', $12, NULL, $11, now(), now())`,
+    [MISMATCH.orderId, BUYER.address.toLowerCase(), SELLER.address.toLowerCase(), MISMATCH.ledgerAmount, SELLER_PHONE, MISMATCH.receipt, UNRECORDED.orderId, UNRECORDED.amount, UNRECORDED.receipt,
+      QUERY_PAID.orderId, Number(QUERY_PAID.amount), QUERY_PAID.checkoutRequestId],
   );
   await pool.query(
     `INSERT INTO oracle.payouts (id, order_id, beneficiary, role, phone, amount_kes, originator_conversation_id, status, result_code, reason, attempt)
      VALUES (gen_random_uuid(), $1, $2, 'seller', $3, 500, 'api-test-failed-payout', 'needs_attention', '2040', 'Credit party customer type (Unregistered or Registered Customer) can''t be supported by the service.', 2)`,
     [UNRECORDED.orderId, SELLER.address.toLowerCase(), SELLER_PHONE],
+  );
+
+  await pool.query(
+    `INSERT INTO oracle.refund_cases (kind, dedupe_key, order_id, receipt, phone, amount_kes, reason)
+     VALUES ('paid_twice', 'RCPTTWICE1', $1, 'RCPTTWICE1', '254708374149', 777, 'a second payment for an order another payment already holds')`,
+    [UNRECORDED.orderId],
   );
 
   await migrate(pool, 'app', MIGRATIONS_DIR);
