@@ -30,7 +30,7 @@ export const stkSuccessCallback = (checkoutRequestId: string, amount: number, ph
     CallbackMetadata: { Item: [{ Name: 'Amount', Value: amount }, { Name: 'MpesaReceiptNumber', Value: receipt }, { Name: 'Balance' }, { Name: 'TransactionDate', Value: 20261123101010 }, { Name: 'PhoneNumber', Value: phone }] } } },
 });
 
-export interface OracleUnderTest { url: string; stop: () => Promise<void>; kill?: () => void; exited?: Promise<number | null> }
+export interface OracleUnderTest { url: string; stop: () => Promise<void>; kill?: () => void; exited?: Promise<number | null>; stdout?: () => string }
 
 export class OracleHarness {
   anvil!: AnvilHandle;
@@ -88,11 +88,13 @@ export class OracleHarness {
    * failpoint it is set to kill itself at — work it finds at start-up (a payout due) can
    * reach it before its health endpoint has answered, which is then no error.
    */
-  async oracleProcess(extraEnv: Record<string, string> = {}, diesAt?: string): Promise<OracleUnderTest & { child: ChildProcess }> {
+  async oracleProcess(extraEnv: Record<string, string> = {}, diesAt?: string, captureStdout = false): Promise<OracleUnderTest & { child: ChildProcess }> {
     const port = extraEnv.ORACLE_PORT ?? this.env.ORACLE_PORT!;
     const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'oracle/src/main.ts')], {
-      cwd: ROOT, env: { ...process.env, ...this.env, ...extraEnv, TZ: 'UTC' }, stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: ROOT, env: { ...process.env, ...this.env, ...extraEnv, TZ: 'UTC' }, stdio: ['ignore', captureStdout ? 'pipe' : 'ignore', 'pipe'],
     });
+    let stdout = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -112,7 +114,7 @@ export class OracleHarness {
       await sleep(100);
     }
     return {
-      url, child, exited,
+      url, child, exited, stdout: () => stdout,
       kill: () => child.kill('SIGKILL'),
       stop: async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
