@@ -69,7 +69,11 @@ async function decide(ctx: OracleContext, raw: unknown): Promise<StkOutcome | 'q
       WHERE id=$1 AND status <> 'paid' AND (callback_receipt IS NULL OR callback_receipt=$2)`,
     [req.id, paid!.receipt, paid!.amount, paid!.phone, cb.CheckoutRequestID],
   );
-  if (!noted.rowCount) return 'receipt_reused'; // a second, different "paid" receipt for one request
+  if (!noted.rowCount) {
+    // A copy of this callback won the race (already paid), or a different "paid" receipt for one request.
+    const now = (await pool.query<{ status: string; callback_receipt: string | null }>(`SELECT status, callback_receipt FROM oracle.payment_requests WHERE id=$1`, [req.id])).rows[0];
+    return now?.status === 'paid' ? 'already_final' : 'receipt_reused';
+  }
   await recordEvent(pool, req.id, 'callback_paid', `callback said paid (${paid!.receipt})`);
   req = { ...req, callback_receipt: paid!.receipt, callback_amount: paid!.amount, callback_phone: paid!.phone, checkout_request_id: req.checkout_request_id ?? cb.CheckoutRequestID };
   return verifyPaidCallback(ctx, req);
