@@ -44,6 +44,11 @@ export const oracleEnvShape = {
   ORACLE_PULL_INTERVAL_SECONDS: env.int(600),
   ORACLE_PULL_LOOKBACK_HOURS: env.int(48, 1),
   ORACLE_JOB_INTERVAL_MS: env.int(1_000, 50),
+  /** Postgres: wait at most this long for a connection, and for any one query (ms). */
+  ORACLE_DB_CONNECT_TIMEOUT_MS: env.int(5_000, 100),
+  ORACLE_DB_QUERY_TIMEOUT_MS: env.int(30_000, 100),
+  /** If every job pass fails for this long (e.g. Postgres unreachable), exit so the supervisor restarts us (0 = never). */
+  ORACLE_DB_GIVE_UP_SECONDS: env.int(120),
   ORACLE_RUN_JOBS: env.bool(true),
   /** How often the oracle reconciles its ledger against the chain (seconds; 0 = never). */
   ORACLE_RECONCILE_INTERVAL_SECONDS: env.int(300),

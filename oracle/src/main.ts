@@ -37,7 +37,12 @@ async function certificate(config: OracleConfig): Promise<string> {
 export async function createOracle(config: OracleConfig, root = resolve(__dirname, '../..')) {
   const log = createLogger('oracle', config.LOG_LEVEL);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required (npm start provides the embedded Postgres)');
-  const pool = createPool(config.DATABASE_URL, 'descrow-oracle', {}, (err) => log.warn({ err: err.message }, 'idle Postgres connection lost; it will be replaced'));
+  // Every query has a connection timeout and a query timeout; a dead idle connection is dropped and replaced.
+  const pool = createPool(
+    config.DATABASE_URL, 'descrow-oracle',
+    { connectionTimeoutMillis: config.ORACLE_DB_CONNECT_TIMEOUT_MS, query_timeout: config.ORACLE_DB_QUERY_TIMEOUT_MS, keepAlive: true },
+    (err) => log.warn({ err: err.message }, 'idle Postgres connection lost; it will be replaced'),
+  );
   await migrate(pool, 'oracle', MIGRATIONS_DIR);
   const redis = createRedis(config.REDIS_URL);
   const address = EscrowChain.addressFrom(config.ESCROW_ADDRESS, resolve(root, config.DEPLOYMENT_FILE));
@@ -82,6 +87,11 @@ if (require.main === module) {
   const config = loadConfigOrExit(oracleEnvShape, process.env, oracleSafety);
   createOracle(config)
     .then(async (oracle) => {
+      oracle.jobs.onUnrecoverable = () => {
+        process.exitCode = 1;
+        void oracle.stop().finally(() => process.exit(1));
+        setTimeout(() => process.exit(1), 5_000).unref();
+      };
       await oracle.start();
       const shutdown = async () => {
         await oracle.stop();

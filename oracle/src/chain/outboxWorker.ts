@@ -15,11 +15,12 @@
  * - Transient failures (RPC down, timeouts) retry with exponential backoff.
  */
 import { BaseError, ContractFunctionRevertedError, encodeFunctionData, keccak256, type Hex } from 'viem';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { Logger } from '@descrow/common';
 import { escrowAbi, orderIdFor } from '@descrow/contracts';
 import type { EscrowChain } from './escrow';
 import { failpoint } from '../failpoints';
+import { HeldLock } from '../ledger/heldLock';
 
 const Status = { None: 0, Created: 1 } as const;
 const LOCK_KEY = 'descrow:oracle:outbox-writer';
@@ -34,7 +35,7 @@ export interface RecordPayoutPayload { beneficiary: Hex; amountKes: number; rece
 type Step = { done: true } | { failed: string } | { call: { functionName: string; args: readonly unknown[] } };
 
 export class OutboxWorker {
-  private lockClient: PoolClient | null = null;
+  private readonly lock: HeldLock;
   private stopped = false;
 
   constructor(
@@ -42,29 +43,18 @@ export class OutboxWorker {
     private readonly chain: EscrowChain,
     private readonly log: Logger,
     private readonly opts: { receiptTimeoutMs?: number; maxBackoffMs?: number } = {},
-  ) {}
+  ) {
+    this.lock = new HeldLock(pool, LOCK_KEY, log, 'outbox');
+  }
 
-  /** Try to become the single writer. Returns false if another instance holds the lock. */
+  /** Try to be (or stay) the single writer. Returns false if another instance holds the lock. */
   async acquire(): Promise<boolean> {
-    if (this.lockClient) return true;
-    const client = await this.pool.connect();
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [LOCK_KEY]);
-    if (rows[0]?.ok) {
-      this.lockClient = client;
-      client.on('error', () => (this.lockClient = null));
-      this.log.info('outbox: this instance is the chain writer');
-      return true;
-    }
-    client.release();
-    return false;
+    return this.lock.hold();
   }
 
   async release(): Promise<void> {
     this.stopped = true;
-    if (!this.lockClient) return;
-    await this.lockClient.query('SELECT pg_advisory_unlock(hashtext($1))', [LOCK_KEY]).catch(() => undefined);
-    this.lockClient.release();
-    this.lockClient = null;
+    await this.lock.release();
   }
 
   private inFlight: Promise<number> | null = null;

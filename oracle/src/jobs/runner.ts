@@ -3,7 +3,7 @@
  * no answer, the chain outbox, payouts to queue, send and chase. One leader across
  * instances runs the jobs (advisory lock); every instance serves callbacks.
  */
-import type { PoolClient } from 'pg';
+import { HeldLock } from '../ledger/heldLock';
 import type { OracleContext } from '../context';
 import { unprocessed } from '../ledger/callbacks';
 import { processStkCallback } from '../flows/stkCallback';
@@ -23,22 +23,37 @@ export class JobRunner {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private stopped = false;
-  private leader: PoolClient | null = null;
+  private readonly leader: HeldLock;
+  private failingSince: number | null = null;
+  /** Called when the database stays unreachable past ORACLE_DB_GIVE_UP_SECONDS (main: exit, so the supervisor restarts us). */
+  onUnrecoverable?: (reason: string) => void;
   private lastReconcile = Date.now();
   private lastPull = 0;
 
   constructor(private readonly ctx: OracleContext) {
     this.outbox = new OutboxWorker(ctx.pool, ctx.chain, ctx.log.child({ part: 'outbox' }));
+    this.leader = new HeldLock(ctx.pool, LEADER_LOCK, ctx.log, 'jobs');
     // Only the leader writes to the chain; a wake-up elsewhere waits for the leader's tick.
     ctx.wake = () => {
-      if (this.leader && !this.stopped) this.outbox.tick().catch((err: Error) => ctx.log.error({ err: err.message }, 'outbox wake-up failed'));
+      if (this.leader.held && !this.stopped) this.outbox.tick().catch((err: Error) => ctx.log.error({ err: err.message }, 'outbox wake-up failed'));
     };
   }
 
   start(): void {
     const loop = async () => {
       if (this.stopped) return;
-      await this.tick().catch((err: Error) => this.ctx.log.error({ err: err.message }, 'job tick failed'));
+      await this.tick().then(
+        () => (this.failingSince = null),
+        (err: Error) => {
+          this.ctx.log.error({ err: err.message }, 'job tick failed');
+          this.failingSince ??= Date.now();
+          const giveUp = this.ctx.config.ORACLE_DB_GIVE_UP_SECONDS * 1000;
+          if (giveUp > 0 && Date.now() - this.failingSince >= giveUp) {
+            this.ctx.log.fatal({ err: err.message, failingForMs: Date.now() - this.failingSince }, 'jobs have failed for too long; giving up so the supervisor restarts the process');
+            this.onUnrecoverable?.(err.message);
+          }
+        },
+      );
       if (!this.stopped) this.timer = setTimeout(loop, this.ctx.config.ORACLE_JOB_INTERVAL_MS);
     };
     void loop();
@@ -49,25 +64,7 @@ export class JobRunner {
     if (this.timer) clearTimeout(this.timer);
     while (this.running) await new Promise((r) => setTimeout(r, 20));
     await this.outbox.release();
-    if (this.leader) {
-      await this.leader.query('SELECT pg_advisory_unlock(hashtext($1))', [LEADER_LOCK]).catch(() => undefined);
-      this.leader.release();
-      this.leader = null;
-    }
-  }
-
-  private async isLeader(): Promise<boolean> {
-    if (this.leader) return true;
-    const client = await this.ctx.pool.connect();
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [LEADER_LOCK]);
-    if (rows[0]?.ok) {
-      this.leader = client;
-      client.on('error', () => (this.leader = null));
-      this.ctx.log.info('jobs: this instance leads the background jobs');
-      return true;
-    }
-    client.release();
-    return false;
+    await this.leader.release();
   }
 
   /** One pass of every job, in the order money flows. */
@@ -75,7 +72,7 @@ export class JobRunner {
     if (this.running) return;
     this.running = true;
     try {
-      if (!(await this.isLeader())) return;
+      if (!(await this.leader.hold())) return;
       const { ctx } = this;
       for (const cb of await unprocessed(ctx.pool, 'stk')) await processStkCallback(ctx, cb.id, cb.raw);
       for (const kind of ['b2c_result', 'b2c_timeout', 'status_result', 'status_timeout'] as const) {

@@ -1,0 +1,64 @@
+/**
+ * The oracle heals itself (issue 15, point 3). Its Postgres connections are killed over and
+ * over (pg_terminate_backend, as a failover or a network cut would) while orders are paid,
+ * recorded, delivered and paid out. Dead connections are destroyed and replaced, the two
+ * locks held on their own connections are re-taken, and every order finishes — with no
+ * restart. Before, the lock connections leaked a dead client per drop until the pool held
+ * 10 clients and no live connection, and nothing moved again.
+ */
+import { payoutSplit } from '@descrow/contracts';
+import { eventually, OracleHarness, sleep, type OracleUnderTest } from './harness';
+
+const h = new OracleHarness();
+let oracle: OracleUnderTest & { oracle: any };
+beforeAll(async () => {
+  await h.start('selfheal', {}, { ORACLE_RECONCILE_INTERVAL_SECONDS: '0', ORACLE_PULL_INTERVAL_SECONDS: '0', ORACLE_DB_CONNECT_TIMEOUT_MS: '2000', ORACLE_DB_QUERY_TIMEOUT_MS: '5000' });
+  oracle = await h.oracleInProcess();
+}, 60_000);
+afterAll(async () => {
+  await oracle?.stop();
+  await h.stop();
+});
+
+const killOracleConnections = async () =>
+  (await h.pool.query(`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'descrow-oracle'`)).rows[0].n as number;
+
+test('connections dropped repeatedly mid-traffic: every order is paid, recorded and paid out once, without a restart', async () => {
+  const ORDERS = 8;
+  const AMOUNT = 800;
+  const sellerPhone = '254711000901';
+  await h.control('PUT', `/ledger/accounts/customer:${sellerPhone}`, { balance: 0 });
+  let stop = false;
+  const drops: number[] = [];
+  const chaos = (async () => {
+    while (!stop && drops.length < 12) {
+      await sleep(300);
+      drops.push(await killOracleConnections());
+    }
+  })();
+
+  const orderIds = Array.from({ length: ORDERS }, () => h.newOrderId());
+  await Promise.all(orderIds.map(async (orderId, i) => {
+    await sleep(i * 400);
+    // The API retries a 5xx with the same order; the oracle answers the same request again.
+    await eventually(() => h.requestStk(oracle.url, { ...h.stkBody(orderId, AMOUNT, `25471100091${i}`), sellerPhone }).catch(() => ({ status: 599 })), (r) => r.status < 300, 30_000, 'stk accepted');
+    await eventually(() => h.getOrder(orderId), (o) => o.status === 2, 60_000, 'funded');
+    await h.act('seller', 'markShipped', [orderId, '']);
+    await h.act('buyer', 'confirmDelivery', [orderId]);
+  }));
+  await h.mine(2);
+  for (const orderId of orderIds) await eventually(() => h.getOrder(orderId), (o) => o.status === 5, 60_000, `order ${orderId} completed`);
+  await chaos; // all twelve drops happened while the orders ran
+  stop = true;
+
+  expect(drops.filter((n) => n > 0).length).toBeGreaterThanOrEqual(5); // it really lost its connections, repeatedly
+  expect(await h.control('GET', `/b2c?phone=${sellerPhone}`)).toHaveLength(ORDERS); // one payout each
+  const ledger = await h.simLedger();
+  expect(ledger.accounts.find((a: { id: string }) => a.id === `customer:${sellerPhone}`).balance).toBe(ORDERS * Number(payoutSplit(BigInt(AMOUNT), 250).sellerAmount));
+  for (const orderId of orderIds) expect(await h.oracleCalls(orderId)).toEqual(['createPaidOffchainOrder', 'recordPayout']);
+  // The pool holds live connections, not dead clients: the oracle still answers at once.
+  const pool = oracle.oracle.ctx.pool;
+  expect(pool.totalCount).toBeLessThanOrEqual(10);
+  const health = await fetch(`${oracle.url}/health`);
+  expect(health.status).toBe(200);
+}, 180_000);
