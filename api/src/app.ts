@@ -22,6 +22,7 @@ import { IndexReader } from './data/indexReader';
 import { LedgerReader } from './data/ledgerReader';
 import { createLoaders } from './data/loaders';
 import { OracleClient } from './data/oracleClient';
+import { PushLimits } from './data/pushLimits';
 import { OrderWatcher } from './data/orderWatcher';
 import { createRedis } from './data/redis';
 import { RateLimiter } from './data/rateLimit';
@@ -88,6 +89,10 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     ledger: new LedgerReader(pool, config.LEDGER_SCHEMA),
     tokens: new Tokens(config.JWT_SECRET, config.JWT_TTL),
     oracle: new OracleClient(config.ORACLE_URL, config.ORACLE_SERVICE_TOKEN, config.ORACLE_TIMEOUT_MS),
+    pushLimits: new PushLimits(
+      { perPhone: config.MPESA_PUSH_LIMIT_PER_PHONE, perOrder: config.MPESA_PUSH_LIMIT_PER_ORDER, perUser: config.MPESA_PUSH_LIMIT_PER_USER, windowSeconds: config.MPESA_PUSH_WINDOW_SECONDS },
+      config.REDIS_URL ? redis : null, config.REDIS_PREFIX,
+    ),
     store: config.IPFS_API_URL ? new IpfsContentStore(config.IPFS_API_URL) : new LocalContentStore(resolve(root, config.EVIDENCE_STORE)),
     admins: new Set(config.ADMIN_ADDRESSES.map((a) => a.toLowerCase())),
     escrowAddress: addresses.escrow,

@@ -61,6 +61,11 @@ export const apiEnvShape = {
   RATE_LIMIT_WINDOW_SECONDS: env.int(60, 1),
   RATE_LIMIT_PER_IP: env.int(1_200, 1),
   RATE_LIMIT_PER_USER: env.int(600, 1),
+  /** M-Pesa prompts (payWithMpesa) per window: per phone number, per order, per user. */
+  MPESA_PUSH_WINDOW_SECONDS: env.int(3_600, 1),
+  MPESA_PUSH_LIMIT_PER_PHONE: env.int(3, 1),
+  MPESA_PUSH_LIMIT_PER_ORDER: env.int(5, 1),
+  MPESA_PUSH_LIMIT_PER_USER: env.int(10, 1),
   /** Believe X-Forwarded-For (behind a proxy). */
   API_TRUST_PROXY: env.bool(false),
   /** Prefix of every Redis key and channel the API uses (separates deployments sharing a Redis). */

@@ -10,6 +10,7 @@ import type { IndexReader } from './data/indexReader';
 import type { LedgerReader } from './data/ledgerReader';
 import type { Loaders } from './data/loaders';
 import type { OracleClient } from './data/oracleClient';
+import type { PushLimits } from './data/pushLimits';
 import type { QueryStats } from './data/db';
 import type { OrderWatcher } from './data/orderWatcher';
 
@@ -26,6 +27,7 @@ export interface Deps {
   ledger: LedgerReader;
   tokens: Tokens;
   oracle: OracleClient;
+  pushLimits: PushLimits;
   store: ContentStore;
   admins: Set<string>;
   escrowAddress: `0x${string}`;

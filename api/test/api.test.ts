@@ -317,6 +317,30 @@ describe('order journeys', () => {
     expect(c.errors![0]!.message).toMatch(/no M-Pesa phone/);
   });
 
+  test('payWithMpesa limits prompts per phone, per order and per user, with a clear error that changes nothing', async () => {
+    // Issue 15: the API pushed a PIN prompt to any phone without limit (spam, and a victim
+    // who enters the PIN funds someone else's order).
+    const limited = await fx.makeApi({ MPESA_PUSH_LIMIT_PER_PHONE: '2', MPESA_PUSH_LIMIT_PER_ORDER: '2', MPESA_PUSH_LIMIT_PER_USER: '3', REDIS_PREFIX: `descrow:limits-${Date.now()}:` });
+    const [P1, P2, P3, P4] = ['0711000931', '0711000932', '0711000933', '0711000934'];
+    // The prompts stay on the phones (nobody pays), so nothing here reaches the chain or the reconciliation.
+    for (const p of ['254711000931', '254711000933']) fx.sim.state.addRule({ product: 'stk', phone: p, outcome: 'pending' });
+    const draft = async () => (await gql(limited, CREATE_ORDER, { i: { productId, paymentMode: 'MPESA', deliveryAddress: 'Limits Lane 1' } }, { token: tokens.buyer })).data.createOrder.orderId as string;
+    const [X, Y, Z] = [await draft(), await draft(), await draft()];
+    const pay = (id: string, p: string) => gql(limited, `mutation($id: ID!, $p: String!) { payWithMpesa(orderId: $id, phoneNumber: $p) { status } }`, { id, p }, { token: tokens.buyer });
+    expect((await pay(X, P1)).errors).toBeUndefined();
+    expect((await pay(X, P1)).errors).toBeUndefined(); // a retry: the oracle answers the same request
+    const phone = await pay(X, P1);
+    expect(codes(phone)).toEqual(['RATE_LIMITED']);
+    expect(phone.errors![0]!.message).toMatch(/too many M-Pesa prompts for this phone number \(at most 2 per 60 minutes\)/);
+    expect(phone.errors![0]!.extensions).toMatchObject({ reason: 'PHONE_LIMIT', retryAfterSeconds: expect.any(Number) });
+    expect((await pay(X, P2)).errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'ORDER_LIMIT' });
+    expect((await pay(Y, P3)).errors?.[0]?.extensions?.code).not.toBe('RATE_LIMITED');
+    expect((await pay(Z, P4)).errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'USER_LIMIT' });
+    // A refused prompt reached nobody: one request for X (the retry reused it), none for Z.
+    const { rows } = await fx.pool.query(`SELECT order_id, count(*)::int AS n FROM oracle.payment_requests WHERE order_id = ANY($1) GROUP BY 1`, [[X, Z]]);
+    expect(rows).toEqual([{ order_id: X, n: 1 }]);
+  });
+
   test('createOrder refusals: own product, unsupported mode, unknown product, anonymous', async () => {
     expect(codes(await gql(fx.api, CREATE_ORDER, { i: { productId, paymentMode: 'NATIVE', deliveryAddress: 'Moi Avenue 12' } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await gql(fx.api, CREATE_ORDER, { i: { productId: '00000000-0000-4000-8000-000000000000', paymentMode: 'NATIVE', deliveryAddress: 'Moi Avenue 12' } }, { token: tokens.buyer }))).toEqual(['NOT_FOUND']);

@@ -173,6 +173,13 @@ export const orderResolvers = {
       if (!draft.orderSalt) fail('CONFLICT', 'this draft was made before order ids were bound to their creator: draft the order again');
       const seller = await ctx.loaders.user.load(draft.seller);
       if (!seller?.phone) fail('CONFLICT', 'the seller has no M-Pesa phone on their profile');
+      // Each prompt counts against the phone, the order and the user (after validation: a mistake costs nothing).
+      const limit = await ctx.deps.pushLimits.take({ PHONE: buyerPhone, ORDER: orderId, USER: s.address });
+      if (!limit.ok) {
+        const what = limit.kind === 'PHONE' ? 'this phone number' : limit.kind === 'ORDER' ? 'this order' : 'your account';
+        ctx.log.warn({ orderId, limit: limit.kind }, 'm-pesa prompt limit reached');
+        fail('RATE_LIMITED', `too many M-Pesa prompts for ${what} (at most ${limit.limit} per ${Math.round(ctx.deps.config.MPESA_PUSH_WINDOW_SECONDS / 60)} minutes); try again in ${Math.ceil(limit.retryAfterSeconds / 60)} minute(s)`, { reason: `${limit.kind}_LIMIT`, retryAfterSeconds: limit.retryAfterSeconds });
+      }
       const result = await ctx.deps.oracle.requestStk(
         { orderId, salt: draft.orderSalt!, buyer: draft.buyer, seller: draft.seller, amountKes: Number(draft.amount), phone: buyerPhone, sellerPhone: seller!.phone!, metadataCid: draft.metadataCid },
         ctx.requestId,
