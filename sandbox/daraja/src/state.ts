@@ -158,6 +158,7 @@ export class DarajaSimState {
     this.stk.clear();
     this.b2c.clear();
     this.statusQueries.clear();
+    this.pullRegistrations?.clear();
     this.faults = [];
     this.rules = [...c.DARAJA_SIM_RULES];
     this.settings = {
@@ -659,7 +660,7 @@ export class DarajaSimState {
       .filter((t) => t.ResultCode === 0 && t.MpesaReceiptNumber && t.BusinessShortCode === req.ShortCode)
       .map((t) => ({ t, at: Date.parse(t.completedAt!) }))
       .filter(({ at }) => at >= from && at <= to)
-      .sort((a, b) => a.at - b.at || a.t.MpesaReceiptNumber!.localeCompare(b.t.MpesaReceiptNumber!));
+      .sort((a, b) => a.at - b.at); // stable: same second, in the order they were paid
     const page = paid.slice(Number(req.OffSetValue), Number(req.OffSetValue) + 1_000).map(({ t, at }) => ({
       transactionId: t.MpesaReceiptNumber!,
       trxDate: new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z'),
