@@ -32,6 +32,10 @@ ALTER TABLE payment_requests ADD COLUMN callback_receipt text;
 ALTER TABLE payment_requests ADD COLUMN callback_amount integer;
 ALTER TABLE payment_requests ADD COLUMN callback_phone text;
 ALTER TABLE payment_requests ADD COLUMN callback_at timestamptz;
+-- Two "paid" callbacks with different receipts (one forged through a leaked URL): neither
+-- receipt is believed; a verified payment is then keyed by CHECKOUT:<id> and its real
+-- receipt comes from the transaction pull.
+ALTER TABLE payment_requests ADD COLUMN callback_receipt_conflict boolean NOT NULL DEFAULT false;
 -- The key the chain record uses (receipt, or CHECKOUT:<id> when only STK Query confirmed
 -- it). Set when the request is marked paid; the one place that rule lives.
 ALTER TABLE payment_requests ADD COLUMN chain_receipt_key text;

@@ -5,13 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Hex } from 'viem';
 import { DEV_ROLES } from '@descrow/common';
-import { orderIdFor } from '@descrow/contracts';
+import { orderIdFor, receiptHash } from '@descrow/contracts';
 import { eventually, OracleHarness, stkSuccessCallback, type OracleUnderTest } from './harness';
 
 const h = new OracleHarness();
 let oracle: OracleUnderTest;
 beforeAll(async () => {
-  await h.start('forgery', {}, { ORACLE_CALLBACK_ALLOWED_IPS: '', ORACLE_CALLBACK_BODY_LIMIT: '4096' });
+  await h.start('forgery', {}, { ORACLE_CALLBACK_ALLOWED_IPS: '', ORACLE_CALLBACK_BODY_LIMIT: '4096', ORACLE_PULL_INTERVAL_SECONDS: '1' });
   oracle = await h.oracleInProcess();
 }, 60_000);
 afterAll(async () => {
@@ -77,6 +77,20 @@ test('a well-formed success that STK Query does not confirm records nothing', as
   await h.control('POST', `/stk/${checkoutRequestId}/resolve`, { outcome: 'cancelled' });
   await eventually(async () => (await h.pool.query(`SELECT status FROM oracle.payment_requests WHERE order_id=$1`, [orderId])).rows[0].status, (s) => s === 'failed', 10_000, 'request failed');
   expect((await h.getOrder(orderId)).status).toBe(0);
+});
+
+test('a forged success through a leaked URL cannot pin its receipt: the real payment is recorded, the real receipt comes from the paybill', async () => {
+  const { orderId, checkoutRequestId, requestId } = await pendingPush('254711000404', 1_350);
+  await post(stkHook(requestId), forgedSuccess(checkoutRequestId, 1_350, 254711000404, 'TKN0PINNED'));
+  expect(await outcomeOf(checkoutRequestId)).toBe('query_pending');
+  const real = await h.control('POST', `/stk/${checkoutRequestId}/resolve`, { outcome: 'success' });
+  const order = await eventually(() => h.getOrder(orderId), (o) => o.status === 2, 20_000, 'funded');
+  expect(order.paymentReceipt).toBe(receiptHash(`CHECKOUT:${checkoutRequestId}`)); // neither callback's receipt was believed
+  const row = await eventually(
+    async () => (await h.pool.query(`SELECT mpesa_receipt, pulled_receipt FROM oracle.payment_requests WHERE order_id=$1`, [orderId])).rows[0],
+    (r) => !!r.pulled_receipt, 10_000, 'real receipt from the pull',
+  );
+  expect(row).toEqual({ mpesa_receipt: null, pulled_receipt: real.MpesaReceiptNumber });
 });
 
 test('a success that STK Query denies (the sandbox disagreeing) is surfaced, not recorded', async () => {

@@ -72,7 +72,12 @@ async function decide(ctx: OracleContext, raw: unknown): Promise<StkOutcome | 'q
   if (!noted.rowCount) {
     // A copy of this callback won the race (already paid), or a different "paid" receipt for one request.
     const now = (await pool.query<{ status: string; callback_receipt: string | null }>(`SELECT status, callback_receipt FROM oracle.payment_requests WHERE id=$1`, [req.id])).rows[0];
-    return now?.status === 'paid' ? 'already_final' : 'receipt_reused';
+    if (now?.status === 'paid') return 'already_final';
+    // Two different "paid" receipts for one request: believe neither (the payment itself is
+    // still verified by STK Query; its real receipt comes from the transaction pull).
+    await pool.query(`UPDATE oracle.payment_requests SET callback_receipt_conflict=true, updated_at=now() WHERE id=$1`, [req.id]);
+    await recordEvent(pool, req.id, 'receipt_conflict', `a second paid callback with receipt ${paid!.receipt} (first: ${now?.callback_receipt})`);
+    return 'receipt_reused';
   }
   await recordEvent(pool, req.id, 'callback_paid', `callback said paid (${paid!.receipt})`);
   req = { ...req, callback_receipt: paid!.receipt, callback_amount: paid!.amount, callback_phone: paid!.phone, checkout_request_id: req.checkout_request_id ?? cb.CheckoutRequestID };
@@ -111,7 +116,11 @@ export async function verifyPaidCallback(ctx: OracleContext, req: PaymentRequest
     });
     return 'query_denied';
   }
-  const ok = await markPaid(pool, req, { receipt, amount: req.callback_amount ?? req.amount_kes, phone: req.callback_phone, checkoutRequestId: req.checkout_request_id }, 'callback verified by STK Query');
+  const conflict = (await pool.query<{ c: boolean }>(`SELECT callback_receipt_conflict AS c FROM oracle.payment_requests WHERE id=$1`, [req.id])).rows[0]?.c === true;
+  const ok = await markPaid(
+    pool, req, { receipt: conflict ? null : receipt, amount: req.callback_amount ?? req.amount_kes, phone: conflict ? null : req.callback_phone, checkoutRequestId: req.checkout_request_id },
+    conflict ? 'verified by STK Query (conflicting callback receipts: keyed by CheckoutRequestID)' : 'callback verified by STK Query',
+  );
   if (ok) {
     ctx.log.info({ orderId: req.order_id, receipt, amountKes: req.amount_kes }, 'm-pesa payment verified; recording on chain');
     ctx.wake?.();
