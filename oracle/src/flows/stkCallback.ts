@@ -107,7 +107,9 @@ export async function verifyPaidCallback(ctx: OracleContext, req: PaymentRequest
   if (verdict !== 'paid') {
     // The sandbox sometimes denies real successes (docs/daraja.md §3): never record it, never forget it.
     const reason = `callback said paid (${receipt}) but STK Query says ${verdict.code}: ${verdict.desc}`;
-    await pool.query(`UPDATE oracle.payment_requests SET failure_reason=$2, next_query_at=NULL, updated_at=now() WHERE id=$1`, [req.id, reason]);
+    // Paid meanwhile (e.g. the transaction pull found it): the money funds its order; no case.
+    const open = await pool.query(`UPDATE oracle.payment_requests SET failure_reason=$2, next_query_at=NULL, updated_at=now() WHERE id=$1 AND status <> 'paid'`, [req.id, reason]);
+    if (!open.rowCount) return 'already_final';
     await markFailed(pool, req.id, 'failed', verdict.code, reason);
     await recordEvent(pool, req.id, 'query_denied', reason);
     await openRefundCase(pool, {

@@ -340,7 +340,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   }
 
   // 3. The three ledgers agree to the shilling.
-  const paybill = sim.accounts // opens at 0 (DARAJA_SIM_PAYBILL_BALANCE).filter((a: any) => a.kind === 'paybill').reduce((s: number, a: any) => s + a.balance, 0);
+  // The paybill opens at 0 (DARAJA_SIM_PAYBILL_BALANCE).
+  const paybill = sim.accounts.filter((a: any) => a.kind === 'paybill').reduce((s: number, a: any) => s + a.balance, 0);
   const ledgerPaid = reqs.filter((r) => r.status === 'paid').reduce((s, r) => s + (r.paid_amount ?? r.amount_kes), 0);
   const refundable = cases.filter((c) => c.receipt && stk.some((t) => t.MpesaReceiptNumber === c.receipt)).reduce((s, c) => s + c.amount_kes, 0);
   if (paybill !== collected) violations.push(`simulator: paybill holds ${paybill} KES, its paid pushes total ${collected}`);
