@@ -74,6 +74,11 @@ export async function reconcile(ctx: OracleContext, staleAfterSeconds = 600): Pr
     `SELECT kind, order_id, receipt, phone, amount_kes, reason FROM oracle.refund_cases WHERE status='open' ORDER BY id`,
   );
   for (const c of cases.rows) found.push({ kind: `refund_needed:${c.kind}`, orderId: c.order_id ?? '', detail: `${c.amount_kes} KES from ${c.phone ?? 'unknown phone'} (${c.receipt ?? 'no receipt'}): ${c.reason}` });
+  // The paybill's receipt for a request differs from the one recorded (from a callback).
+  const disputed = await pool.query<{ order_id: string; mpesa_receipt: string; pulled_receipt: string }>(
+    `SELECT order_id, mpesa_receipt, pulled_receipt FROM oracle.payment_requests WHERE status='paid' AND mpesa_receipt IS NOT NULL AND pulled_receipt IS NOT NULL AND mpesa_receipt <> pulled_receipt`,
+  );
+  for (const d of disputed.rows) found.push({ kind: 'receipt_disputed', orderId: d.order_id, detail: `recorded ${d.mpesa_receipt} (from a callback); the paybill shows ${d.pulled_receipt}: a forged callback? the payment itself is real` });
   // A paid callback still waiting for STK Query to confirm it.
   const unverified = await pool.query<{ order_id: string; callback_receipt: string; age: number }>(
     `SELECT order_id, callback_receipt, extract(epoch FROM now() - callback_at)::int AS age FROM oracle.payment_requests

@@ -6,7 +6,9 @@
  * - the request is open, expired or failed → it is paid (this is the crash window between
  *   Daraja's acknowledgement and our write, plus a lost callback);
  * - the request was confirmed by STK Query without a receipt → the receipt is attached;
- * - another payment already holds the order → a refund-needed case (paid twice);
+ * - another request already holds the order → a refund-needed case (paid twice);
+ * - the request was paid under another receipt (from a callback) → the paybill's receipt
+ *   is kept beside it and reconciliation reports the dispute;
  * - nothing of ours matches → an `unmatched_payment` case for a person.
  * The pull is the paybill's ledger, not an unsigned callback: it needs no further query.
  */
@@ -70,11 +72,20 @@ async function matchPulled(ctx: OracleContext, t: PulledTransaction): Promise<st
       await pool.query(`UPDATE oracle.payment_requests SET pulled_receipt=$2, updated_at=now() WHERE id=$1`, [req.id, receipt]);
       await recordEvent(pool, req.id, 'receipt_pulled', `receipt ${receipt} from the paybill's transaction pull`);
       outcome = 'receipt_attached';
+    } else if (req.status === 'paid' && !req.pulled_receipt) {
+      // One prompt is paid once: a different receipt for the same request means the receipt
+      // we recorded came from a callback that was not the paybill's (forged through a leaked
+      // URL — STK Query confirms a payment, never its receipt). The money funds its order;
+      // the paybill's receipt is kept beside it and reconciliation shows the dispute.
+      await pool.query(`UPDATE oracle.payment_requests SET pulled_receipt=$2, updated_at=now() WHERE id=$1`, [req.id, receipt]);
+      await recordEvent(pool, req.id, 'receipt_disputed', `the paybill shows ${receipt} for this request; the recorded ${req.mpesa_receipt} came from a callback`);
+      log.error({ orderId: req.order_id, recorded: req.mpesa_receipt, paybill: receipt }, 'recorded receipt differs from the paybill\'s; needs a person');
+      outcome = 'receipt_disputed';
     } else if (req.status === 'paid') {
-      outcome = 'case_paid_twice';
+      outcome = 'case_unmatched';
       await openRefundCase(pool, {
-        kind: 'paid_twice', dedupeKey: receipt, requestId: req.id, orderId: req.order_id, receipt, phone: t.msisdn ?? req.phone, amountKes: amount,
-        reason: `a second payment (${receipt}) for request ${req.id}, already paid with ${req.mpesa_receipt ?? req.pulled_receipt}`,
+        kind: 'unmatched_payment', dedupeKey: receipt, requestId: req.id, orderId: req.order_id, receipt, phone: t.msisdn ?? req.phone, amountKes: amount,
+        reason: `a third receipt (${receipt}) names request ${req.id}, already paid with ${req.mpesa_receipt} / ${req.pulled_receipt}`,
       });
     } else {
       await recordEvent(pool, req.id, 'pulled', `the paybill's transaction pull shows ${receipt} for this request (status was ${req.status})`);
