@@ -221,7 +221,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   })();
 
   // ---- the orders -----------------------------------------------------------------------
-  const deadline = started + (opts.deadlineMs ?? 240_000);
+  const deadline = started + (opts.deadlineMs ?? 240_000 + orders * arrivalMs);
   const until = async <T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> => {
     for (;;) {
       const v = await fn().catch(() => undefined as T);
