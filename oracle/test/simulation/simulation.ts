@@ -22,8 +22,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import prand from 'pure-rand';
-import type { Hex } from 'viem';
-import { payoutSplit, receiptHash } from '@descrow/contracts';
+import { keccak256, toHex, type Hex } from 'viem';
+import { DEV_ROLES } from '@descrow/common';
+import { orderIdFor, payoutSplit, receiptHash } from '@descrow/contracts';
 import { OracleHarness, sleep, stkSuccessCallback, type OracleUnderTest } from '../harness';
 
 export interface SimulationOptions {
@@ -52,7 +53,7 @@ export interface SimulationReport {
 type StkPlan = { outcome: 'success' | 'cancelled' | 'insufficient_funds'; delivery: { mode: string; delayMs?: number; copies?: number }; queryDisagrees: boolean };
 type B2cPlan = { mode: 'normal' | 'delayed' | 'duplicated' | 'never' | 'timeout_then_result' | 'failure_then_success' | 'queued'; delayMs: number };
 interface OrderPlan {
-  i: number; orderId: Hex; amount: number; phone: string; sellerPhone: string; stk: StkPlan; b2c: B2cPlan;
+  i: number; orderId: Hex; salt: Hex; amount: number; phone: string; sellerPhone: string; stk: StkPlan; b2c: B2cPlan;
   forge: ('guessed_url' | 'leaked_stk' | 'status_never_issued' | 'b2c_wrong_conversation')[];
 }
 type Chaos = { atMs: number; kind: 'kill' | 'failpoint' | 'drop_db' | 'stall_chain' | 'stk_query_down' | 'status_down' | 'pull_down'; param: number };
@@ -79,9 +80,11 @@ export function plan(seed: number, orders: number, arrivalMs: number): { orders:
     const b2cMode = pick(['normal', 'delayed', 'duplicated', 'never', 'timeout_then_result', 'failure_then_success', 'queued'] as const, [30, 10, 10, 15, 10, 15, 10]);
     const forge: OrderPlan['forge'] = [];
     for (const f of ['guessed_url', 'leaked_stk', 'status_never_issued', 'b2c_wrong_conversation'] as const) if (int(1, 100) <= 8) forge.push(f);
+    const salt = keccak256(toHex(`sim-${seed}-${i}`));
     out.push({
       i,
-      orderId: `0x${Buffer.from(`sim-${seed}-${i}`).toString('hex').padEnd(64, '0').slice(0, 64)}` as Hex,
+      salt,
+      orderId: orderIdFor(DEV_ROLES.oracle.address as Hex, salt), // M-Pesa orders are the oracle's: orderIdFor(oracle, salt)
       amount: int(50, 5_000),
       phone: `25471${String(seed % 1000).padStart(3, '0')}${String(i).padStart(4, '0')}`,
       sellerPhone: `25411${String(seed % 1000).padStart(3, '0')}${String(i).padStart(4, '0')}`,
@@ -246,7 +249,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
 
     // Ask for the push until the oracle has it (it may be dead, or die while answering).
     await until(async () => {
-      const res = await h.requestStk(await url(), { ...h.stkBody(o.orderId, o.amount, o.phone), sellerPhone: o.sellerPhone }).catch(() => ({ status: 599, body: {} as Record<string, any> }));
+      const res = await h.requestStk(await url(), { ...h.stkBody(o.orderId, o.amount, o.phone), salt: o.salt, sellerPhone: o.sellerPhone }).catch(() => ({ status: 599, body: {} as Record<string, any> }));
       return res.status < 500 || res.body?.error?.code === 'PAYMENT_IN_PROGRESS' ? res : undefined;
     }, (r) => !!r, `order ${o.i}: stk accepted`);
 
@@ -268,7 +271,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       const r = await requestRow(o.orderId);
       if (r && (r.status === 'failed' || r.status === 'expired') && !(await h.control('GET', `/stk?phone=${o.phone}`)).some((t: any) => t.ResultCode === 0)) {
         count('stk:asked_again');
-        await h.requestStk(await url(), { ...h.stkBody(o.orderId, o.amount, o.phone), sellerPhone: o.sellerPhone }).catch(() => undefined);
+        await h.requestStk(await url(), { ...h.stkBody(o.orderId, o.amount, o.phone), salt: o.salt, sellerPhone: o.sellerPhone }).catch(() => undefined);
       }
       return false;
     }, (ok) => ok, `order ${o.i}: funded`);
