@@ -37,19 +37,30 @@ test('connections dropped repeatedly mid-traffic: every order is paid, recorded 
     }
   })();
 
+  // The dev buyer and seller send one transaction at a time (one nonce stream each).
+  let chainQueue: Promise<unknown> = Promise.resolve();
+  const act = (role: 'buyer' | 'seller', fn: 'markShipped' | 'confirmDelivery', args: readonly unknown[]) => {
+    const run = chainQueue.then(() => h.act(role, fn, args));
+    chainQueue = run.catch(() => undefined);
+    return run;
+  };
   const orderIds = Array.from({ length: ORDERS }, () => h.newOrderId());
-  await Promise.all(orderIds.map(async (orderId, i) => {
-    await sleep(i * 400);
-    // The API retries a 5xx with the same order; the oracle answers the same request again.
-    await eventually(() => h.requestStk(oracle.url, { ...h.stkBody(orderId, AMOUNT, `25471100091${i}`), sellerPhone }).catch(() => ({ status: 599 })), (r) => r.status < 300, 30_000, 'stk accepted');
-    await eventually(() => h.getOrder(orderId), (o) => o.status === 2, 60_000, 'funded');
-    await h.act('seller', 'markShipped', [orderId, '']);
-    await h.act('buyer', 'confirmDelivery', [orderId]);
-  }));
-  await h.mine(2);
-  for (const orderId of orderIds) await eventually(() => h.getOrder(orderId), (o) => o.status === 5, 60_000, `order ${orderId} completed`);
-  await chaos; // all twelve drops happened while the orders ran
-  stop = true;
+  try {
+    await Promise.all(orderIds.map(async (orderId, i) => {
+      await sleep(i * 400);
+      // The API retries a 5xx with the same order; the oracle answers the same request again.
+      await eventually(() => h.requestStk(oracle.url, { ...h.stkBody(orderId, AMOUNT, `25471100091${i}`), sellerPhone }).catch(() => ({ status: 599 })), (r) => r.status < 300, 30_000, 'stk accepted');
+      await eventually(() => h.getOrder(orderId), (o) => o.status === 2, 60_000, 'funded');
+      await act('seller', 'markShipped', [orderId, '']);
+      await act('buyer', 'confirmDelivery', [orderId]);
+    }));
+    await h.mine(2);
+    for (const orderId of orderIds) await eventually(() => h.getOrder(orderId), (o) => o.status === 5, 60_000, `order ${orderId} completed`);
+    await chaos; // all twelve drops happened while the orders ran
+  } finally {
+    stop = true;
+    await chaos.catch(() => undefined);
+  }
 
   expect(drops.filter((n) => n > 0).length).toBeGreaterThanOrEqual(5); // it really lost its connections, repeatedly
   expect(await h.control('GET', `/b2c?phone=${sellerPhone}`)).toHaveLength(ORDERS); // one payout each
