@@ -8,6 +8,7 @@
  *     confirmed on chain (outbox.confirmed_at).
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +19,8 @@ import { Pool } from 'pg';
 import { DEV_ROLES, ensureDatabase, freePort, startAnvil, startEmbeddedPostgres, withDatabase } from '@descrow/common';
 import { deployEscrow } from '../../sandbox/chain/deploy';
 import { createDarajaSimulator } from '../../sandbox/daraja/src';
+import type { OracleConfig } from '../src/config';
+import { callbackSecret } from '../src/context';
 
 const ROOT = resolve(__dirname, '../..');
 const ACCEPT_SECONDS = Number(process.env.BENCH_ACCEPT_SECONDS ?? 10);
@@ -61,7 +64,10 @@ async function main() {
     say(`phase 1: ${ACCEPT_SECONDS}s of callbacks at 50 connections…`);
     const body = JSON.stringify({ Body: { stkCallback: { MerchantRequestID: 'b-1', CheckoutRequestID: 'ws_CO_bench_unknown', ResultCode: 1032, ResultDesc: 'Request cancelled by user' } } });
     const before = (await pool.query(`SELECT count(*)::int AS n FROM oracle.callbacks`)).rows[0].n;
-    const result = await autocannon({ url: `${url}/hooks/stk/${token}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50, duration: ACCEPT_SECONDS });
+    // One request's callback URL (per-request secret), as Daraja would post it.
+    const ref = randomUUID();
+    const hook = `/hooks/stk/${callbackSecret({ ORACLE_CALLBACK_TOKEN: token } as OracleConfig, 'stk', ref)}/${ref}`;
+    const result = await autocannon({ url: `${url}${hook}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50, duration: ACCEPT_SECONDS });
     const stored = (await pool.query(`SELECT count(*)::int AS n FROM oracle.callbacks`)).rows[0].n - before;
     const ok = result['2xx'];
     const perSecond = ok / ACCEPT_SECONDS;

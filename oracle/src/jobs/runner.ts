@@ -29,6 +29,7 @@ export class JobRunner {
   onUnrecoverable?: (reason: string) => void;
   private lastReconcile = Date.now();
   private lastPull = 0;
+  private lastSweep = 0;
 
   constructor(private readonly ctx: OracleContext) {
     this.outbox = new OutboxWorker(ctx.pool, ctx.chain, ctx.log.child({ part: 'outbox' }));
@@ -83,7 +84,10 @@ export class JobRunner {
       await queueDuePayouts(ctx);
       await sendQueuedPayouts(ctx);
       await checkUnansweredPayouts(ctx);
-      await sweepRefundCases(ctx.pool);
+      if (Date.now() - this.lastSweep >= 30_000) {
+        this.lastSweep = Date.now();
+        await sweepRefundCases(ctx.pool); // failed on-chain records become refund cases (reconcile sweeps too)
+      }
       const pullEvery = ctx.config.ORACLE_PULL_INTERVAL_SECONDS * 1000;
       if (pullEvery > 0 && Date.now() - this.lastPull >= pullEvery) {
         this.lastPull = Date.now();
