@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createPublicClient, createTestClient, createWalletClient, decodeFunctionData, http, keccak256, toHex, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { Pool } from 'pg';
@@ -90,7 +91,10 @@ export class OracleHarness {
    */
   async oracleProcess(extraEnv: Record<string, string> = {}, diesAt?: string, captureStdout = false): Promise<OracleUnderTest & { child: ChildProcess }> {
     const port = extraEnv.ORACLE_PORT ?? this.env.ORACLE_PORT!;
-    const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'oracle/src/main.ts')], {
+    // node itself with tsx's hooks (what the tsx binary runs in a child of its own), so that
+    // kill() reaches the oracle and not just a wrapper that leaves it running.
+    const tsx = (f: string) => join(ROOT, 'node_modules/tsx/dist', f);
+    const child = spawn(process.execPath, ['--require', tsx('preflight.cjs'), '--import', pathToFileURL(tsx('loader.mjs')).href, join(ROOT, 'oracle/src/main.ts')], {
       cwd: ROOT, env: { ...process.env, ...this.env, ...extraEnv, TZ: 'UTC' }, stdio: ['ignore', captureStdout ? 'pipe' : 'ignore', 'pipe'],
     });
     let stdout = '';
@@ -110,7 +114,10 @@ export class OracleHarness {
       try {
         if ((await fetch(`${url}/health`)).status < 500) break;
       } catch { /* not up yet */ }
-      if (Date.now() > until) throw new Error(`oracle did not start: ${stderr}`);
+      if (Date.now() > until) {
+        child.kill('SIGKILL'); // never leave a half-started oracle holding the port
+        throw new Error(`oracle did not start: ${stderr}`);
+      }
       await sleep(100);
     }
     return {
