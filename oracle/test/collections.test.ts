@@ -5,8 +5,10 @@
  * acknowledgement and our write, with the customer paying while the oracle is down, is
  * recovered from the paybill's transaction pull. Each failed on the oracle before.
  */
-import type { Hex } from 'viem';
-import { receiptHash } from '@descrow/contracts';
+import { createPublicClient, createWalletClient, http, type Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { chainFor, DEV_ROLES } from '@descrow/common';
+import { escrowAbi, receiptHash } from '@descrow/contracts';
 import { eventually, OracleHarness, sleep, type OracleUnderTest } from './harness';
 
 const h = new OracleHarness();
@@ -91,6 +93,34 @@ describe('oracle in-process', () => {
     expect(await h.oracleCalls(orderId)).toEqual(['createPaidOffchainOrder']);
     const run = await (await fetch(`${oracle!.url}/internal/reconciliation`, { method: 'POST', headers: SERVICE })).json();
     expect(run.discrepancies).toContainEqual(expect.objectContaining({ kind: 'refund_needed:paid_twice', orderId }));
+  }, 60_000);
+
+  test('a payment that cannot be recorded on chain (the order exists with another amount): a cannot_record refund case', async () => {
+    const phone = '254711000704';
+    await h.control('POST', '/rules', { product: 'stk', phone, outcome: 'pending' });
+    const orderId = h.newOrderId();
+    const body = h.stkBody(orderId, 1_500, phone);
+    const res = await h.requestStk(oracle!.url, body);
+    expect(res.status).toBe(201);
+    // Meanwhile the order appears on chain under the same id with another amount (say, an
+    // operator's manual repair with the oracle key): this payment cannot fund it.
+    const chain = chainFor(h.anvil.url);
+    const wallet = createWalletClient({ account: privateKeyToAccount(DEV_ROLES.oracle.privateKey), chain, transport: http(h.anvil.url) });
+    const pub = createPublicClient({ chain, transport: http(h.anvil.url) });
+    const hash = await wallet.writeContract({ address: h.deployment.address, abi: escrowAbi, functionName: 'createOffchainOrder', args: [body.salt!, DEV_ROLES.buyer.address, DEV_ROLES.seller.address, 999n, 'bafy-other'] } as never);
+    await pub.waitForTransactionReceipt({ hash });
+    const paid = await h.control('POST', `/stk/${res.body.checkoutRequestId}/resolve`, { outcome: 'success' });
+    await eventually(async () => (await h.pool.query(`SELECT status FROM oracle.outbox WHERE order_id=$1`, [orderId])).rows[0]?.status, (st) => st === 'failed', 20_000, 'on-chain record failed');
+    const run = await (await fetch(`${oracle!.url}/internal/reconciliation`, { method: 'POST', headers: SERVICE })).json();
+    expect(run.discrepancies).toContainEqual(expect.objectContaining({ kind: 'refund_needed:cannot_record', orderId }));
+    const cases = (await (await fetch(`${oracle!.url}/internal/refund-cases`, { headers: SERVICE })).json()).cases.filter((c: any) => c.orderId === orderId);
+    expect(cases).toEqual([expect.objectContaining({ kind: 'cannot_record', receipt: paid.MpesaReceiptNumber, phone, amountKes: 1_500, reason: expect.stringMatching(/cannot be recorded on chain/) })]);
+    // A person refunds it and closes the case; a bad resolution is a clear 400 and changes nothing.
+    const bad = await fetch(`${oracle!.url}/internal/refund-cases/${cases[0].id}`, { method: 'POST', headers: { ...SERVICE, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'lost' }) });
+    expect(bad.status).toBe(400);
+    const done = await fetch(`${oracle!.url}/internal/refund-cases/${cases[0].id}`, { method: 'POST', headers: { ...SERVICE, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'refunded', note: 'reversed on the portal' }) });
+    expect(await done.json()).toEqual({ id: cases[0].id, status: 'refunded' });
+    expect((await (await fetch(`${oracle!.url}/internal/refund-cases`, { headers: SERVICE })).json()).cases.filter((c: any) => c.orderId === orderId)).toEqual([]);
   }, 60_000);
 });
 

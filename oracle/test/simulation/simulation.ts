@@ -115,7 +115,10 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const violations: string[] = [];
 
   const h = new OracleHarness();
-  await h.start(`sim${seed % 100000}`, { DARAJA_SIM_STK_RESOLVE_MS: 400, DARAJA_SIM_B2C_RESOLVE_MS: 300, DARAJA_SIM_WALLET_BALANCE: 100_000 }, {
+  await h.start(`sim${seed % 100000}`, {
+    DARAJA_SIM_STK_RESOLVE_MS: 400, DARAJA_SIM_B2C_RESOLVE_MS: 300, DARAJA_SIM_WALLET_BALANCE: 100_000,
+    DARAJA_SIM_UTILITY_BALANCE: 1_000_000 + orders * 5_000, // enough for every payout: an empty utility account is a case for a person, not a fault under test
+  }, {
     ORACLE_STK_EXPIRY_SECONDS: '40', ORACLE_STK_VERIFY_MAX_BACKOFF_SECONDS: '2', ORACLE_B2C_FAILURE_CONFIRM_SECONDS: '20',
     ORACLE_PULL_INTERVAL_SECONDS: '3', ORACLE_RECONCILE_INTERVAL_SECONDS: '0', ORACLE_DB_CONNECT_TIMEOUT_MS: '3000', ORACLE_DB_QUERY_TIMEOUT_MS: '10000',
   });
@@ -224,7 +227,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   })();
 
   // ---- the orders -----------------------------------------------------------------------
-  const deadline = started + (opts.deadlineMs ?? 240_000 + orders * arrivalMs);
+  const deadline = started + (opts.deadlineMs ?? 240_000 + orders * 400); // the dev buyer and seller send ~2 transactions per order, one at a time
   const until = async <T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> => {
     for (;;) {
       const v = await fn().catch(() => undefined as T);
