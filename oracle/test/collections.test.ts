@@ -84,14 +84,14 @@ describe('oracle in-process', () => {
     // Then the first payment's callback arrives.
     const late = await h.control('GET', `/stk/${first.body.checkoutRequestId}`);
     const cases = await eventually(
-      async () => (await fetch(`${oracle!.url}/internal/refund-cases`, { headers: SERVICE })).json(),
+      async () => (await fetch(`${h.internalUrl(oracle!.url)}/internal/refund-cases`, { headers: SERVICE })).json(),
       (c: { cases: unknown[] }) => c.cases.some((x: any) => x.orderId === orderId), 30_000, 'refund case visible',
     );
     expect(cases.cases.filter((x: any) => x.orderId === orderId)).toEqual([
       expect.objectContaining({ kind: 'paid_twice', receipt: late.MpesaReceiptNumber, phone, amountKes: 1_200, reason: expect.stringMatching(/second payment/), status: 'open' }),
     ]);
     expect(await h.oracleCalls(orderId)).toEqual(['createPaidOffchainOrder']);
-    const run = await (await fetch(`${oracle!.url}/internal/reconciliation`, { method: 'POST', headers: SERVICE })).json();
+    const run = await (await fetch(`${h.internalUrl(oracle!.url)}/internal/reconciliation`, { method: 'POST', headers: SERVICE })).json();
     expect(run.discrepancies).toContainEqual(expect.objectContaining({ kind: 'refund_needed:paid_twice', orderId }));
   }, 60_000);
 
@@ -111,16 +111,16 @@ describe('oracle in-process', () => {
     await pub.waitForTransactionReceipt({ hash });
     const paid = await h.control('POST', `/stk/${res.body.checkoutRequestId}/resolve`, { outcome: 'success' });
     await eventually(async () => (await h.pool.query(`SELECT status FROM oracle.outbox WHERE order_id=$1`, [orderId])).rows[0]?.status, (st) => st === 'failed', 20_000, 'on-chain record failed');
-    const run = await (await fetch(`${oracle!.url}/internal/reconciliation`, { method: 'POST', headers: SERVICE })).json();
+    const run = await (await fetch(`${h.internalUrl(oracle!.url)}/internal/reconciliation`, { method: 'POST', headers: SERVICE })).json();
     expect(run.discrepancies).toContainEqual(expect.objectContaining({ kind: 'refund_needed:cannot_record', orderId }));
-    const cases = (await (await fetch(`${oracle!.url}/internal/refund-cases`, { headers: SERVICE })).json()).cases.filter((c: any) => c.orderId === orderId);
+    const cases = (await (await fetch(`${h.internalUrl(oracle!.url)}/internal/refund-cases`, { headers: SERVICE })).json()).cases.filter((c: any) => c.orderId === orderId);
     expect(cases).toEqual([expect.objectContaining({ kind: 'cannot_record', receipt: paid.MpesaReceiptNumber, phone, amountKes: 1_500, reason: expect.stringMatching(/cannot be recorded on chain/) })]);
     // A person refunds it and closes the case; a bad resolution is a clear 400 and changes nothing.
-    const bad = await fetch(`${oracle!.url}/internal/refund-cases/${cases[0].id}`, { method: 'POST', headers: { ...SERVICE, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'lost' }) });
+    const bad = await fetch(`${h.internalUrl(oracle!.url)}/internal/refund-cases/${cases[0].id}`, { method: 'POST', headers: { ...SERVICE, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'lost' }) });
     expect(bad.status).toBe(400);
-    const done = await fetch(`${oracle!.url}/internal/refund-cases/${cases[0].id}`, { method: 'POST', headers: { ...SERVICE, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'refunded', note: 'reversed on the portal' }) });
+    const done = await fetch(`${h.internalUrl(oracle!.url)}/internal/refund-cases/${cases[0].id}`, { method: 'POST', headers: { ...SERVICE, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'refunded', note: 'reversed on the portal' }) });
     expect(await done.json()).toEqual({ id: cases[0].id, status: 'refunded' });
-    expect((await (await fetch(`${oracle!.url}/internal/refund-cases`, { headers: SERVICE })).json()).cases.filter((c: any) => c.orderId === orderId)).toEqual([]);
+    expect((await (await fetch(`${h.internalUrl(oracle!.url)}/internal/refund-cases`, { headers: SERVICE })).json()).cases.filter((c: any) => c.orderId === orderId)).toEqual([]);
   }, 60_000);
 });
 

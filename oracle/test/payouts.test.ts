@@ -128,7 +128,7 @@ test('a success for a payout already given up is recorded, never dropped; a seco
     const final = await payouts(orderId);
     expect(final.map((r) => [r.attempt, r.status, !!r.mpesa_receipt])).toEqual([[1, 'overpaid', true], [2, 'succeeded', true]]);
     // Reconciliation sees it: over-paid rows, and paid out more than the contract owes.
-    const run = await (await fetch(`${oracle.url}/internal/reconciliation`, { method: 'POST', headers: { authorization: 'Bearer dev-service-token-change-me' } })).json();
+    const run = await (await fetch(`${h.internalUrl(oracle.url)}/internal/reconciliation`, { method: 'POST', headers: { authorization: 'Bearer dev-service-token-change-me' } })).json();
     expect(run.discrepancies).toEqual(expect.arrayContaining([
       expect.objectContaining({ kind: 'payout_overpaid', orderId }),
       { kind: 'payout_exceeds_owed', orderId, detail: expect.stringContaining(`paid ${2 * SELLER_GETS} KES`) },

@@ -368,7 +368,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   if (paidOut !== ledgerOut) violations.push(`payouts: the simulator paid out ${paidOut} KES, the ledger ${ledgerOut}`);
   if (ledgerOut !== chainOwedOut) violations.push(`payouts: the ledger paid ${ledgerOut} KES, completed orders on chain owed ${chainOwedOut}`);
   if (!sim.balanced) violations.push('simulator ledger does not balance');
-  const run = await (await fetch(`${await url()}/internal/reconciliation`, { method: 'POST', headers: AUTH })).json().catch(() => ({ discrepancies: [] }));
+  const run = await (await fetch(`${h.internalUrl(await url())}/internal/reconciliation`, { method: 'POST', headers: AUTH })).json().catch(() => ({ discrepancies: [] }));
   // Refund cases are checked above; a disputed receipt is the visible trace of a forged callback through a leaked URL.
   const leaked = new Set(plans.filter((o) => o.forge.includes('leaked_stk')).map((o) => o.orderId));
   for (const d of run.discrepancies ?? []) {
