@@ -9,6 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createServer } from 'node:net';
 import { createPublicClient, createTestClient, createWalletClient, decodeFunctionData, http, keccak256, toHex, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { Pool } from 'pg';
@@ -54,7 +55,9 @@ export class OracleHarness {
     this.db = await createTestDatabase(label);
     this.pool = new Pool({ connectionString: this.db.url, max: 3 });
     this.pool.on('error', () => undefined); // the database is dropped with FORCE at the end
-    this.oraclePort = await freePort();
+    // The internal listener takes ORACLE_PORT + 1: both must be free.
+    do this.oraclePort = await freePort();
+    while (!(await portIsFree(this.oraclePort + 1)));
     this.env = {
       DATABASE_URL: this.db.url,
       ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
@@ -236,6 +239,14 @@ export class OracleHarness {
     await this.anvil?.stop();
     await this.db?.drop().catch(() => undefined);
   }
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((ok) => {
+    const srv = createServer();
+    srv.once('error', () => ok(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => ok(true)));
+  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
