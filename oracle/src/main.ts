@@ -43,6 +43,9 @@ export async function createOracle(config: OracleConfig, root = resolve(__dirnam
     { connectionTimeoutMillis: config.ORACLE_DB_CONNECT_TIMEOUT_MS, query_timeout: config.ORACLE_DB_QUERY_TIMEOUT_MS, keepAlive: true },
     (err) => log.warn({ err: err.message }, 'idle Postgres connection lost; it will be replaced'),
   );
+  // A checked-out client whose connection dies emits 'error' even when its query already
+  // failed; without a listener that would crash the process. The query's caller handles it.
+  pool.on('connect', (client) => client.on('error', (err) => log.warn({ err: err.message }, 'Postgres connection lost while in use; it will be replaced')));
   await migrate(pool, 'oracle', MIGRATIONS_DIR);
   const redis = createRedis(config.REDIS_URL);
   const address = EscrowChain.addressFrom(config.ESCROW_ADDRESS, resolve(root, config.DEPLOYMENT_FILE));

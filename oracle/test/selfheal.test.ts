@@ -6,6 +6,8 @@
  * restart. Before, the lock connections leaked a dead client per drop until the pool held
  * 10 clients and no live connection, and nothing moved again.
  */
+import { Pool } from 'pg';
+import { pgUrlParts, withDatabase } from '@descrow/common';
 import { payoutSplit } from '@descrow/contracts';
 import { eventually, OracleHarness, sleep, type OracleUnderTest } from './harness';
 
@@ -73,3 +75,26 @@ test('connections dropped repeatedly mid-traffic: every order is paid, recorded 
   const health = await fetch(`${oracle.url}/health`);
   expect(health.status).toBe(200);
 }, 180_000);
+
+test('if the database stays unreachable past ORACLE_DB_GIVE_UP_SECONDS, the oracle gives up so its supervisor restarts it', async () => {
+  await oracle.stop();
+  const fragile = await h.oracleInProcess({ ORACLE_DB_GIVE_UP_SECONDS: '1', ORACLE_DB_CONNECT_TIMEOUT_MS: '500' });
+  oracle = fragile as typeof oracle;
+  let gaveUp: string | null = null;
+  fragile.oracle.jobs.onUnrecoverable = (reason: string) => (gaveUp = reason); // main.ts exits the process here
+  // The server refuses every new connection to the oracle's database, and drops the oracle's.
+  const admin = new Pool({ connectionString: withDatabase(h.db.url, 'postgres'), max: 1 });
+  const db = pgUrlParts(h.db.url).database;
+  try {
+    await admin.query(`ALTER DATABASE "${db}" ALLOW_CONNECTIONS false`);
+    try {
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'descrow-oracle'`, [db]);
+      await eventually(async () => gaveUp, (r) => r !== null, 15_000, 'the oracle to give up');
+    } finally {
+      await admin.query(`ALTER DATABASE "${db}" ALLOW_CONNECTIONS true`);
+    }
+  } finally {
+    await admin.end();
+  }
+  expect(gaveUp).toBeTruthy();
+}, 60_000);
