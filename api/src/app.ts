@@ -15,6 +15,7 @@ import type { Deployment } from '@descrow/contracts';
 import type { ApiConfig } from './config';
 import type { Ctx, Deps } from './context';
 import { Tokens, type Session } from './auth/jwt';
+import { SessionStore } from './auth/sessions';
 import { Cache } from './data/cache';
 import { IpfsContentStore, LocalContentStore } from './data/contentStore';
 import { createDb } from './data/db';
@@ -40,14 +41,20 @@ export interface Api {
   stop(): Promise<void>;
 }
 
-/** The escrow contract and its oracle account: from the environment, else from the deployment file. */
-function contractAddresses(config: ApiConfig, root: string): { escrow: `0x${string}`; oracle: `0x${string}` } {
+/** The escrow contract, its oracle and its arbiter: from the environment, else from the deployment file. */
+function contractAddresses(config: ApiConfig, root: string): { escrow: `0x${string}`; oracle: `0x${string}`; arbiter: `0x${string}` } {
   const lower = (a: string) => a.toLowerCase() as `0x${string}`;
-  if (config.ESCROW_ADDRESS && config.ORACLE_ADDRESS) return { escrow: lower(config.ESCROW_ADDRESS), oracle: lower(config.ORACLE_ADDRESS) };
+  if (config.ESCROW_ADDRESS && config.ORACLE_ADDRESS && config.ARBITER_ADDRESS) {
+    return { escrow: lower(config.ESCROW_ADDRESS), oracle: lower(config.ORACLE_ADDRESS), arbiter: lower(config.ARBITER_ADDRESS) };
+  }
   const file = resolve(root, config.DEPLOYMENT_FILE);
-  if (!existsSync(file)) throw new Error(`ESCROW_ADDRESS or ORACLE_ADDRESS is unset and ${file} does not exist (run npm run sandbox:chain, or set both)`);
+  if (!existsSync(file)) throw new Error(`ESCROW_ADDRESS, ORACLE_ADDRESS or ARBITER_ADDRESS is unset and ${file} does not exist (run npm run sandbox:chain, or set them)`);
   const d = JSON.parse(readFileSync(file, 'utf8')) as Deployment;
-  return { escrow: lower(config.ESCROW_ADDRESS ?? d.address), oracle: lower(config.ORACLE_ADDRESS ?? d.roles.oracle) };
+  return {
+    escrow: lower(config.ESCROW_ADDRESS ?? d.address),
+    oracle: lower(config.ORACLE_ADDRESS ?? d.roles.oracle),
+    arbiter: lower(config.ARBITER_ADDRESS ?? d.roles.arbiter),
+  };
 }
 
 const withCode = (e: GraphQLError, code: string) =>
@@ -76,6 +83,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
   const { pool, prisma, stats } = createDb(config.DATABASE_URL);
   const redis = createRedis(config.REDIS_URL);
   const index = new IndexReader(pool, config.INDEX_SCHEMA);
+  const tokens = new Tokens(config.JWT_SECRET, config.JWT_TTL, config.JWT_AUDIENCE);
   const addresses = contractAddresses(config, root);
   const deps: Deps = {
     config,
@@ -87,7 +95,8 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     cache: new Cache(redis, config.CACHE_TTL_SECONDS, config.REDIS_PREFIX),
     index,
     ledger: new LedgerReader(pool, config.LEDGER_SCHEMA),
-    tokens: new Tokens(config.JWT_SECRET, config.JWT_TTL),
+    tokens,
+    sessions: new SessionStore(prisma, redis, tokens, config.REFRESH_TTL, config.REDIS_PREFIX),
     oracle: new OracleClient(config.ORACLE_URL, config.ORACLE_SERVICE_TOKEN, config.ORACLE_TIMEOUT_MS),
     pushLimits: new PushLimits(
       { perPhone: config.MPESA_PUSH_LIMIT_PER_PHONE, perOrder: config.MPESA_PUSH_LIMIT_PER_ORDER, perUser: config.MPESA_PUSH_LIMIT_PER_USER, windowSeconds: config.MPESA_PUSH_WINDOW_SECONDS },
@@ -97,6 +106,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     admins: new Set(config.ADMIN_ADDRESSES.map((a) => a.toLowerCase())),
     escrowAddress: addresses.escrow,
     oracleAddress: addresses.oracle,
+    arbiterAddress: addresses.arbiter,
     watcher: new OrderWatcher(index, config.REDIS_URL ? redis : null, config.ORDER_WATCH_INTERVAL_MS, log.child({ part: 'watcher' }), config.REDIS_PREFIX),
   };
   const limiter = new RateLimiter(redis, config.RATE_LIMIT_WINDOW_SECONDS, `${config.REDIS_PREFIX}rl:`);
@@ -140,15 +150,18 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
         if (verdict.ok) session = verdict.session;
         else error = verdict.reason;
       }
-      if (request.method !== 'OPTIONS') {
-        const checks: [string, number][] = [[`ip:${ip}`, config.RATE_LIMIT_PER_IP]];
-        if (session) checks.push([`user:${session.address}`, config.RATE_LIMIT_PER_USER]);
-        for (const [key, limit] of checks) {
-          const r = await limiter.hit(key, limit);
-          if (!r.allowed) {
-            log.warn({ requestId, key: key.split(':')[0], ip, user: session?.address }, 'rate limited');
-            return endResponse(refusal(429, 'RATE_LIMITED', `too many requests: at most ${limit} per ${config.RATE_LIMIT_WINDOW_SECONDS}s`, { 'retry-after': String(r.retryAfterSeconds) }));
-          }
+      if (request.method !== 'OPTIONS' || session) {
+        const limits: [string, number][] = request.method === 'OPTIONS' ? [] : [[`ip:${ip}`, config.RATE_LIMIT_PER_IP]];
+        if (session && request.method !== 'OPTIONS') limits.push([`user:${session.address}`, config.RATE_LIMIT_PER_USER]);
+        // One Redis round trip: the rate limits and whether the token's session was revoked.
+        const r = await limiter.check(limits, session ? deps.sessions.revocationKeys(session) : []);
+        if (session && (r.values ? SessionStore.revokedBy(session, r.values) : await deps.sessions.revokedInDb(session))) {
+          session = null;
+          error = 'this session was signed out: sign in again';
+        }
+        if (r.limited) {
+          log.warn({ requestId, ip, user: session?.address }, 'rate limited');
+          return endResponse(refusal(429, 'RATE_LIMITED', `too many requests: at most ${r.limited.limit} per ${config.RATE_LIMIT_WINDOW_SECONDS}s`, { 'retry-after': String(r.limited.retryAfterSeconds) }));
         }
       }
       auth.set(request, { session, error, ip, requestId });
@@ -219,13 +232,25 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     },
   });
 
+  let sweeper: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> = Promise.resolve();
   return {
     yoga,
     deps,
     async start() {
       await deps.watcher.start();
+      // Housekeeping: expired sign-in challenges and old sessions (unref'd: never keeps the process up).
+      const sweep = async () => {
+        await prisma.loginChallenge.deleteMany({ where: { expiresAt: { lt: new Date(Date.now() - 3_600_000) } } }).catch(() => undefined);
+        await deps.sessions.sweep().catch(() => undefined);
+      };
+      sweeper = setInterval(() => void (sweeping = sweep()), 10 * 60_000);
+      sweeper.unref();
+      sweeping = sweep();
     },
     async stop() {
+      if (sweeper) clearInterval(sweeper);
+      await sweeping;
       await deps.watcher.stop();
       await prisma.$disconnect().catch(() => undefined);
       await pool.end().catch(() => undefined);

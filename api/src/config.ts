@@ -18,8 +18,14 @@ export const apiEnvShape = {
   API_HOST: z.string().default('0.0.0.0'),
   /** HS256 secret for session tokens (≥ 32 characters). */
   JWT_SECRET: z.string().min(32).default('dev-jwt-secret-change-me-please-0123456789'),
-  /** Session lifetime, e.g. 12h. */
-  JWT_TTL: duration('12h'),
+  /** Access-token lifetime, e.g. 15m: short, because a refresh token renews it. */
+  JWT_TTL: duration('15m'),
+  /** The audience access tokens are issued for (and checked against). */
+  JWT_AUDIENCE: z.string().min(1).default('descrow-api'),
+  /** How long a sign-in lasts without signing again (its refresh tokens rotate within it). */
+  REFRESH_TTL: duration('30d'),
+  /** Live sign-in challenges kept per address (older ones are dropped when a new one is asked for). */
+  LOGIN_CHALLENGES_PER_ADDRESS: env.int(5, 1),
   /** Domain and URI written into the sign-in message (EIP-4361). */
   LOGIN_DOMAIN: z.string().default('localhost:4000'),
   LOGIN_URI: z.string().url().default('http://localhost:4000'),
@@ -43,6 +49,8 @@ export const apiEnvShape = {
    * are Escrow.orderIdFor(oracle, salt); the oracle refuses a payment for any other id.
    */
   ORACLE_ADDRESS: env.address().optional(),
+  /** The contract's arbiter (default: read from DEPLOYMENT_FILE): signs in with the ARBITER role. */
+  ARBITER_ADDRESS: env.address().optional(),
   /** Evidence and order metadata, content-addressed: a local directory ... */
   EVIDENCE_STORE: z.string().default('.data/evidence'),
   /** ... or an IPFS HTTP API (Kubo: http://127.0.0.1:5001) when set. */

@@ -4,6 +4,7 @@ import type { Logger } from '@descrow/common';
 import type { ApiConfig } from './config';
 import type { PrismaClient } from './generated/prisma/client';
 import type { Session, Tokens } from './auth/jwt';
+import type { SessionStore } from './auth/sessions';
 import type { Cache } from './data/cache';
 import type { ContentStore } from './data/contentStore';
 import type { IndexReader } from './data/indexReader';
@@ -26,6 +27,7 @@ export interface Deps {
   index: IndexReader;
   ledger: LedgerReader;
   tokens: Tokens;
+  sessions: SessionStore;
   oracle: OracleClient;
   pushLimits: PushLimits;
   store: ContentStore;
@@ -33,6 +35,8 @@ export interface Deps {
   escrowAddress: `0x${string}`;
   /** The contract's oracle account: the creator of every M-Pesa order. */
   oracleAddress: `0x${string}`;
+  /** The contract's arbiter account: the ARBITER role. */
+  arbiterAddress: `0x${string}`;
   watcher: OrderWatcher;
 }
 

@@ -7,11 +7,14 @@ import './support/prisma';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
 import { encodeFunctionData } from 'viem';
-import { escrowAbi, orderIdFor, receiptHash } from '@descrow/contracts';
+import { escrowAbi, orderIdFor, payoutSplit, receiptHash } from '@descrow/contracts';
 import { rawCidV1 } from '../src/data/contentStore';
 import { readOrders } from '../../indexer/scripts/chain';
 import { ADMIN, BUYER, BUYER_PHONE, MISMATCH, QUERY_PAID, SELLER, SELLER_PHONE, STRANGER, UNRECORDED, startFixture, type Fixture } from './support/fixture';
-import { CHALLENGE, LOGIN, codes, eventually, gql, login } from './support/client';
+import { randomUUID } from 'node:crypto';
+import { ANVIL_ACCOUNTS, DEV_ROLES } from '@descrow/common';
+import { Tokens } from '../src/auth/jwt';
+import { CHALLENGE, LOGIN, codes, eventually, gql, login, signIn } from './support/client';
 
 let fx: Fixture;
 const tokens: Record<'buyer' | 'seller' | 'admin' | 'stranger', string> = { buyer: '', seller: '', admin: '', stranger: '' };
@@ -77,7 +80,7 @@ describe('identity', () => {
   });
 
   test('an expired or tampered token is refused with the reason', async () => {
-    const old = await fx.api.deps.tokens.sign({ address: lc(BUYER.address), roles: ['BUYER', 'SELLER'] }, Date.now() - 13 * 3600_000);
+    const old = await fx.api.deps.tokens.sign({ address: lc(BUYER.address), roles: ['BUYER', 'SELLER'], sessionId: randomUUID() }, Date.now() - 13 * 3600_000);
     const r = await gql(fx.api, '{ me { address } }', {}, { token: old.token });
     expect(codes(r)).toEqual(['UNAUTHENTICATED']);
     expect(r.errors![0]!.message).toBe('token expired');
@@ -86,6 +89,77 @@ describe('identity', () => {
     const t = await gql(fx.api, '{ me { address } }', {}, { token: tampered });
     expect(t.errors![0]!.message).toBe('invalid token');
     expect(p).toBeTruthy();
+  });
+
+  describe('sessions', () => {
+    const REFRESH = `mutation($r: String!) { refreshSession(refreshToken: $r) { token refreshToken user { address } } }`;
+    const ME = '{ me { address } }';
+    const USER = { address: ANVIL_ACCOUNTS[8]!.address, privateKey: ANVIL_ACCOUNTS[8]!.privateKey };
+
+    test('a refresh token renews the access token once; reusing it signs the whole session out', async () => {
+      const first = await signIn(fx.api, USER);
+      const next = await gql(fx.api, REFRESH, { r: first.refreshToken });
+      expect(next.errors).toBeUndefined();
+      const renewed = next.data.refreshSession;
+      expect(renewed.refreshToken).not.toBe(first.refreshToken);
+      expect((await gql(fx.api, ME, {}, { token: renewed.token })).data.me.address).toBe(lc(USER.address));
+      // The attacker (or a confused client) replays the used token: the family is revoked.
+      const replay = await gql(fx.api, REFRESH, { r: first.refreshToken });
+      expect(codes(replay)).toEqual(['UNAUTHENTICATED']);
+      expect(replay.errors![0]!.message).toMatch(/already used/);
+      for (const t of [first.token, renewed.token]) expect(codes(await gql(fx.api, ME, {}, { token: t }))).toEqual(['UNAUTHENTICATED']);
+      expect(codes(await gql(fx.api, REFRESH, { r: renewed.refreshToken }))).toEqual(['UNAUTHENTICATED']);
+      const rows = await fx.pool.query(`SELECT token_hash FROM app.refresh_tokens WHERE session_id = (SELECT id FROM app.sessions WHERE address=$1 ORDER BY created_at DESC LIMIT 1)`, [lc(USER.address)]);
+      expect(rows.rows.every((r: { token_hash: string }) => /^[0-9a-f]{64}$/.test(r.token_hash) && r.token_hash !== first.refreshToken)).toBe(true);
+      expect(codes(await gql(fx.api, REFRESH, { r: 'x'.repeat(43) }))).toEqual(['UNAUTHENTICATED']);
+      expect(codes(await gql(fx.api, REFRESH, { r: 'not a token' }))).toEqual(['BAD_USER_INPUT']);
+    });
+
+    test('logout ends the session at once, on another API instance too; other sessions stay', async () => {
+      const other = await fx.makeApi();
+      const a = await signIn(fx.api, USER);
+      const b = await signIn(fx.api, USER);
+      expect((await gql(other, ME, {}, { token: a.token })).data.me).toBeTruthy();
+      expect((await gql(fx.api, 'mutation { logout }', {}, { token: a.token })).data.logout).toBe(true);
+      for (const api of [fx.api, other]) {
+        const r = await gql(api, ME, {}, { token: a.token });
+        expect(codes(r)).toEqual(['UNAUTHENTICATED']);
+        expect(r.errors![0]!.message).toMatch(/signed out/);
+        expect((await gql(api, ME, {}, { token: b.token })).data.me.address).toBe(lc(USER.address));
+      }
+      expect(codes(await gql(fx.api, REFRESH, { r: a.refreshToken }))).toEqual(['UNAUTHENTICATED']);
+    });
+
+    test('log out everywhere ends every session of the address, and nobody else\'s', async () => {
+      const a = await signIn(fx.api, USER);
+      const b = await signIn(fx.api, USER);
+      const n = await gql(fx.api, 'mutation { logoutEverywhere }', {}, { token: b.token });
+      expect(n.data.logoutEverywhere).toBeGreaterThanOrEqual(2);
+      for (const t of [a.token, b.token]) expect(codes(await gql(fx.api, ME, {}, { token: t }))).toEqual(['UNAUTHENTICATED']);
+      expect(codes(await gql(fx.api, REFRESH, { r: a.refreshToken }))).toEqual(['UNAUTHENTICATED']);
+      expect((await gql(fx.api, ME, {}, { token: tokens.buyer })).data.me.address).toBe(lc(BUYER.address));
+      await new Promise((r) => setTimeout(r, 1_100)); // a new sign-in in a later second works again
+      expect((await gql(fx.api, ME, {}, { token: await login(fx.api, USER) })).data.me.address).toBe(lc(USER.address));
+    });
+
+    test('a token for another audience is refused', async () => {
+      const foreign = new Tokens(fx.config.JWT_SECRET, 600, 'another-service');
+      const t = await foreign.sign({ address: lc(BUYER.address), roles: ['BUYER', 'SELLER', 'ADMIN'], sessionId: randomUUID() });
+      const r = await gql(fx.api, ME, {}, { token: t.token });
+      expect(r.errors![0]!.message).toBe('token is for another audience');
+    });
+
+    test('sign-in challenges are bounded per address, and used ones are cleaned up', async () => {
+      for (let i = 0; i < 8; i++) await gql(fx.api, CHALLENGE, { a: USER.address });
+      const { rows } = await fx.pool.query(`SELECT count(*)::int AS n FROM app.login_challenges WHERE address=$1`, [lc(USER.address)]);
+      expect(rows[0].n).toBe(fx.config.LOGIN_CHALLENGES_PER_ADDRESS);
+      await login(fx.api, USER);
+      const used = await fx.pool.query(`SELECT count(*)::int AS n FROM app.login_challenges WHERE address=$1 AND used_at IS NOT NULL`, [lc(USER.address)]);
+      expect(used.rows[0].n).toBe(1);
+      await gql(fx.api, CHALLENGE, { a: USER.address });
+      const after = await fx.pool.query(`SELECT count(*)::int AS n FROM app.login_challenges WHERE address=$1 AND used_at IS NOT NULL`, [lc(USER.address)]);
+      expect(after.rows[0].n).toBe(0);
+    });
   });
 
   test('anonymous me is UNAUTHENTICATED; bad addresses are BAD_USER_INPUT', async () => {
@@ -229,6 +303,69 @@ describe('order journeys', () => {
     expect(seen.data.order).toEqual({ status: 'FUNDED', amount: '1', quantity: null, product: null, deliveryAddress: null, metadataCid: 'bafy-cheap', draftMismatch: null });
     const admin = await gql(fx.api, q, { id: orderId }, { token: tokens.admin });
     expect(admin.data.order.draftMismatch).toEqual(['amount: chain 1, draft 6000000000000000']);
+  });
+
+  describe('a contract call for every party action', () => {
+    const PREP = (m: string, args = '$id: ID!', pass = 'orderId: $id', extra = '') =>
+      `mutation(${args}) { ${m}(${pass}) { orderId action call { to data value chainId } ${extra} } }`;
+    let id = '';
+    const send = (key: string, c: { to: Hex; data: Hex; value: string }) => fx.sendAs(key as Hex, { to: c.to, data: c.data, value: BigInt(c.value) });
+    const arbiterToken = () => login(fx.api, DEV_ROLES.arbiter);
+
+    test('ship with tracking → dispute → the arbiter resolves: each call is checked, sent and indexed', async () => {
+      const c = await gql(fx.api, `mutation($i: CreateOrderInput!) { createOrder(input: $i) { orderId contractCall { to data value } } }`,
+        { i: { productId, paymentMode: 'NATIVE', deliveryAddress: 'Biashara St 9, Mombasa' } }, { token: tokens.buyer });
+      id = c.data.createOrder.orderId;
+      const cc = c.data.createOrder.contractCall;
+      await fx.sendAs(BUYER.privateKey as Hex, { to: cc.to, data: cc.data, value: BigInt(cc.value) });
+      await fx.catchUp();
+
+      const ship = PREP('prepareMarkShipped', '$id: ID!, $t: TrackingInput', 'orderId: $id, tracking: $t', 'trackingCid');
+      const t = { carrier: 'G4S Kenya', trackingNumber: 'G4S-123456', url: 'https://track.example/G4S-123456' };
+      expect(codes(await gql(fx.api, ship, { id, t }, { token: tokens.buyer }))).toEqual(['FORBIDDEN']);
+      expect(codes(await gql(fx.api, ship, { id, t }, { token: tokens.stranger }))).toEqual(['FORBIDDEN']);
+      expect(codes(await gql(fx.api, ship, { id, t: { ...t, url: 'javascript:alert(1)' } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
+      expect(codes(await gql(fx.api, PREP('prepareClaimTimeout'), { id }, { token: tokens.stranger }))).toEqual(['CONFLICT']);
+      const shipped = (await gql(fx.api, ship, { id, t }, { token: tokens.seller })).data.prepareMarkShipped;
+      expect(shipped).toMatchObject({ orderId: id, action: 'markShipped', call: { to: lc(fx.chain.deployment.address), value: '0', chainId: 31337 } });
+      await send(SELLER.privateKey, shipped.call);
+      await fx.catchUp();
+      const q = `query($id: ID!) { order(id: $id) { status trackingCid tracking { carrier trackingNumber url } } }`;
+      expect((await gql(fx.api, q, { id }, { token: tokens.buyer })).data.order).toEqual({ status: 'SHIPPED', trackingCid: shipped.trackingCid, tracking: { ...t } });
+      expect((await gql(fx.api, q, { id }, { token: tokens.stranger })).data.order.tracking).toBeNull();
+      expect(codes(await gql(fx.api, ship, { id, t }, { token: tokens.seller }))).toEqual(['CONFLICT']);
+
+      const dispute = PREP('prepareRaiseDispute', '$id: ID!, $i: DisputeInput!', 'orderId: $id, input: $i', 'evidenceCid');
+      expect(codes(await gql(fx.api, dispute, { id, i: { statement: 'not mine' } }, { token: tokens.stranger }))).toEqual(['FORBIDDEN']);
+      expect(codes(await gql(fx.api, dispute, { id, i: { statement: '' } }, { token: tokens.buyer }))).toEqual(['BAD_USER_INPUT']);
+      const raised = (await gql(fx.api, dispute, { id, i: { statement: 'The basket arrived torn.' } }, { token: tokens.buyer })).data.prepareRaiseDispute;
+      await send(BUYER.privateKey, raised.call);
+      await fx.catchUp();
+
+      const resolve = PREP('prepareResolveDispute', '$id: ID!, $b: Int!', 'orderId: $id, buyerShareBps: $b', 'buyerAmount sellerAmount fee currency');
+      expect(codes(await gql(fx.api, resolve, { id, b: 5_000 }, { token: tokens.buyer }))).toEqual(['FORBIDDEN']);
+      expect(codes(await gql(fx.api, resolve, { id, b: 5_000 }, { token: tokens.admin }))).toEqual(['FORBIDDEN']);
+      const arb = await arbiterToken();
+      expect(codes(await gql(fx.api, resolve, { id, b: 10_001 }, { token: arb }))).toEqual(['BAD_USER_INPUT']);
+      const r = (await gql(fx.api, resolve, { id, b: 2_500 }, { token: arb })).data.prepareResolveDispute;
+      const o = (await gql(fx.api, `query($id: ID!) { order(id: $id) { amount feeBps } }`, { id })).data.order;
+      const split = payoutSplit(BigInt(o.amount), o.feeBps, 2_500);
+      expect(r).toMatchObject({ action: 'resolveDispute', buyerAmount: String(split.buyerAmount), sellerAmount: String(split.sellerAmount), fee: String(split.fee), currency: 'DOT' });
+      await send(DEV_ROLES.arbiter.privateKey, r.call);
+      await fx.catchUp();
+      expect((await gql(fx.api, q, { id }, { token: tokens.buyer })).data.order.status).toBe('RESOLVED');
+      expect(codes(await gql(fx.api, PREP('prepareConfirmDelivery'), { id }, { token: tokens.buyer }))).toEqual(['CONFLICT']);
+    });
+
+    test('confirm is the buyer\'s; withdraw needs credits; unknown orders are NOT_FOUND; anonymous is UNAUTHENTICATED', async () => {
+      const funded = fx.orderIds[0]!;
+      expect(codes(await gql(fx.api, PREP('prepareConfirmDelivery'), { id: `0x${'ab'.repeat(32)}` }, { token: tokens.buyer }))).toEqual(['NOT_FOUND']);
+      expect(codes(await gql(fx.api, PREP('prepareConfirmDelivery'), { id: funded }))).toEqual(['UNAUTHENTICATED']);
+      expect(codes(await gql(fx.api, PREP('prepareConfirmDelivery'), { id: 'nope' }, { token: tokens.buyer }))).toEqual(['BAD_USER_INPUT']);
+      expect(codes(await gql(fx.api, 'mutation { prepareWithdraw { amount } }', {}, { token: tokens.stranger }))).toEqual(['CONFLICT']);
+      expect((await gql(fx.api, '{ withdrawable }', {}, { token: tokens.stranger })).data.withdrawable).toBe('0');
+      expect(codes(await gql(fx.api, `{ withdrawable(address: "${lc(BUYER.address)}") }`, {}, { token: tokens.stranger }))).toEqual(['FORBIDDEN']);
+    });
   });
 
   test('orders carry their own windows and the deadline in force', async () => {

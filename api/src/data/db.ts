@@ -21,6 +21,9 @@ const typeOverrides = {
 
 export function createDb(url: string, max = 10): { pool: pg.Pool; prisma: PrismaClient; stats: QueryStats } {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'descrow-api', idleTimeoutMillis: 30_000, types: typeOverrides });
+  // An idle client the server closed (restart, failover, DROP DATABASE) is dropped from the
+  // pool and replaced on the next query; without a listener pg would crash the process.
+  pool.on('error', () => undefined);
   const stats: QueryStats = { queries: 0 };
   const original = pool.query.bind(pool) as (...a: unknown[]) => unknown;
   (pool as unknown as { query: (...a: unknown[]) => unknown }).query = (...args: unknown[]) => {

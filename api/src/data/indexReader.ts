@@ -98,6 +98,17 @@ export class IndexReader {
     return row ?? { paused: false, pausedSince: null, pausedSeconds: '0' };
   }
 
+  /** Native payouts credited to `address` (pushes it refused) minus what it has withdrawn. */
+  async creditsOwed(address: string): Promise<bigint> {
+    const [row] = await this.rows<{ owed: string }>(
+      `SELECT (SELECT COALESCE(sum(amount), 0) FROM ${this.t('payouts')} WHERE recipient_id = $1 AND credited AND upper_inf(_block_range))
+            - (SELECT COALESCE(sum((args->>'amount')::numeric), 0) FROM ${this.t('order_events')}
+                WHERE kind = 'Withdrawn' AND args->>'account' = $1 AND upper_inf(_block_range)) AS owed`,
+      [address],
+    );
+    return BigInt(row?.owed ?? 0);
+  }
+
   ordersByIds(ids: readonly string[]): Promise<IndexOrder[]> {
     return this.rows(`SELECT ${ORDER_COLS} FROM ${this.t('orders')} WHERE id = ANY($1) AND upper_inf(_block_range)`, [ids]);
   }

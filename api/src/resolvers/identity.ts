@@ -14,8 +14,11 @@ export interface UserRef { address: string; row?: UserRow | null }
 
 export const userRef = (a: string): UserRef => ({ address: a.toLowerCase() });
 
-function rolesFor(ctx: Ctx, a: string): Role[] {
-  return ctx.deps.admins.has(a) ? ['BUYER', 'SELLER', 'ADMIN'] : ['BUYER', 'SELLER'];
+export function rolesFor(ctx: Ctx, a: string): Role[] {
+  const roles: Role[] = ['BUYER', 'SELLER'];
+  if (a === ctx.deps.arbiterAddress) roles.push('ARBITER');
+  if (ctx.deps.admins.has(a)) roles.push('ADMIN');
+  return roles;
 }
 
 async function row(ctx: Ctx, u: UserRef): Promise<UserRow | null> {
@@ -49,6 +52,10 @@ export const identityResolvers = {
       const expiresAt = new Date(issuedAt.getTime() + config.LOGIN_CHALLENGE_TTL * 1000);
       const nonce = newNonce();
       const message = challengeMessage({ domain: config.LOGIN_DOMAIN, uri: config.LOGIN_URI, chainId: config.CHAIN_ID, address: a, nonce, issuedAt, expiresAt });
+      // Bounded per address: used and expired challenges go, and only the newest few stay live.
+      await prisma.loginChallenge.deleteMany({ where: { address: a, OR: [{ usedAt: { not: null } }, { expiresAt: { lte: issuedAt } }] } });
+      const keep = await prisma.loginChallenge.findMany({ where: { address: a }, orderBy: { createdAt: 'desc' }, take: config.LOGIN_CHALLENGES_PER_ADDRESS - 1, select: { nonce: true } });
+      await prisma.loginChallenge.deleteMany({ where: { address: a, nonce: { notIn: keep.map((c) => c.nonce) } } });
       await prisma.loginChallenge.create({ data: { nonce, address: a, message, expiresAt } });
       return { message, nonce, expiresAt };
     },
@@ -56,7 +63,7 @@ export const identityResolvers = {
     async login(_: unknown, args: { address: string; signature: string; nonce?: string | null }, ctx: Ctx) {
       const a = parse(address, args.address);
       const signature = parse(z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'expected a 65-byte hex signature'), args.signature);
-      const { prisma, tokens } = ctx.deps;
+      const { prisma } = ctx.deps;
       const challenge = args.nonce
         ? await prisma.loginChallenge.findUnique({ where: { nonce: args.nonce } })
         : await prisma.loginChallenge.findFirst({ where: { address: a }, orderBy: { createdAt: 'desc' } });
@@ -70,9 +77,29 @@ export const identityResolvers = {
       await prisma.user.upsert({ where: { address: a }, create: { address: a }, update: {} });
       await ctx.deps.cache.invalidate('user', a);
       const roles = rolesFor(ctx, a);
-      const { token, expiresAt } = await tokens.sign({ address: a, roles });
+      const issued = await ctx.deps.sessions.start(a, roles);
       ctx.log.info({ address: a, roles }, 'login');
-      return { token, expiresAt, user: userRef(a) };
+      return { ...issued, user: userRef(a) };
+    },
+
+    async refreshSession(_: unknown, args: { refreshToken: string }, ctx: Ctx) {
+      const token = parse(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'expected a refresh token from login or refreshSession'), args.refreshToken);
+      const issued = await ctx.deps.sessions.refresh(token, (a) => rolesFor(ctx, a));
+      return { ...issued, user: userRef(issued.address) };
+    },
+
+    async logout(_: unknown, __: unknown, ctx: Ctx) {
+      const s = requireUser(ctx);
+      await ctx.deps.sessions.revoke(s.sessionId, 'logout');
+      ctx.log.info({ address: s.address }, 'logout');
+      return true;
+    },
+
+    async logoutEverywhere(_: unknown, __: unknown, ctx: Ctx) {
+      const s = requireUser(ctx);
+      const n = await ctx.deps.sessions.revokeAll(s.address, 'logout everywhere');
+      ctx.log.info({ address: s.address, sessions: n }, 'logout everywhere');
+      return n;
     },
 
     async updateProfile(_: unknown, args: { input: unknown }, ctx: Ctx) {

@@ -4,6 +4,7 @@ import { productResolvers } from './products';
 import { orderResolvers } from './orders';
 import { explorerResolvers } from './explorer';
 import { adminResolvers } from './admin';
+import { contractCallResolvers } from './contractCalls';
 import { subscriptionResolvers } from './subscription';
 
 export const resolvers = [
@@ -13,5 +14,6 @@ export const resolvers = [
   orderResolvers,
   explorerResolvers,
   adminResolvers,
+  contractCallResolvers,
   subscriptionResolvers,
 ];

@@ -18,6 +18,9 @@ import { connection, decodeCursor, encodeCursor, pageSize } from './pagination';
 import { userRef } from './identity';
 import { loadProduct } from './products';
 
+/** Tracking details as prepareMarkShipped stores them (anything else under the CID is not shown). */
+const trackingDocument = z.object({ carrier: z.string(), trackingNumber: z.string(), url: z.string().nullish(), note: z.string().nullish() });
+
 /** One order as the resolvers see it: the index row and/or the draft (loaded lazily). */
 export interface OrderView { id: string; chain: IndexOrder | null; draft?: DraftRow | null }
 
@@ -247,6 +250,20 @@ export const orderResolvers = {
     buyerRefundDue: (o: OrderView) => o.chain?.buyerRefundDue ?? false,
     metadataCid: async (o: OrderView, _: unknown, ctx: Ctx) => o.chain?.metadataCid ?? (await draftOf(ctx, o))?.metadataCid ?? null,
     trackingCid: (o: OrderView) => o.chain?.trackingCid ?? null,
+    tracking: async (o: OrderView, _: unknown, ctx: Ctx) => {
+      const cid = o.chain?.trackingCid;
+      if (!cid) return null;
+      if (!isPartyOrAdmin(ctx, ...(await parties(ctx, o)))) return null;
+      const bytes = await ctx.deps.store.get(cid);
+      let json: unknown = null;
+      try {
+        json = bytes ? JSON.parse(Buffer.from(bytes).toString('utf8')) : null;
+      } catch {
+        return null; // not a tracking document (a CID some other client put on chain)
+      }
+      const doc = trackingDocument.safeParse(json);
+      return doc.success ? { cid, ...doc.data } : null;
+    },
     evidenceCid: (o: OrderView) => o.chain?.evidenceCid ?? null,
     paymentReceiptHash: (o: OrderView) => o.chain?.paymentReceipt ?? null,
     deliveryAddress: async (o: OrderView, _: unknown, ctx: Ctx) => {

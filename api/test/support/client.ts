@@ -18,15 +18,20 @@ export async function gql<T = any>(api: Api, query: string, variables: Record<st
 export const codes = (r: GqlResult) => (r.errors ?? []).map((e) => e.extensions?.code);
 
 export const CHALLENGE = `mutation($a: String!) { requestLoginChallenge(address: $a) { message nonce expiresAt } }`;
-export const LOGIN = `mutation($a: String!, $s: String!, $n: String) { login(address: $a, signature: $s, nonce: $n) { token expiresAt user { address roles } } }`;
+export const LOGIN = `mutation($a: String!, $s: String!, $n: String) { login(address: $a, signature: $s, nonce: $n) { token expiresAt refreshToken refreshExpiresAt user { address roles } } }`;
 
-/** The full wallet login: challenge, personal_sign, login. */
-export async function login(api: Api, who: { address: string; privateKey: string }): Promise<string> {
+/** The full wallet login (challenge, personal_sign, login): the access and refresh tokens. */
+export async function signIn(api: Api, who: { address: string; privateKey: string }): Promise<{ token: string; refreshToken: string }> {
   const c = await gql(api, CHALLENGE, { a: who.address });
   const signature = await privateKeyToAccount(who.privateKey as Hex).signMessage({ message: c.data.requestLoginChallenge.message });
   const r = await gql(api, LOGIN, { a: who.address, s: signature });
   if (r.errors) throw new Error(`login failed: ${JSON.stringify(r.errors)}`);
-  return r.data.login.token;
+  return { token: r.data.login.token, refreshToken: r.data.login.refreshToken };
+}
+
+/** The access token of a fresh sign-in. */
+export async function login(api: Api, who: { address: string; privateKey: string }): Promise<string> {
+  return (await signIn(api, who)).token;
 }
 
 export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000, what = 'condition'): Promise<T> {
