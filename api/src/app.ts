@@ -16,6 +16,7 @@ import type { ApiConfig } from './config';
 import type { Ctx, Deps } from './context';
 import { Tokens, type Session } from './auth/jwt';
 import { SessionStore } from './auth/sessions';
+import { SealedStore } from './data/sealedStore';
 import { Cache } from './data/cache';
 import { IpfsContentStore, LocalContentStore } from './data/contentStore';
 import { createDb } from './data/db';
@@ -85,6 +86,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
   const index = new IndexReader(pool, config.INDEX_SCHEMA);
   const tokens = new Tokens(config.JWT_SECRET, config.JWT_TTL, config.JWT_AUDIENCE);
   const addresses = contractAddresses(config, root);
+  const store = config.IPFS_API_URL ? new IpfsContentStore(config.IPFS_API_URL) : new LocalContentStore(resolve(root, config.EVIDENCE_STORE));
   const deps: Deps = {
     config,
     log,
@@ -102,7 +104,8 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
       { perPhone: config.MPESA_PUSH_LIMIT_PER_PHONE, perOrder: config.MPESA_PUSH_LIMIT_PER_ORDER, perUser: config.MPESA_PUSH_LIMIT_PER_USER, windowSeconds: config.MPESA_PUSH_WINDOW_SECONDS },
       config.REDIS_URL ? redis : null, config.REDIS_PREFIX,
     ),
-    store: config.IPFS_API_URL ? new IpfsContentStore(config.IPFS_API_URL) : new LocalContentStore(resolve(root, config.EVIDENCE_STORE)),
+    store,
+    sealed: new SealedStore(store, config.KYC_ENCRYPTION_KEY ?? config.JWT_SECRET, 'kyc-documents'),
     admins: new Set(config.ADMIN_ADDRESSES.map((a) => a.toLowerCase())),
     escrowAddress: addresses.escrow,
     oracleAddress: addresses.oracle,

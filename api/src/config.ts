@@ -56,6 +56,14 @@ export const apiEnvShape = {
   /** ... or an IPFS HTTP API (Kubo: http://127.0.0.1:5001) when set. */
   IPFS_API_URL: env.optionalUrl(),
   EVIDENCE_MAX_BYTES: env.int(1024 * 1024, 1),
+  /** KYC documents (PNG, JPEG or PDF) and product images (PNG, JPEG, WebP, GIF): largest accepted file. */
+  KYC_DOCUMENT_MAX_BYTES: env.int(1024 * 1024, 1),
+  PRODUCT_IMAGE_MAX_BYTES: env.int(512 * 1024, 1),
+  /** Listing a product above these prices needs an approved KYC (KES; the chain's smallest unit). */
+  KYC_REQUIRED_ABOVE_KES: env.int(50_000, 0),
+  KYC_REQUIRED_ABOVE_NATIVE: z.string().regex(/^\d{1,78}$/).default('100000000000000000000'),
+  /** Key material for sealing KYC documents in the content store (default: derived from JWT_SECRET). */
+  KYC_ENCRYPTION_KEY: z.string().min(32).optional(),
   /** Largest accepted request body (bytes); evidence is base64 inside it. */
   API_BODY_LIMIT: env.int(2 * 1024 * 1024, 1024),
   /** Query limits. */

@@ -5,6 +5,7 @@ import type { ApiConfig } from './config';
 import type { PrismaClient } from './generated/prisma/client';
 import type { Session, Tokens } from './auth/jwt';
 import type { SessionStore } from './auth/sessions';
+import type { SealedStore } from './data/sealedStore';
 import type { Cache } from './data/cache';
 import type { ContentStore } from './data/contentStore';
 import type { IndexReader } from './data/indexReader';
@@ -28,6 +29,8 @@ export interface Deps {
   ledger: LedgerReader;
   tokens: Tokens;
   sessions: SessionStore;
+  /** The content store for private documents (sealed: AES-256-GCM). */
+  sealed: SealedStore;
   oracle: OracleClient;
   pushLimits: PushLimits;
   store: ContentStore;

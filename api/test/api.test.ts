@@ -241,6 +241,78 @@ describe('profiles and products', () => {
   });
 });
 
+// ------------------------------------------------------------------------------ KYC, images, audit
+describe('KYC, product images and the audit log', () => {
+  const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+  const SUBMIT = `mutation($i: KycDocumentInput!) { submitKycDocument(input: $i) { state documents { id kind cid size mimeType } } }`;
+  const REVIEW = `mutation($a: String!, $i: KycReviewInput!) { reviewKyc(address: $a, input: $i) { state reason decidedBy { address } } }`;
+  const KYC = `query($a: String!) { user(address: $a) { kyc { state reason documents { kind filename contentBase64 } } } }`;
+
+  test('listing above the KYC price needs an approved seller; documents are sealed and private; admins decide and it is audited', async () => {
+    const dear = { title: 'Maasai shuka bundle', priceKes: fx.config.KYC_REQUIRED_ABOVE_KES + 1 };
+    const refused = await gql(fx.api, CREATE_PRODUCT, { i: dear }, { token: tokens.seller });
+    expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect(refused.errors![0]!.message).toMatch(/KYC/);
+
+    // Bad files change nothing.
+    const doc = { kind: 'NATIONAL_ID', filename: 'id-front.png', mimeType: 'image/png' };
+    expect(codes(await gql(fx.api, SUBMIT, { i: { ...doc, contentBase64: Buffer.from('not a png at all').toString('base64') } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(fx.api, SUBMIT, { i: { ...doc, mimeType: 'text/html', contentBase64: PNG } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(fx.api, SUBMIT, { i: { ...doc, filename: '../../etc/passwd', contentBase64: PNG } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
+    const big = Buffer.concat([Buffer.from(PNG, 'base64'), Buffer.alloc(fx.config.KYC_DOCUMENT_MAX_BYTES)]).toString('base64');
+    expect(codes(await gql(fx.api, SUBMIT, { i: { ...doc, contentBase64: big } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(fx.api, SUBMIT, { i: { ...doc, contentBase64: PNG } }))).toEqual(['UNAUTHENTICATED']);
+
+    const sent = await gql(fx.api, SUBMIT, { i: { ...doc, contentBase64: PNG } }, { token: tokens.seller });
+    expect(sent.errors).toBeUndefined();
+    expect(sent.data.submitKycDocument).toMatchObject({ state: 'PENDING', documents: [{ kind: 'NATIONAL_ID', mimeType: 'image/png', size: Buffer.from(PNG, 'base64').length }] });
+    // The content store holds ciphertext only.
+    const stored = Buffer.from((await fx.api.deps.store.get(sent.data.submitKycDocument.documents[0].cid))!);
+    expect(stored.includes(Buffer.from(PNG, 'base64'))).toBe(false);
+
+    // Private: the seller and admins read it; anyone else sees nothing.
+    expect((await gql(fx.api, KYC, { a: SELLER.address }, { token: tokens.stranger })).data.user.kyc).toBeNull();
+    expect((await gql(fx.api, KYC, { a: SELLER.address })).data.user.kyc).toBeNull();
+    expect((await gql(fx.api, KYC, { a: SELLER.address }, { token: tokens.seller })).data.user.kyc.documents[0].contentBase64).toBe(PNG);
+    expect((await gql(fx.api, KYC, { a: SELLER.address }, { token: tokens.admin })).data.user.kyc.documents[0].contentBase64).toBe(PNG);
+
+    // Only admins decide; a rejection needs a reason.
+    expect(codes(await gql(fx.api, REVIEW, { a: SELLER.address, i: { decision: 'APPROVE' } }, { token: tokens.seller }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(fx.api, REVIEW, { a: SELLER.address, i: { decision: 'REJECT' } }, { token: tokens.admin }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(fx.api, REVIEW, { a: STRANGER.address, i: { decision: 'APPROVE' } }, { token: tokens.admin }))).toEqual(['CONFLICT']);
+    const rejected = await gql(fx.api, REVIEW, { a: SELLER.address, i: { decision: 'REJECT', reason: 'photo unreadable' } }, { token: tokens.admin });
+    expect(rejected.data.reviewKyc).toEqual({ state: 'REJECTED', reason: 'photo unreadable', decidedBy: { address: lc(ADMIN.address) } });
+    await gql(fx.api, SUBMIT, { i: { ...doc, filename: 'id-front-2.png', contentBase64: PNG } }, { token: tokens.seller });
+    const approved = await gql(fx.api, REVIEW, { a: SELLER.address, i: { decision: 'APPROVE' } }, { token: tokens.admin });
+    expect(approved.data.reviewKyc.state).toBe('APPROVED');
+    expect((await gql(fx.api, CREATE_PRODUCT, { i: dear }, { token: tokens.seller })).errors).toBeUndefined();
+
+    // Every decision is in the audit log, newest first; only admins read it, and nobody can change it.
+    const AUDIT = `{ auditLog(first: 10) { nodes { actor action subject details } } }`;
+    expect(codes(await gql(fx.api, AUDIT, {}, { token: tokens.seller }))).toEqual(['FORBIDDEN']);
+    const log = (await gql(fx.api, AUDIT, {}, { token: tokens.admin })).data.auditLog.nodes;
+    expect(log.slice(0, 2)).toEqual([
+      expect.objectContaining({ actor: lc(ADMIN.address), action: 'kyc.approve', subject: lc(SELLER.address), details: expect.objectContaining({ from: 'PENDING', to: 'APPROVED' }) }),
+      expect.objectContaining({ action: 'kyc.reject', details: expect.objectContaining({ reason: 'photo unreadable' }) }),
+    ]);
+    await expect(fx.pool.query(`UPDATE app.audit_log SET actor = 'someone else'`)).rejects.toThrow(/append-only/);
+    await expect(fx.pool.query(`DELETE FROM app.audit_log`)).rejects.toThrow(/append-only/);
+  });
+
+  test("a product image is checked by its content and size, and only the product's seller uploads it", async () => {
+    const UPLOAD = `mutation($id: ID!, $i: ImageInput!) { uploadProductImage(productId: $id, input: $i) { id imageCid } }`;
+    expect(codes(await gql(fx.api, UPLOAD, { id: productId, i: { mimeType: 'image/png', contentBase64: PNG } }, { token: tokens.stranger }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(fx.api, UPLOAD, { id: productId, i: { mimeType: 'image/jpeg', contentBase64: PNG } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(fx.api, UPLOAD, { id: productId, i: { mimeType: 'image/svg+xml', contentBase64: Buffer.from('<svg/>').toString('base64') } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
+    const big = Buffer.concat([Buffer.from(PNG, 'base64'), Buffer.alloc(fx.config.PRODUCT_IMAGE_MAX_BYTES)]).toString('base64');
+    expect(codes(await gql(fx.api, UPLOAD, { id: productId, i: { mimeType: 'image/png', contentBase64: big } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
+    const ok = await gql(fx.api, UPLOAD, { id: productId, i: { mimeType: 'image/png', contentBase64: PNG } }, { token: tokens.seller });
+    expect(ok.data.uploadProductImage.imageCid).toBe(rawCidV1(Buffer.from(PNG, 'base64')));
+    expect(Buffer.from((await fx.api.deps.store.get(ok.data.uploadProductImage.imageCid))!).toString('base64')).toBe(PNG);
+    expect((await gql(fx.api, `query($id: ID!) { product(id: $id) { imageCid } }`, { id: productId })).data.product.imageCid).toBe(ok.data.uploadProductImage.imageCid);
+  });
+});
+
 // ------------------------------------------------------------------------------ journeys
 const ORDER = `query($id: ID!) { order(id: $id) {
   id status onChain paymentMode amount currency quantity deliveryAddress buyerPhone

@@ -5,6 +5,7 @@ import { orderResolvers } from './orders';
 import { explorerResolvers } from './explorer';
 import { adminResolvers } from './admin';
 import { contractCallResolvers } from './contractCalls';
+import { kycResolvers } from './kyc';
 import { subscriptionResolvers } from './subscription';
 
 export const resolvers = [
@@ -15,5 +16,6 @@ export const resolvers = [
   explorerResolvers,
   adminResolvers,
   contractCallResolvers,
+  kycResolvers,
   subscriptionResolvers,
 ];

@@ -9,6 +9,12 @@ import { toProductRow, type ProductRow } from '../data/loaders';
 import type { Prisma } from '../generated/prisma/client';
 import { connection, decodeCursor, encodeCursor, pageSize } from './pagination';
 import { userRef } from './identity';
+import { decodeUpload } from '../files';
+import { requireKycForPrice } from './kyc';
+
+/** Product images: what a browser shows inline. */
+const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
+
 
 const fields = {
   title: z.string().trim().min(1, 'must not be empty').max(120, 'at most 120 characters'),
@@ -95,6 +101,7 @@ export const productResolvers = {
     async createProduct(_: unknown, args: { input: unknown }, ctx: Ctx) {
       const s = requireRole(ctx, 'SELLER');
       const input = parse(productInput, args.input);
+      await requireKycForPrice(ctx, s.address, input.priceKes, input.priceNative);
       await ctx.deps.prisma.user.upsert({ where: { address: s.address }, create: { address: s.address }, update: {} });
       const created = await ctx.deps.prisma.product.create({
         data: {
@@ -123,8 +130,19 @@ export const productResolvers = {
       const nextNative = data.priceNative === undefined ? p.priceNative : data.priceNative;
       const nextKes = data.priceKes === undefined ? p.priceKes : data.priceKes;
       if (nextNative == null && nextKes == null) badInput('a product needs priceNative, priceKes or both', 'priceKes');
+      await requireKycForPrice(ctx, p.sellerId, nextKes as number | null, nextNative as string | null);
       const updated = await ctx.deps.prisma.product.update({ where: { id: p.id }, data });
       await changed(ctx, p.id);
+      return toProductRow(updated);
+    },
+    async uploadProductImage(_: unknown, args: { productId: string; input: unknown }, ctx: Ctx) {
+      const p = await ownProduct(ctx, args.productId);
+      const input = parse(z.object({ mimeType: z.string().max(100), contentBase64: z.string().min(1) }), args.input);
+      const { bytes, mime } = decodeUpload(input.contentBase64, input.mimeType, IMAGE_TYPES, ctx.deps.config.PRODUCT_IMAGE_MAX_BYTES);
+      const imageCid = await ctx.deps.store.put(bytes, `${p.id}.${mime.split('/')[1]}`);
+      const updated = await ctx.deps.prisma.product.update({ where: { id: p.id }, data: { imageCid } });
+      await changed(ctx, p.id);
+      ctx.log.info({ productId: p.id, size: bytes.length, mime }, 'product image uploaded');
       return toProductRow(updated);
     },
     async deleteProduct(_: unknown, args: { id: string }, ctx: Ctx) {
