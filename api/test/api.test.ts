@@ -744,6 +744,78 @@ describe('admin', () => {
 });
 
 // ------------------------------------------------------------------------------ qualities
+describe('admin operations', () => {
+  test('users: admins list them by role and KYC state, newest first, with cursors; nobody else can', async () => {
+    const USERS = `query($f: UserFilter, $a: String) { users(filter: $f, first: 2, after: $a) { nodes { address kyc { state } } pageInfo { hasNextPage endCursor } } }`;
+    expect(codes(await gql(fx.api, USERS, {}, { token: tokens.seller }))).toEqual(['FORBIDDEN']);
+    const sellers = await gql(fx.api, `{ users(filter: { role: SELLER }, first: 100) { nodes { address } } }`, {}, { token: tokens.admin });
+    expect(sellers.data.users.nodes.map((u: { address: string }) => u.address)).toEqual(expect.arrayContaining([lc(SELLER.address), lc(STRANGER.address)]));
+    expect(sellers.data.users.nodes.map((u: { address: string }) => u.address)).not.toContain(lc(BUYER.address));
+    const admins = await gql(fx.api, `{ users(filter: { role: ADMIN }) { nodes { address } } }`, {}, { token: tokens.admin });
+    expect(admins.data.users.nodes).toEqual([{ address: lc(ADMIN.address) }]);
+    const approved = await gql(fx.api, `{ users(filter: { kycState: APPROVED }) { nodes { address kyc { state } } } }`, {}, { token: tokens.admin });
+    expect(approved.data.users.nodes).toEqual([{ address: lc(SELLER.address), kyc: { state: 'APPROVED' } }]);
+    // Pages do not repeat or skip anyone.
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let i = 0; i < 20; i++) {
+      const page: any = await gql(fx.api, USERS, { a: after }, { token: tokens.admin });
+      seen.push(...page.data.users.nodes.map((u: { address: string }) => u.address));
+      if (!page.data.users.pageInfo.hasNextPage) break;
+      after = page.data.users.pageInfo.endCursor;
+    }
+    const { rows } = await fx.pool.query(`SELECT count(*)::int AS n FROM app.users`);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.length).toBe(rows[0].n);
+    expect(codes(await gql(fx.api, `{ users(filter: { kycState: MAYBE }) { nodes { address } } }`, {}, { token: tokens.admin }))).toEqual(['BAD_USER_INPUT']);
+  });
+
+  test('disputes: open ones first, oldest first, with what is at stake and both parties\' evidence', async () => {
+    const Q = `query($open: Boolean, $a: String) { disputes(open: $open, first: 50, after: $a) {
+      nodes { id ageSeconds amountAtStake currency statement raisedBy { address } dispute { resolved raisedAt } order { id status amount } buyerEvidence { uploader } sellerEvidence { uploader } }
+      pageInfo { hasNextPage endCursor } } }`;
+    expect(codes(await gql(fx.api, Q, {}, { token: tokens.buyer }))).toEqual(['FORBIDDEN']);
+    const all = (await gql(fx.api, Q, {}, { token: tokens.admin })).data.disputes.nodes;
+    const { rows } = await fx.pool.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE NOT resolved)::int AS open FROM ${fx.schema}.disputes WHERE upper_inf(_block_range)`);
+    expect(all).toHaveLength(rows[0].n);
+    const open = all.filter((d: { dispute: { resolved: boolean } }) => !d.dispute.resolved);
+    expect(open.length).toBe(rows[0].open);
+    expect(open.length).toBeGreaterThan(0);
+    expect(all.slice(0, open.length).every((d: { dispute: { resolved: boolean } }) => !d.dispute.resolved)).toBe(true);
+    const raised = open.map((d: { dispute: { raisedAt: string } }) => d.dispute.raisedAt);
+    expect([...raised].sort()).toEqual(raised);
+    for (const d of all) {
+      expect(d.amountAtStake).toBe(d.order.amount);
+      expect(d.id).toBe(d.order.id);
+      expect(d.order.status).toBe(d.dispute.resolved ? 'RESOLVED' : 'DISPUTED');
+    }
+    const onlyOpen = (await gql(fx.api, Q, { open: true }, { token: tokens.admin })).data.disputes.nodes;
+    expect(onlyOpen.map((d: { id: string }) => d.id)).toEqual(open.map((d: { id: string }) => d.id));
+    // The dispute raised through prepareRaiseDispute carries its statement.
+    expect(all.map((d: { statement: string | null }) => d.statement)).toContain('The basket arrived torn.');
+  });
+
+  test('analytics: daily volume and fees per mode from the rollups, disputes and time to completion', async () => {
+    const A = `query($f: DateTime!, $t: DateTime!) { analytics(from: $f, to: $t) {
+      totals { paymentMode volumeFunded fees paidOut refunded } disputesOpened disputesResolved medianSecondsToComplete
+      days { date modes { paymentMode volumeFunded fees } disputesOpened ordersCompleted } } }`;
+    const f = new Date(Date.now() - 3 * 86_400_000).toISOString();
+    const t = new Date(Date.now() + 86_400_000).toISOString();
+    expect(codes(await gql(fx.api, A, { f, t }, { token: tokens.seller }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(fx.api, A, { f: t, t: f }, { token: tokens.admin }))).toEqual(['BAD_USER_INPUT']);
+    const a = (await gql(fx.api, A, { f, t }, { token: tokens.admin })).data.analytics;
+    const { rows: totals } = await fx.pool.query(`SELECT id, volume_funded::text AS v, fees::text AS fees FROM ${fx.schema}.mode_totals WHERE upper_inf(_block_range)`);
+    for (const row of totals) {
+      expect(a.totals.find((x: { paymentMode: string }) => x.paymentMode === row.id)).toMatchObject({ volumeFunded: row.v, fees: row.fees });
+    }
+    const { rows: d } = await fx.pool.query(`SELECT count(*)::int AS n FROM ${fx.schema}.disputes WHERE upper_inf(_block_range)`);
+    expect(a.disputesOpened).toBe(d[0].n);
+    expect(a.days).toHaveLength(5);
+    expect(a.days.reduce((n: number, x: { disputesOpened: number }) => n + x.disputesOpened, 0)).toBe(d[0].n);
+    expect(a.medianSecondsToComplete).toBeGreaterThanOrEqual(0);
+  });
+});
+
 describe('limits, errors, CORS, health', () => {
   test('an oversized, too deep or too costly query is refused before it runs', async () => {
     const fields = Array.from({ length: 1500 }, (_, i) => `a${i}: __typename`).join(' ');

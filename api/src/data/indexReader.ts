@@ -177,6 +177,47 @@ export class IndexReader {
     return this.rows(`SELECT ${PAYOUT_COLS} FROM ${this.t('payouts')} WHERE order_id = ANY($1) AND upper_inf(_block_range) ORDER BY block_number, id`, [ids]);
   }
 
+  /** Disputes, open ones first (oldest first: the queue), then resolved (newest first). Cursor: the position. */
+  listDisputes(open: boolean | undefined, limit: number, offset: number): Promise<(IndexDispute & { orderId: string })[]> {
+    const where = ['upper_inf(_block_range)'];
+    if (open !== undefined) where.push(open ? 'NOT resolved' : 'resolved');
+    return this.rows(
+      `SELECT ${DISPUTE_COLS}, order_id AS "orderId" FROM ${this.t('disputes')} WHERE ${where.join(' AND ')}
+        ORDER BY resolved, CASE WHEN resolved THEN -extract(epoch FROM resolved_at) ELSE extract(epoch FROM raised_at) END, id
+        LIMIT $1 OFFSET $2`,
+      [limit, offset],
+    );
+  }
+
+  /** Per UTC day: disputes raised and resolved, and the median seconds from creation to completion. */
+  async dayFigures(from: Date, to: Date): Promise<{ day: string; disputesOpened: number; disputesResolved: number; completed: number; medianSecondsToComplete: number | null }[]> {
+    const rows = await this.rows<{ day: string; opened: string; resolved: string; completed: string; median: number | null }>(
+      `WITH days AS (SELECT generate_series($1::date, ($2::timestamp - interval '1 microsecond')::date, interval '1 day')::date AS day),
+            opened AS (SELECT raised_at::date AS day, count(*) AS n FROM ${this.t('disputes')}
+                        WHERE upper_inf(_block_range) AND raised_at >= $1::timestamp AND raised_at < $2::timestamp GROUP BY 1),
+            resolved AS (SELECT resolved_at::date AS day, count(*) AS n FROM ${this.t('disputes')}
+                          WHERE upper_inf(_block_range) AND resolved AND resolved_at >= $1::timestamp AND resolved_at < $2::timestamp GROUP BY 1),
+            completed AS (SELECT completed_at::date AS day, count(*) AS n,
+                                 percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - created_at)) AS median
+                            FROM ${this.t('orders')}
+                           WHERE upper_inf(_block_range) AND completed_at >= $1::timestamp AND completed_at < $2::timestamp GROUP BY 1)
+       SELECT to_char(d.day, 'YYYY-MM-DD') AS day, COALESCE(o.n, 0) AS opened, COALESCE(r.n, 0) AS resolved, COALESCE(c.n, 0) AS completed, c.median
+         FROM days d LEFT JOIN opened o USING (day) LEFT JOIN resolved r USING (day) LEFT JOIN completed c USING (day) ORDER BY d.day`,
+      [iso(from), iso(to)],
+    );
+    return rows.map((r) => ({ day: r.day, disputesOpened: Number(r.opened), disputesResolved: Number(r.resolved), completed: Number(r.completed), medianSecondsToComplete: r.median === null ? null : Math.round(Number(r.median)) }));
+  }
+
+  /** The median seconds from creation to completion over every order completed in the range. */
+  async medianSecondsToComplete(from: Date, to: Date): Promise<number | null> {
+    const [row] = await this.rows<{ median: number | null }>(
+      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - created_at)) AS median
+         FROM ${this.t('orders')} WHERE upper_inf(_block_range) AND completed_at >= $1::timestamp AND completed_at < $2::timestamp`,
+      [iso(from), iso(to)],
+    );
+    return row?.median == null ? null : Math.round(Number(row.median));
+  }
+
   disputesByIds(ids: readonly string[]): Promise<IndexDispute[]> {
     return this.rows(`SELECT ${DISPUTE_COLS} FROM ${this.t('disputes')} WHERE id = ANY($1) AND upper_inf(_block_range)`, [ids]);
   }

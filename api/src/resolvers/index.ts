@@ -6,6 +6,7 @@ import { explorerResolvers } from './explorer';
 import { adminResolvers } from './admin';
 import { contractCallResolvers } from './contractCalls';
 import { kycResolvers } from './kyc';
+import { adminOpsResolvers } from './adminOps';
 import { subscriptionResolvers } from './subscription';
 
 export const resolvers = [
@@ -17,5 +18,6 @@ export const resolvers = [
   adminResolvers,
   contractCallResolvers,
   kycResolvers,
+  adminOpsResolvers,
   subscriptionResolvers,
 ];

@@ -15,6 +15,7 @@ import type { Ctx } from '../context';
 import { connection, decodeCursor, encodeCursor, pageSize } from './pagination';
 import { userRef, type UserRef } from './identity';
 
+export const KYC_STATES = ['NONE', 'PENDING', 'APPROVED', 'REJECTED'] as const;
 export const KYC_DOCUMENT_KINDS = ['NATIONAL_ID', 'PASSPORT', 'BUSINESS_REGISTRATION', 'KRA_PIN', 'OTHER'] as const;
 const DOCUMENT_TYPES = ['image/png', 'image/jpeg', 'application/pdf'];
 
