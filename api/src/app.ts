@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { GraphQLError, type DefinitionNode, type ExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 import { createSchema, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
@@ -30,6 +30,9 @@ import { createRedis } from './data/redis';
 import { RateLimiter } from './data/rateLimit';
 import { resolvers } from './resolvers';
 import { healthReport } from './health';
+import { parseJsonBodyWithin } from './requestBody';
+import { createInMemoryCache, useResponseCache } from '@graphql-yoga/plugin-response-cache';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 
 export const ROOT = resolve(__dirname, '../..');
 export const MIGRATIONS_DIR = resolve(__dirname, '../migrations');
@@ -114,8 +117,13 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
   };
   const limiter = new RateLimiter(redis, config.RATE_LIMIT_WINDOW_SECONDS, `${config.REDIS_PREFIX}rl:`);
   const auth = new WeakMap<Request, AuthState>();
-  const microCache = config.PUBLIC_CACHE_MS > 0 ? new Map<string, { body: string; until: number }>() : null;
-  const microKeys = new WeakMap<Request, string>();
+  // The response cache (envelop's, through Yoga's plugin): an LRU whose entries never outlive
+  // their TTL, keyed per signed-in user where data is private, invalidated per entity by
+  // mutations and by the index changing an order (relayed to every instance by the watcher).
+  const responseCache = config.API_CACHE_TTL_MS > 0 ? createInMemoryCache({ max: config.API_CACHE_MAX_ENTRIES }) : null;
+  deps.watcher.onChanges((ids) => {
+    if (responseCache && ids.length) void responseCache.invalidate(ids.map((id) => ({ typename: 'Order', id })));
+  });
 
   const armor = new EnvelopArmor({
     maxDepth: { n: config.API_MAX_DEPTH, ignoreIntrospection: true },
@@ -138,6 +146,8 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
         return endResponse(json(report.status === 'ok' ? 200 : 503, report));
       }
       const requestId = request.headers.get('x-request-id')?.slice(0, 64) || randomUUID();
+      // A declared length over the limit is refused before anything is read; a chunked body is
+      // counted as it is read (the request parser below).
       const length = Number(request.headers.get('content-length') ?? 0);
       if (length > config.API_BODY_LIMIT) return endResponse(refusal(413, 'BAD_USER_INPUT', `request body larger than ${config.API_BODY_LIMIT} bytes`));
       if (url.search.length > 16_384) return endResponse(refusal(414, 'BAD_USER_INPUT', 'query string too long'));
@@ -168,29 +178,9 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
         }
       }
       auth.set(request, { session, error, ip, requestId });
-      // Anonymous reads (public data) are served from a short-lived in-process cache.
-      if (microCache && !header && request.method === 'POST') {
-        const key = await request.clone().text();
-        if (key.length <= 4_096 && !/\b(mutation|subscription)\b/.test(key)) {
-          microKeys.set(request, key);
-          const hit = microCache.get(key);
-          if (hit && hit.until > Date.now()) return endResponse(new Response(hit.body, { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'x-cache': 'hit' } }));
-        }
-      }
     },
-    onExecute({ args }) {
-      const mutation = args.document.definitions.some((d: DefinitionNode) => d.kind === 'OperationDefinition' && d.operation === 'mutation');
-      if (mutation && microCache) return { onExecuteDone: () => microCache.clear() };
-      return undefined;
-    },
-    async onResponse({ request, response }) {
-      const key = microKeys.get(request);
-      if (!microCache || key === undefined || response.status !== 200) return;
-      if (!(response.headers.get('content-type') ?? '').includes('application/json')) return;
-      const body = await response.clone().text();
-      if (body.includes('"errors"')) return;
-      if (microCache.size >= 5_000) microCache.clear();
-      microCache.set(key, { body, until: Date.now() + config.PUBLIC_CACHE_MS });
+    onRequestParse({ request, setRequestParser }) {
+      if (request.method === 'POST') setRequestParser((req) => parseJsonBodyWithin(req, config.API_BODY_LIMIT));
     },
   };
 
@@ -221,7 +211,24 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
         return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },
     },
-    plugins: [gate, ...armor.protect().plugins, codeValidationErrors],
+    plugins: [
+      gate,
+      ...armor.protect().plugins,
+      codeValidationErrors,
+      // Production: no introspection at all (it would skip the depth and cost limits).
+      ...(config.NODE_ENV === 'production' ? [useDisableIntrospection()] : []),
+      ...(responseCache
+        ? [
+            useResponseCache({
+              cache: responseCache,
+              ttl: config.API_CACHE_TTL_MS,
+              // Private data is cached per signed-in user; anonymous requests share entries.
+              session: (request: Request) => auth.get(request)?.session?.address ?? null,
+              includeExtensionMetadata: config.NODE_ENV !== 'production',
+            }),
+          ]
+        : []),
+    ],
     context: ({ request }) => {
       const a = auth.get(request) ?? { session: null, error: null, ip: 'local', requestId: randomUUID() };
       return {

@@ -87,7 +87,10 @@ export const apiEnvShape = {
   /** Prefix of every Redis key and channel the API uses (separates deployments sharing a Redis). */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('descrow:api:'),
   /** Anonymous read responses are reused for this long (ms) in-process; 0 = off. Writes clear it. */
-  PUBLIC_CACHE_MS: env.int(500, 0),
+  /** Response cache lifetime (ms; 0 = off): no entry is served older than this, however busy. */
+  API_CACHE_TTL_MS: env.int(1_000, 0),
+  /** Most entries the response cache keeps (least recently used go first). */
+  API_CACHE_MAX_ENTRIES: env.int(10_000, 1),
   /** Cache-aside TTL for products and profiles. */
   CACHE_TTL_SECONDS: env.int(300, 1),
   /** How often the subscription watcher looks at the index's progress. */

@@ -816,6 +816,112 @@ describe('admin operations', () => {
   });
 });
 
+describe('response cache and request bounds', () => {
+  /** A funded native order of the buyer's, and the seller's call that ships it. */
+  async function fundedOrder(): Promise<{ id: string; ship: () => Promise<number> }> {
+    const c = await gql(fx.api, `mutation($i: CreateOrderInput!) { createOrder(input: $i) { orderId contractCall { to data value } } }`,
+      { i: { productId, paymentMode: 'NATIVE', deliveryAddress: 'Ngong Rd 3, Nairobi' } }, { token: tokens.buyer });
+    const { orderId, contractCall: cc } = c.data.createOrder;
+    await fx.sendAs(BUYER.privateKey as Hex, { to: cc.to, data: cc.data, value: BigInt(cc.value) });
+    await fx.catchUp();
+    return {
+      id: orderId,
+      ship: async () => {
+        const p = (await gql(fx.api, `mutation($id: ID!) { prepareMarkShipped(orderId: $id) { call { to data } } }`, { id: orderId }, { token: tokens.seller })).data.prepareMarkShipped;
+        await fx.sendAs(SELLER.privateKey as Hex, { to: p.call.to, data: p.call.data });
+        await fx.catchUp();
+        return Date.now(); // the moment the index shows it
+      },
+    };
+  }
+
+  /** Poll order(id) every 20 ms until it is SHIPPED; returns when, and whether any answer came from the cache. */
+  function pollUntilShipped(api: typeof fx.api, id: string): { seen: Promise<number>; hits: () => number } {
+    let hits = 0;
+    const seen = (async () => {
+      for (let i = 0; i < 3_000; i++) {
+        const r = await gql(api, `query($id: ID!) { order(id: $id) { id status } }`, { id });
+        if (r.extensions?.responseCache?.hit) hits++;
+        if (r.data.order.status === 'SHIPPED') return Date.now();
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      throw new Error('never saw SHIPPED');
+    })();
+    return { seen, hits: () => hits };
+  }
+
+  test('no entry outlives its TTL, however busy: a client polling faster than the TTL sees a change within TTL plus one indexing step', async () => {
+    // Its own Redis prefix: no invalidation reaches this instance, so only the TTL can end an entry.
+    const ttlOnly = await fx.makeApi({ API_CACHE_TTL_MS: '1000', ORDER_WATCH_INTERVAL_MS: '600000', REDIS_PREFIX: `descrow:ttl-${randomUUID()}:` });
+    const { id, ship } = await fundedOrder();
+    const poll = pollUntilShipped(ttlOnly, id);
+    await new Promise((r) => setTimeout(r, 300));
+    const indexedAt = await ship();
+    const seenAt = await poll.seen;
+    expect(poll.hits()).toBeGreaterThan(5); // the cache was in use
+    expect(seenAt - indexedAt).toBeLessThanOrEqual(1_000 + 500);
+  });
+
+  test("the index changing an order drops that order's entries at once (long TTL), on every instance", async () => {
+    const longTtl = await fx.makeApi({ API_CACHE_TTL_MS: '60000' });
+    const { id, ship } = await fundedOrder();
+    const poll = pollUntilShipped(longTtl, id);
+    await new Promise((r) => setTimeout(r, 300));
+    const indexedAt = await ship();
+    expect((await poll.seen) - indexedAt).toBeLessThan(5_000);
+    expect(poll.hits()).toBeGreaterThan(0);
+  });
+
+  test('private answers are cached per user; a mutation drops only the entities it returns', async () => {
+    for (let i = 0; i < 3; i++) {
+      expect((await gql(fx.api, '{ me { address } }', {}, { token: tokens.buyer })).data.me.address).toBe(lc(BUYER.address));
+      expect((await gql(fx.api, '{ me { address } }', {}, { token: tokens.seller })).data.me.address).toBe(lc(SELLER.address));
+    }
+    const q = `query($id: ID!) { order(id: $id) { id deliveryAddress } }`;
+    expect((await gql(fx.api, q, { id: nativeOrderId }, { token: tokens.buyer })).data.order.deliveryAddress).toBe('Moi Avenue 12, Nairobi');
+    const stranger = await gql(fx.api, q, { id: nativeOrderId }, { token: tokens.stranger });
+    expect(stranger.data.order.deliveryAddress).toBeNull();
+    const product = `query($id: ID!) { product(id: $id) { id title } }`;
+    await gql(fx.api, product, { id: productId });
+    const orderQ = `query($id: ID!) { order(id: $id) { id status } }`;
+    await gql(fx.api, orderQ, { id: nativeOrderId });
+    await gql(fx.api, `mutation($id: ID!) { updateProduct(id: $id, input: { title: "Kiondo basket, large" }) { id title } }`, { id: productId }, { token: tokens.seller });
+    const after = await gql(fx.api, product, { id: productId });
+    expect(after.data.product.title).toBe('Kiondo basket, large');
+    expect((await gql(fx.api, orderQ, { id: nativeOrderId })).extensions?.responseCache?.hit).toBe(true);
+  });
+
+  test('the body limit holds for a chunked body as it is read, anonymous or signed in', async () => {
+    for (const token of [undefined, tokens.buyer]) {
+      let pulled = 0;
+      const chunk = 256 * 1024;
+      const body = new ReadableStream<Uint8Array>({
+        pull(c) {
+          pulled += chunk;
+          if (pulled > 200 * 1024 * 1024) c.close();
+          else c.enqueue(new Uint8Array(chunk).fill(0x20));
+        },
+      });
+      const r = await fx.api.yoga.fetch('http://api.test/graphql', {
+        method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body, duplex: 'half',
+      } as RequestInit);
+      expect(r.status).toBe(413);
+      expect(pulled).toBeLessThanOrEqual(fx.config.API_BODY_LIMIT + 4 * chunk);
+    }
+    const form = await fx.api.yoga.fetch('http://api.test/graphql', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{ __typename }' });
+    expect(form.status).toBe(415);
+  });
+
+  test('introspection is off in production; in development it answers', async () => {
+    const prod = await fx.makeApi({ NODE_ENV: 'production' });
+    const r = await gql(prod, '{ __schema { types { name } } }');
+    expect(r.data ?? null).toBeNull();
+    expect(r.errors![0]!.message).toMatch(/introspection/i);
+    expect((await gql(prod, '{ __typename }')).data.__typename).toBe('Query');
+    expect((await gql(fx.api, '{ __schema { queryType { name } } }')).data.__schema.queryType.name).toBe('Query');
+  });
+});
+
 describe('limits, errors, CORS, health', () => {
   test('an oversized, too deep or too costly query is refused before it runs', async () => {
     const fields = Array.from({ length: 1500 }, (_, i) => `a${i}: __typename`).join(' ');

@@ -37,12 +37,24 @@ export class OrderWatcher {
     return `${this.prefix}order-watcher`;
   }
 
+  private readonly listeners: ((ids: string[]) => void)[] = [];
+
+  /** Called on every instance with the ids of orders the index changed (e.g. to drop cached responses). */
+  onChanges(listener: (ids: string[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private deliver(changes: OrderChange[]): void {
+    for (const l of this.listeners) l(changes.map((c) => c.id));
+    for (const c of changes) this.pubsub.publish('orderUpdated', c.id, c);
+  }
+
   async start(): Promise<void> {
     if (this.redis) {
       this.subscriber = this.redis.duplicate();
       this.subscriber.on('message', (_ch: string, msg: string) => {
         try {
-          for (const c of JSON.parse(msg) as OrderChange[]) this.pubsub.publish('orderUpdated', c.id, c);
+          this.deliver(JSON.parse(msg) as OrderChange[]);
         } catch (e) {
           this.log.warn({ err: (e as Error).message }, 'bad order-updated message');
         }
@@ -81,7 +93,7 @@ export class OrderWatcher {
       this.lastHeight = lastProcessedHeight;
       if (!changes.length) return;
       if (this.redis) await this.redis.publish(this.channel, JSON.stringify(changes));
-      else for (const c of changes) this.pubsub.publish('orderUpdated', c.id, c);
+      else this.deliver(changes);
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code !== '42P01' && code !== '3F000') this.log.warn({ err: (e as Error).message }, 'order watcher tick failed');

@@ -3,7 +3,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
 import type { Api } from '../../src/app';
 
-export interface GqlResult<T = any> { status: number; data: T; errors?: { message: string; path?: string[]; extensions?: { code?: string; [k: string]: unknown } }[]; headers: Headers }
+export interface GqlResult<T = any> { status: number; data: T; extensions?: { responseCache?: { hit?: boolean } } & Record<string, unknown>; errors?: { message: string; path?: string[]; extensions?: { code?: string; [k: string]: unknown } }[]; headers: Headers }
 
 export async function gql<T = any>(api: Api, query: string, variables: Record<string, unknown> = {}, opts: { token?: string; headers?: Record<string, string> } = {}): Promise<GqlResult<T>> {
   const res = await api.yoga.fetch('http://api.test/graphql', {
@@ -11,8 +11,8 @@ export async function gql<T = any>(api: Api, query: string, variables: Record<st
     headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(opts.headers ?? {}) },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await res.json()) as { data: T; errors?: GqlResult['errors'] };
-  return { status: res.status, data: body.data, errors: body.errors, headers: res.headers };
+  const body = (await res.json()) as { data: T; errors?: GqlResult['errors']; extensions?: GqlResult['extensions'] };
+  return { status: res.status, data: body.data, extensions: body.extensions, errors: body.errors, headers: res.headers };
 }
 
 export const codes = (r: GqlResult) => (r.errors ?? []).map((e) => e.extensions?.code);
