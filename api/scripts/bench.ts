@@ -1,27 +1,50 @@
 /**
  * `npm run bench:api`: read throughput of the API against @subql/query on the same index,
- * in the same run. A fresh anvil + Escrow, BENCH_ORDERS orders through every path of both
- * payment modes, the real SubQuery node to head, then autocannon (50 connections,
- * BENCH_SECONDS each) on `order(id)` and `orders(first: 20)` through both services.
- * Prints req/s and p99 latency per query and the API/query ratio.
+ * in the same run, on realistic traffic. A fresh anvil + Escrow, BENCH_ORDERS orders through
+ * every path of both payment modes, the real SubQuery node to head (then stopped, so both
+ * services read the same still rows), then autocannon (BENCH_CONNECTIONS connections,
+ * BENCH_SECONDS each) on three cases, each request drawn at random:
+ *
+ * - `order(id)` over random order ids;
+ * - a signed-in buyer's own orders: a random buyer's JWT per request (the API checks the
+ *   token, its revocation and the rate limits on every request);
+ * - the public feed: the newest orders, `orders(first: 20)`.
+ *
+ * Each case runs against the API with its response cache off and on, and against
+ * @subql/query. Prints req/s, p99 and the API / query-service ratio per case.
  */
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
+import { privateKeyToAccount } from 'viem/accounts';
 import { Pool, freePort, migrate, parseEnv, withDatabase } from '@descrow/common';
-import { driveOrders, startDevChain } from '../../indexer/scripts/chain';
+import { PARTIES, driveOrders, startDevChain } from '../../indexer/scripts/chain';
 import { startIndexerNode } from '../../indexer/scripts/node';
 import { startQueryService } from '../../indexer/scripts/query';
+import { ANVIL_ACCOUNTS } from '@descrow/common';
 import { apiEnvShape } from '../src/config';
-import { createApi, MIGRATIONS_DIR, ROOT } from '../src/app';
+import { createApi, MIGRATIONS_DIR, ROOT, type Api } from '../src/app';
 
+interface Result { requests: { average: number }; latency: { p99: number; p50: number; average: number }; non2xx: number; errors: number }
+interface Req { method: string; path: string; headers: Record<string, string>; body: string }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const autocannon = require('autocannon') as (o: Record<string, unknown>) => Promise<{ requests: { average: number }; latency: { p99: number; average: number }; non2xx: number; errors: number }>;
+const autocannon = require('autocannon') as (o: Record<string, unknown>) => Promise<Result>;
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 680);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const say = (l: string) => process.stdout.write(`[bench:api] ${l}\n`);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
+
+async function signIn(api: Api, privateKey: `0x${string}`): Promise<string> {
+  const account = privateKeyToAccount(privateKey);
+  const call = async (query: string, variables: Record<string, unknown>) =>
+    (await (await api.yoga.fetch('http://bench/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) })).json()) as { data: any };
+  const c = await call(`mutation($a: String!) { requestLoginChallenge(address: $a) { message } }`, { a: account.address });
+  const signature = await account.signMessage({ message: c.data.requestLoginChallenge.message });
+  return (await call(`mutation($a: String!, $s: String!) { login(address: $a, signature: $s) { token } }`, { a: account.address, s: signature })).data.login.token;
+}
 
 async function main() {
   const dbName = `descrow_bench_api_${randomBytes(3).toString('hex')}`;
@@ -32,7 +55,7 @@ async function main() {
   const chain = await startDevChain();
   const stops: (() => Promise<unknown>)[] = [];
   try {
-    const ids = await driveOrders(chain, ORDERS, { label: 'bench-api' });
+    const ids = (await driveOrders(chain, ORDERS, { label: 'bench-api' })).map((i) => i.toLowerCase());
     say(`${ids.length} orders on chain; indexing…`);
     const node = await startIndexerNode({ databaseUrl: url, schema, target: chain.target });
     stops.push(() => node.stop());
@@ -45,45 +68,79 @@ async function main() {
     const pool = new Pool({ connectionString: url, max: 1 });
     await migrate(pool, 'app', MIGRATIONS_DIR);
     await pool.end();
-    const api = createApi(parseEnv(apiEnvShape, {
-      NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: url, REDIS_URL: process.env.REDIS_URL ?? '', RPC_URL: chain.url,
-      ESCROW_ADDRESS: chain.deployment.address, INDEX_SCHEMA: schema, RATE_LIMIT_PER_IP: '100000000', RATE_LIMIT_PER_USER: '100000000',
-      REDIS_PREFIX: `descrow:bench:${schema}:`,
-    }), { root: ROOT });
-    const server = createServer(api.yoga);
-    const port = await freePort();
-    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-    stops.push(async () => {
-      server.close();
-      await api.stop();
-    });
-    const apiUrl = `http://127.0.0.1:${port}/graphql`;
 
-    const id = ids[Math.floor(ids.length / 2)]!.toLowerCase();
-    const cases = [
-      { name: 'order(id)', url: apiUrl, query: `query($id: ID!) { order(id: $id) { id status amount paymentMode buyer { address } seller { address } events { kind blockNumber transactionHash } } }` },
-      { name: 'order(id)', url: query.url, query: `query($id: String!) { order(id: $id) { id status amount paymentMode buyerId sellerId events(orderBy: [BLOCK_NUMBER_ASC, LOG_INDEX_ASC]) { nodes { kind blockNumber transactionHash } } } }` },
-      { name: 'orders(first: 20)', url: apiUrl, query: `{ orders(first: 20) { nodes { id status amount paymentMode createdBlock } pageInfo { hasNextPage endCursor } } }` },
-      { name: 'orders(first: 20)', url: query.url, query: `{ orders(first: 20, orderBy: [CREATED_BLOCK_DESC, ID_DESC]) { nodes { id status amount paymentMode createdBlock } pageInfo { hasNextPage endCursor } } }` },
+    /** One API process per cache setting, as deployed (Node HTTP server, production mode). */
+    const startApi = async (cacheMs: number) => {
+      const api = createApi(parseEnv(apiEnvShape, {
+        NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: url, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', RPC_URL: chain.url,
+        ESCROW_ADDRESS: chain.deployment.address, ORACLE_ADDRESS: chain.deployment.roles.oracle, ARBITER_ADDRESS: chain.deployment.roles.arbiter,
+        INDEX_SCHEMA: schema, RATE_LIMIT_PER_IP: '100000000', RATE_LIMIT_PER_USER: '100000000', API_CACHE_TTL_MS: String(cacheMs),
+        REDIS_PREFIX: `descrow:bench:${schema}:${cacheMs}:`,
+      }), { root: ROOT });
+      await api.start();
+      const server = createServer(api.yoga);
+      const port = await freePort();
+      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+      stops.push(async () => {
+        server.close();
+        await api.stop();
+      });
+      return { api, url: `http://127.0.0.1:${port}/graphql` };
+    };
+    const uncached = await startApi(0);
+    const cached = await startApi(1_000);
+
+    // Signed-in buyers: the accounts driveOrders buys with, a token each (valid on both APIs: same secret).
+    const buyers = PARTIES.map((a) => a.toLowerCase());
+    const keys = ANVIL_ACCOUNTS.filter((a) => buyers.includes(a.address.toLowerCase())).map((a) => a.privateKey as `0x${string}`);
+    const tokens = await Promise.all(keys.map((k) => signIn(uncached.api, k)));
+    const tokenOf = new Map(keys.map((k, i) => [privateKeyToAccount(k).address.toLowerCase(), tokens[i]!]));
+
+    const json = { 'content-type': 'application/json' };
+    const post = (body: unknown, headers: Record<string, string> = {}): Req => ({ method: 'POST', path: '/graphql', headers: { ...json, ...headers }, body: JSON.stringify(body) });
+    const API_ORDER = `query($id: ID!) { order(id: $id) { id status amount paymentMode buyer { address } seller { address } events { kind blockNumber transactionHash } } }`;
+    const QS_ORDER = `query($id: String!) { order(id: $id) { id status amount paymentMode buyerId sellerId events(orderBy: [BLOCK_NUMBER_ASC, LOG_INDEX_ASC]) { nodes { kind blockNumber transactionHash } } } }`;
+    const API_MINE = `{ orders(first: 20, filter: { role: BUYER }) { nodes { id status amount paymentMode createdBlock } pageInfo { hasNextPage endCursor } } }`;
+    const QS_MINE = `query($b: String!) { orders(first: 20, filter: { buyerId: { equalTo: $b } }, orderBy: [CREATED_BLOCK_DESC, ID_DESC]) { nodes { id status amount paymentMode createdBlock } pageInfo { hasNextPage endCursor } } }`;
+    const API_FEED = `{ orders(first: 20) { nodes { id status amount paymentMode createdBlock } pageInfo { hasNextPage endCursor } } }`;
+    const QS_FEED = `{ orders(first: 20, orderBy: [CREATED_BLOCK_DESC, ID_DESC]) { nodes { id status amount paymentMode createdBlock } pageInfo { hasNextPage endCursor } } }`;
+
+    const cases: { name: string; api: () => Req; qs: () => Req }[] = [
+      { name: 'order(id), random ids', api: () => post({ query: API_ORDER, variables: { id: pick(ids) } }), qs: () => post({ query: QS_ORDER, variables: { id: pick(ids) } }) },
+      {
+        name: "a signed-in buyer's orders",
+        api: () => post({ query: API_MINE }, { authorization: `Bearer ${pick(tokens)}` }),
+        qs: () => post({ query: QS_MINE, variables: { b: pick([...tokenOf.keys()]) } }),
+      },
+      { name: 'public feed, orders(first: 20)', api: () => post({ query: API_FEED }), qs: () => post({ query: QS_FEED }) },
     ];
-    const results: { name: string; service: string; rps: number; p99: number }[] = [];
+
+    const run = async (target: string, next: () => Req): Promise<Result> => {
+      const probe = next();
+      const check = (await (await fetch(target, { method: 'POST', headers: probe.headers, body: probe.body })).json()) as { errors?: unknown; data?: unknown };
+      if (check.errors || !check.data) throw new Error(`${target}: ${JSON.stringify(check).slice(0, 300)}`);
+      let refused = '';
+      const opts = {
+        url: target, connections: CONNECTIONS,
+        requests: [{ setupRequest: (req: Req) => { const n = next(); return { ...req, ...n, headers: { ...req.headers, ...n.headers } }; }, onResponse: (status: number, body: string) => { if (status >= 300 && !refused) refused = `${status} ${body.slice(0, 300)}`; } }],
+      };
+      await autocannon({ ...opts, duration: 2 }); // warm-up
+      const r = await autocannon({ ...opts, duration: SECONDS });
+      if (r.non2xx || r.errors) throw new Error(`${target}: ${r.non2xx} non-2xx, ${r.errors} errors; first refusal: ${refused}`);
+      return r;
+    };
+
+    const rows: string[] = [];
     for (const c of cases) {
-      const body = JSON.stringify({ query: c.query, variables: { id } });
-      const check = await fetch(c.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      const json = (await check.json()) as { errors?: unknown; data?: unknown };
-      if (json.errors || !json.data) throw new Error(`${c.name} on ${c.url}: ${JSON.stringify(json).slice(0, 300)}`);
-      await autocannon({ url: c.url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50, duration: 2 }); // warm-up
-      const r = await autocannon({ url: c.url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50, duration: SECONDS });
-      if (r.non2xx || r.errors) throw new Error(`${c.name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-      const service = c.url === apiUrl ? 'api (Yoga)' : '@subql/query';
-      results.push({ name: c.name, service, rps: Math.round(r.requests.average), p99: r.latency.p99 });
-      say(`${c.name.padEnd(18)} ${service.padEnd(13)} ${Math.round(r.requests.average)} req/s, p99 ${r.latency.p99} ms, mean ${r.latency.average} ms`);
+      const qs = await run(query.url, c.qs);
+      const off = await run(uncached.url, c.api);
+      const on = await run(cached.url, c.api);
+      const fmt = (r: Result) => `${Math.round(r.requests.average)} req/s, p99 ${r.latency.p99} ms`;
+      say(`${c.name}: API cache off ${fmt(off)}; cache on ${fmt(on)}; @subql/query ${fmt(qs)}`);
+      rows.push(`| ${c.name} | ${Math.round(off.requests.average).toLocaleString('en-US')} | ${off.latency.p99} ms | ${Math.round(on.requests.average).toLocaleString('en-US')} | ${on.latency.p99} ms | ${Math.round(qs.requests.average).toLocaleString('en-US')} | ${qs.latency.p99} ms | ${(off.requests.average / qs.requests.average).toFixed(1)}× |`);
     }
-    say(`machine: ${cpus().length} cores, Node ${process.versions.node}; ${ORDERS} orders, 50 connections, ${SECONDS} s per run`);
-    for (const name of ['order(id)', 'orders(first: 20)']) {
-      const [a, q] = results.filter((r) => r.name === name);
-      say(`${name}: API ${a!.rps} req/s (p99 ${a!.p99} ms) vs query service ${q!.rps} req/s (p99 ${q!.p99} ms) → ${(a!.rps / q!.rps).toFixed(2)}×`);
-    }
+    say(`machine: ${cpus().length} cores, Node ${process.versions.node}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${ids.length} orders, ${CONNECTIONS} connections, ${SECONDS} s per run`);
+    process.stdout.write(['', '| case | API, cache off | p99 | API, cache on | p99 | @subql/query | p99 | off / query |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |', ...rows, ''].join('\n'));
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     await chain.stop();

@@ -744,6 +744,31 @@ describe('admin', () => {
 });
 
 // ------------------------------------------------------------------------------ qualities
+describe('my M-Pesa records', () => {
+  test("myPayments and myPayouts list the signed-in user's own records only, newest first", async () => {
+    const P = `query($b: DateTime) { myPayments(first: 50, before: $b) { orderId status amountKes receipt createdAt } }`;
+    const mine = (await gql(fx.api, P, {}, { token: tokens.buyer })).data.myPayments;
+    expect(mine.map((p: { orderId: string }) => p.orderId)).toContain(mpesaOrderId);
+    expect(mine.find((p: { orderId: string }) => p.orderId === mpesaOrderId)).toMatchObject({ status: 'paid' });
+    const times = mine.map((p: { createdAt: string }) => p.createdAt);
+    expect([...times].sort().reverse()).toEqual(times);
+    const { rows } = await fx.pool.query(`SELECT count(*)::int AS n FROM oracle.payment_requests WHERE lower(buyer) = $1`, [lc(BUYER.address)]);
+    expect(mine.length).toBe(Math.min(rows[0].n, 50));
+    expect((await gql(fx.api, P, {}, { token: tokens.stranger })).data.myPayments.map((p: { orderId: string }) => p.orderId)).not.toContain(mpesaOrderId);
+    const older = (await gql(fx.api, P, { b: times[0] }, { token: tokens.buyer })).data.myPayments;
+    expect(older.length).toBe(mine.length - 1);
+    expect(codes(await gql(fx.api, P))).toEqual(['UNAUTHENTICATED']);
+
+    const O = `{ myPayouts { orderId role status amountKes } }`;
+    const payouts = (await gql(fx.api, O, {}, { token: tokens.seller })).data.myPayouts;
+    const { rows: owed } = await fx.pool.query(`SELECT count(*)::int AS n FROM oracle.payouts WHERE lower(beneficiary) = $1`, [lc(SELLER.address)]);
+    expect(payouts.length).toBe(owed[0].n);
+    expect(payouts.length).toBeGreaterThan(0);
+    expect(payouts.every((p: { role: string }) => p.role === 'seller' || p.role === 'buyer')).toBe(true);
+    expect((await gql(fx.api, O, {}, { token: tokens.stranger })).data.myPayouts).toEqual([]);
+  });
+});
+
 describe('admin operations', () => {
   test('users: admins list them by role and KYC state, newest first, with cursors; nobody else can', async () => {
     const USERS = `query($f: UserFilter, $a: String) { users(filter: $f, first: 2, after: $a) { nodes { address kyc { state } } pageInfo { hasNextPage endCursor } } }`;

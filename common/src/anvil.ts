@@ -60,6 +60,28 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether `port` can be bound on 127.0.0.1 right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port whose next port is free too: for a service whose second listener defaults to
+ * port + 1 (the oracle's internal listener). Tries a few candidates before giving up.
+ */
+export async function freePortPair(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await freePort();
+    if (port < 65535 && (await canListen(port + 1))) return port;
+  }
+  throw new Error('no two consecutive free ports found');
+}
+
 export async function rpcAnswers(url: string, timeoutMs = 500): Promise<boolean> {
   try {
     const res = await fetch(url, {

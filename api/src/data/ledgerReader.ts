@@ -46,4 +46,20 @@ export class LedgerReader {
   payoutsByOrderIds(ids: readonly string[]): Promise<LedgerPayout[]> {
     return this.rows(`SELECT ${PAYOUT_COLS} FROM ${this.t('payouts')} WHERE order_id = ANY($1) ORDER BY created_at`, [ids]);
   }
+
+  /** A buyer's M-Pesa payment requests, newest first (cursor: created_at of the last row seen). */
+  paymentsByBuyer(buyer: string, limit: number, before?: Date): Promise<LedgerPayment[]> {
+    return this.rows(
+      `SELECT ${PAYMENT_COLS} FROM ${this.t('payment_requests')} WHERE lower(buyer) = $1 AND ($2::timestamptz IS NULL OR created_at < $2) ORDER BY created_at DESC LIMIT $3`,
+      [buyer, before ?? null, limit],
+    );
+  }
+
+  /** The M-Pesa payouts and refunds sent to a beneficiary, newest first. */
+  payoutsByBeneficiary(beneficiary: string, limit: number, before?: Date): Promise<LedgerPayout[]> {
+    return this.rows(
+      `SELECT ${PAYOUT_COLS} FROM ${this.t('payouts')} WHERE lower(beneficiary) = $1 AND ($2::timestamptz IS NULL OR created_at < $2) ORDER BY created_at DESC LIMIT $3`,
+      [beneficiary, before ?? null, limit],
+    );
+  }
 }

@@ -8,6 +8,7 @@ import { address, parse, phone } from '../validate';
 import type { Ctx } from '../context';
 import type { UserRow } from '../data/loaders';
 import { listProducts } from './products';
+import { pageSize } from './pagination';
 
 /** What a User field resolver gets: the address and, when known, the profile row. */
 export interface UserRef { address: string; row?: UserRow | null }
@@ -42,6 +43,14 @@ const profileInput = z.object({
 export const identityResolvers = {
   Query: {
     me: (_: unknown, __: unknown, ctx: Ctx): UserRef => userRef(requireUser(ctx).address),
+    async myPayments(_: unknown, args: { first?: number | null; before?: Date | null }, ctx: Ctx) {
+      const s = requireUser(ctx);
+      return ctx.deps.ledger.paymentsByBuyer(s.address, pageSize(ctx, args.first), args.before ?? undefined);
+    },
+    async myPayouts(_: unknown, args: { first?: number | null; before?: Date | null }, ctx: Ctx) {
+      const s = requireUser(ctx);
+      return ctx.deps.ledger.payoutsByBeneficiary(s.address, pageSize(ctx, args.first), args.before ?? undefined);
+    },
     user: (_: unknown, args: { address: string }): UserRef => userRef(parse(address, args.address)),
   },
   Mutation: {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Pool } from 'pg';
 import { createPublicClient, createWalletClient, http, keccak256, toHex, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { chainFor, DEV_ROLES, freePort, migrate, parseEnv } from '@descrow/common';
+import { chainFor, DEV_ROLES, freePort, freePortPair, migrate, parseEnv } from '@descrow/common';
 import { createTestDatabase } from '@descrow/common/src/testing/database';
 import { escrowAbi, orderIdFor, receiptHash } from '@descrow/contracts';
 import { driveOrders, startDevChain, type DevChain } from '../../../indexer/scripts/chain';
@@ -87,7 +87,7 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
 
   const sim = createDarajaSimulator({ LOG_LEVEL: 'silent', DARAJA_SIM_STK_RESOLVE_MS: 150, DARAJA_SIM_B2C_RESOLVE_MS: 150 } as never);
   const simUrl = await sim.listen(0);
-  const oraclePort = await freePort();
+  const oraclePort = await freePortPair(); // the oracle's internal listener is ORACLE_PORT + 1
   const serviceToken = `svc-${label}-token-0123456789`;
   const oracle = await createOracle(parseEnv(oracleEnvShape, {
     DATABASE_URL: db.url,
