@@ -89,6 +89,8 @@ export const apiEnvShape = {
   /** Anonymous read responses are reused for this long (ms) in-process; 0 = off. Writes clear it. */
   /** Response cache lifetime (ms; 0 = off): no entry is served older than this, however busy. */
   API_CACHE_TTL_MS: env.int(1_000, 0),
+  /** Compile operations with graphql-jit (faster execution of repeated queries). */
+  API_JIT: env.bool(true),
   /** Most entries the response cache keeps (least recently used go first). */
   API_CACHE_MAX_ENTRIES: env.int(10_000, 1),
   /** Cache-aside TTL for products and profiles. */

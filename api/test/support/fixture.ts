@@ -65,6 +65,7 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
   const db = await createTestDatabase(`api_${label}`);
   const INDEX_SCHEMA = `idx_api_${label}_${randomBytes(3).toString('hex')}`;
   const pool = new Pool({ connectionString: db.url, max: 3 });
+  pool.on('error', () => undefined); // the database is dropped with FORCE at the end: idle clients die with it
   const chain = await startDevChain();
   const orderIds = await driveOrders(chain, orders, { label: `api-${label}` });
   // The reconciliation fixtures: a real on-chain M-Pesa funding the ledger will misreport.
