@@ -4,6 +4,7 @@
  * unbounded (`upper_inf(_block_range)`). Column names are the entity fields snake-cased.
  * Every method takes many ids, so DataLoader can batch.
  */
+import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 
 export interface IndexOrder {
@@ -86,9 +87,17 @@ export class IndexReader {
     return `"${this.schema}".${table}`;
   }
 
+  /**
+   * Every statement runs as a named prepared statement (named after its text, so each
+   * distinct text is prepared once per connection): Postgres parses and plans it once, not
+   * on every request.
+   */
   private async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.pool.query(sql, params)).rows as T[];
+    let name = this.names.get(sql);
+    if (!name) this.names.set(sql, (name = `idx_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`));
+    return (await this.pool.query({ name, text: sql, values: params })).rows as T[];
   }
+  private readonly names = new Map<string, string>();
 
   /** The contract's pause state (not paused, nothing paused, before the index has its first block). */
   async contractClock(): Promise<ContractClock> {
@@ -133,6 +142,21 @@ export class IndexReader {
       `SELECT ${ORDER_COLS} FROM ${this.t('orders')} WHERE ${where.join(' AND ')} ORDER BY created_block DESC, id DESC LIMIT ${p(limit)}`,
       params,
     );
+  }
+
+  /** One order and its event history in one statement (the common `order(id) { … events }` read). */
+  async orderWithEvents(id: string): Promise<{ order: IndexOrder; events: IndexEvent[] } | null> {
+    const [row] = await this.rows<IndexOrder & { eventRows: (Omit<IndexEvent, 'timestamp'> & { timestamp: string })[] }>(
+      `SELECT ${ORDER_COLS},
+              COALESCE((SELECT json_agg(e ORDER BY e."blockNumber", e."logIndex")
+                          FROM (SELECT ${EVENT_COLS} FROM ${this.t('order_events')} WHERE order_id = $1 AND upper_inf(_block_range)) e), '[]') AS "eventRows"
+         FROM ${this.t('orders')} WHERE id = $1 AND upper_inf(_block_range)`,
+      [id],
+    );
+    if (!row) return null;
+    const { eventRows, ...order } = row;
+    // json_agg writes timestamps without a zone; they are UTC like every other index timestamp.
+    return { order: order as IndexOrder, events: eventRows.map((e) => ({ ...e, timestamp: new Date(`${e.timestamp}Z`) })) };
   }
 
   eventsByOrderIds(ids: readonly string[]): Promise<IndexEvent[]> {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { encodeFunctionData, getAddress, type Hex } from 'viem';
 import { z } from 'zod';
+import type { GraphQLResolveInfo } from 'graphql';
 import { escrowAbi, newOrderSalt, orderIdFor, PaymentModeId } from '@descrow/contracts';
 import { hasRole, isPartyOrAdmin, requireRole, requireUser } from '../auth/guards';
 import { badInput, fail, forbidden, notFound } from '../errors';
@@ -20,6 +21,11 @@ import { loadProduct } from './products';
 
 /** Tracking details as prepareMarkShipped stores them (anything else under the CID is not shown). */
 const trackingDocument = z.object({ carrier: z.string(), trackingNumber: z.string(), url: z.string().nullish(), note: z.string().nullish() });
+
+/** Whether the field's own selection (not through fragments) asks for `name`. */
+function selects(info: GraphQLResolveInfo, name: string): boolean {
+  return info.fieldNodes.some((n) => n.selectionSet?.selections.some((s) => s.kind === 'Field' && s.name.value === name));
+}
 
 /** One order as the resolvers see it: the index row and/or the draft (loaded lazily). */
 export interface OrderView { id: string; chain: IndexOrder | null; draft?: DraftRow | null }
@@ -111,7 +117,18 @@ const ev = (e: IndexEvent) => e;
 
 export const orderResolvers = {
   Query: {
-    order: (_: unknown, args: { id: string }, ctx: Ctx) => loadOrder(ctx, parse(bytes32, args.id)),
+    order: async (_: unknown, args: { id: string }, ctx: Ctx, info: GraphQLResolveInfo) => {
+      const id = parse(bytes32, args.id);
+      // Asked with its events: order and history in one statement, primed into the loaders.
+      if (selects(info, 'events')) {
+        const both = await ctx.deps.index.orderWithEvents(id);
+        if (both) {
+          ctx.loaders.order.prime(id, both.order);
+          ctx.loaders.events.prime(id, both.events);
+        }
+      }
+      return loadOrder(ctx, id);
+    },
     orders: (_: unknown, args: { filter?: unknown; first?: number; after?: string }, ctx: Ctx) => listOrders(ctx, args.filter, args.first, args.after),
   },
   Mutation: {
