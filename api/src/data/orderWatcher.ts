@@ -21,6 +21,7 @@ export class OrderWatcher {
   private lastHeight: number | null = null;
   private readonly instance = randomUUID();
   private busy = false;
+  private ticking: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly index: IndexReader,
@@ -61,7 +62,7 @@ export class OrderWatcher {
       });
       await this.subscriber.subscribe(this.channel);
     }
-    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    this.timer = setInterval(() => void (this.ticking = this.tick()), this.intervalMs);
     this.timer.unref();
   }
 
@@ -105,6 +106,7 @@ export class OrderWatcher {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.ticking; // a tick in flight finishes before the caller closes the pool
     if (this.redis && (await this.redis.get(this.lease).catch(() => null)) === this.instance) await this.redis.del(this.lease).catch(() => undefined);
     this.subscriber?.disconnect();
   }
