@@ -11,7 +11,7 @@ import { escrowAbi, orderIdFor, payoutSplit, receiptHash } from '@descrow/contra
 import { rawCidV1 } from '../src/data/contentStore';
 import { readOrders } from '../../indexer/scripts/chain';
 import { ADMIN, BUYER, BUYER_PHONE, MISMATCH, QUERY_PAID, SELLER, SELLER_PHONE, STRANGER, UNRECORDED, startFixture, type Fixture } from './support/fixture';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { ANVIL_ACCOUNTS, DEV_ROLES } from '@descrow/common';
 import { Tokens } from '../src/auth/jwt';
 import { CHALLENGE, LOGIN, codes, eventually, gql, login, signIn } from './support/client';
@@ -820,10 +820,64 @@ describe('admin operations', () => {
     expect(all.map((d: { statement: string | null }) => d.statement)).toContain('The basket arrived torn.');
   });
 
+  test('payouts needing a person: listed; retried only on proof (else verified first); settled outside M-Pesa and recorded on chain; every action audited', async () => {
+    const LIST = `{ payoutsNeedingAttention { id orderId role status resultCode amountKes } }`;
+    expect(codes(await gql(fx.api, LIST, {}, { token: tokens.seller }))).toEqual(['FORBIDDEN']);
+    const listed = (await gql(fx.api, LIST, {}, { token: tokens.admin })).data.payoutsNeedingAttention;
+    const unrecorded = listed.find((p: { orderId: string }) => p.orderId === UNRECORDED.orderId);
+    expect(unrecorded).toMatchObject({ role: 'seller', status: 'needs_attention', resultCode: '2040' });
+
+    // A person's payout row the oracle could be asked about (test setup writes the ledger directly).
+    const craft = async (orderId: string, amount: number, conversationId: string | null, beneficiary = lc(SELLER.address)) => {
+      const id = randomUUID();
+      await fx.pool.query(
+        `INSERT INTO oracle.payouts (id, order_id, beneficiary, role, phone, amount_kes, originator_conversation_id, conversation_id, status, result_code, reason, attempt)
+         VALUES ($1, $2, $3, 'seller', $4, $5, $6, $7, 'needs_attention', '2040', 'recipient not registered', 1)`,
+        [id, orderId, beneficiary, SELLER_PHONE, amount, `api-test-${id.slice(0, 8)}`, conversationId],
+      );
+      return id;
+    };
+    const RETRY = `mutation($id: ID!, $r: String!) { retryPayout(id: $id, reason: $r) { outcome message payoutId } }`;
+    const SETTLE = `mutation($id: ID!, $ref: String!, $r: String!) { settlePayout(id: $id, reference: $ref, reason: $r) { outcome payoutId receiptHash } }`;
+
+    // Daraja accepted it and Transaction Status never said it failed: no retry, it is verified first.
+    const accepted = await craft(`0x${randomBytes(32).toString('hex')}`, 900, 'AG_20261202_accepted');
+    expect(codes(await gql(fx.api, RETRY, { id: accepted, r: 'phone fixed' }, { token: tokens.seller }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(fx.api, RETRY, { id: accepted, r: '' }, { token: tokens.admin }))).toEqual(['BAD_USER_INPUT']);
+    const verifying = await gql(fx.api, RETRY, { id: accepted, r: 'the seller registered for M-Pesa' }, { token: tokens.admin });
+    expect(verifying.data.retryPayout).toMatchObject({ outcome: 'VERIFYING', payoutId: accepted });
+    expect(codes(await gql(fx.api, SETTLE, { id: accepted, ref: 'BANK-1', r: 'paid by bank' }, { token: tokens.admin }))).toEqual(['CONFLICT']);
+
+    // Never accepted by Daraja: it cannot have paid, so a new attempt is queued.
+    const retried = await gql(fx.api, RETRY, { id: unrecorded.id, r: 'the seller registered for M-Pesa' }, { token: tokens.admin });
+    expect(retried.data.retryPayout.outcome).toBe('RETRIED');
+    expect(retried.data.retryPayout.payoutId).not.toBe(unrecorded.id);
+    const { rows: attempts } = await fx.pool.query(`SELECT id, status, attempt FROM oracle.payouts WHERE order_id=$1 AND role='seller' ORDER BY attempt`, [UNRECORDED.orderId]);
+    expect(attempts.map((a: { status: string }) => a.status)[0]).toBe('failed');
+    expect(attempts.at(-1)).toMatchObject({ id: retried.data.retryPayout.payoutId, attempt: 3 });
+
+    // Settled outside M-Pesa: an M-Pesa order the chain says owes its seller, recorded on chain under the reference.
+    const { rows: owing } = await fx.pool.query(
+      `SELECT id, seller_id AS seller, seller_amount::int AS amount FROM ${fx.schema}.orders WHERE upper_inf(_block_range) AND payment_mode::text='MPESA' AND seller_payout_due AND NOT buyer_refund_due AND status::text='DELIVERED' LIMIT 1`);
+    const target = owing[0] as { id: string; seller: string; amount: number };
+    const manual = await craft(target.id, target.amount, null, target.seller);
+    expect(codes(await gql(fx.api, SETTLE, { id: manual, ref: 'no', r: 'paid by bank' }, { token: tokens.admin }))).toEqual(['BAD_USER_INPUT']);
+    const settled = await gql(fx.api, SETTLE, { id: manual, ref: 'BANK-REF-7781', r: 'paid by bank transfer' }, { token: tokens.admin });
+    expect(settled.data.settlePayout).toMatchObject({ outcome: 'SETTLED', receiptHash: receiptHash('MANUAL:BANK-REF-7781') });
+    await eventually(async () => (await gql(fx.api, `query($id: ID!) { order(id: $id) { status sellerPayoutDue } }`, { id: target.id })).data.order,
+      (o) => o.status === 'COMPLETED' && o.sellerPayoutDue === false, 60_000, 'the settlement recorded on chain and indexed');
+    const again = await craft(`0x${randomBytes(32).toString('hex')}`, 100, null);
+    expect(codes(await gql(fx.api, SETTLE, { id: again, ref: 'BANK-REF-7781', r: 'same reference' }, { token: tokens.admin }))).toEqual(['CONFLICT']);
+
+    const log = (await gql(fx.api, `{ auditLog(first: 10) { nodes { actor action subject } } }`, {}, { token: tokens.admin })).data.auditLog.nodes;
+    expect(log.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['payout.settle', 'payout.retry.retried', 'payout.retry.verifying']));
+    expect(log.find((e: { action: string }) => e.action === 'payout.settle')).toMatchObject({ actor: lc(ADMIN.address), subject: manual });
+  }, 120_000);
+
   test('analytics: daily volume and fees per mode from the rollups, disputes and time to completion', async () => {
     const A = `query($f: DateTime!, $t: DateTime!) { analytics(from: $f, to: $t) {
       totals { paymentMode volumeFunded fees paidOut refunded } disputesOpened disputesResolved medianSecondsToComplete
-      days { date modes { paymentMode volumeFunded fees } disputesOpened ordersCompleted } } }`;
+      days { date modes { paymentMode volumeFunded fees } disputesOpened ordersCompleted } mpesaPayouts { attempts paid finished successRate } } }`;
     const f = new Date(Date.now() - 3 * 86_400_000).toISOString();
     const t = new Date(Date.now() + 86_400_000).toISOString();
     expect(codes(await gql(fx.api, A, { f, t }, { token: tokens.seller }))).toEqual(['FORBIDDEN']);
@@ -838,6 +892,9 @@ describe('admin operations', () => {
     expect(a.days).toHaveLength(5);
     expect(a.days.reduce((n: number, x: { disputesOpened: number }) => n + x.disputesOpened, 0)).toBe(d[0].n);
     expect(a.medianSecondsToComplete).toBeGreaterThanOrEqual(0);
+    const { rows: p } = await fx.pool.query(`SELECT count(*)::int AS n FROM oracle.payouts WHERE created_at >= $1 AND created_at < $2`, [f, t]);
+    expect(a.mpesaPayouts.attempts).toBe(p[0].n);
+    expect(a.mpesaPayouts.finished).toBeGreaterThan(0);
   });
 });
 

@@ -47,6 +47,33 @@ export class OracleClient {
     return (await this.call<{ cases: RefundCaseFacts[] }>('GET', `/internal/refund-cases?status=${status}`)).cases;
   }
 
+  /** Payouts waiting for a person (needs_attention, overpaid). */
+  async attentionPayouts(): Promise<AttentionPayout[]> {
+    return (await this.call<{ payouts: AttentionPayout[] }>('GET', '/internal/payouts/attention')).payouts;
+  }
+
+  async payoutStats(from: Date, to: Date): Promise<{ attempts: number; paid: number; finished: number; successRate: number | null }> {
+    return this.call('GET', `/internal/payouts/stats?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`);
+  }
+
+  /** Ask the oracle to act on a payout; its refusal (4xx with a reason) comes back as a value, not an error. */
+  async payoutAction(id: string, action: 'retry' | 'settle', body: Record<string, string>): Promise<{ ok: true; result: PayoutActionFacts } | { ok: false; status: number; code: string; message: string }> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl.replace(/\/$/, '')}/internal/payouts/${encodeURIComponent(id)}/${action}`, {
+        method: 'POST', headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (e) {
+      throw new OracleUnavailable(`the payment service did not answer (${(e as Error).name})`);
+    }
+    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (res.ok) return { ok: true, result: json as unknown as PayoutActionFacts };
+    if (res.status >= 500 || res.status === 401) throw new OracleUnavailable(`the payment service answered ${res.status}`);
+    const err = (json.error ?? {}) as { code?: string; message?: string };
+    return { ok: false, status: res.status, code: err.code ?? 'REFUSED', message: err.message ?? `the payment service answered ${res.status}` };
+  }
+
   private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
@@ -68,6 +95,12 @@ export class OracleClient {
     return res.status < 500;
   }
 }
+
+export interface AttentionPayout {
+  id: string; orderId: string; role: string; beneficiary: string; phone: string; amountKes: number; attempt: number; status: string;
+  reason: string | null; hint: string | null; resultCode: string | null; receipt: string | null; createdAt: string; updatedAt: string;
+}
+export interface PayoutActionFacts { outcome: 'retried' | 'verifying' | 'settled'; reason?: string; payoutId?: string; attempt?: number; receiptHash?: string }
 
 export class OracleUnavailable extends Error {
   readonly code = 'ORACLE_UNAVAILABLE';

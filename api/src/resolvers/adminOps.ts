@@ -13,6 +13,9 @@ import { date, parse } from '../validate';
 import { KYC_STATES } from './kyc';
 import { connection, decodeCursor, encodeCursor, pageSize } from './pagination';
 import { userRef } from './identity';
+import { audit } from '../data/audit';
+import { OracleUnavailable } from '../data/oracleClient';
+import { fail } from '../errors';
 
 const userFilter = z
   .object({
@@ -29,8 +32,50 @@ const analyticsRange = z
 
 type DisputeRow = IndexDispute & { orderId: string };
 
+const payoutReason = z.string().trim().min(3, 'say why (at least 3 characters)').max(500);
+const payoutId = z.string().uuid('expected a payout id');
+const settlement = z.object({ reference: z.string().trim().regex(/^[A-Za-z0-9-]{4,40}$/, 'a payment reference: 4–40 letters, digits or dashes'), reason: payoutReason });
+
+/** Ask the oracle, mapping its being down to SERVICE_UNAVAILABLE. */
+async function oracle<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof OracleUnavailable) fail('SERVICE_UNAVAILABLE', 'the payment service is not answering: try again shortly');
+    throw e;
+  }
+}
+
 export const adminOpsResolvers = {
+  Mutation: {
+    /** A new attempt — only when the oracle's ledger proves the last one did not pay (else it verifies first). */
+    async retryPayout(_: unknown, args: { id: string; reason: string }, ctx: Ctx) {
+      const admin = requireRole(ctx, 'ADMIN');
+      const id = parse(payoutId, args.id);
+      const reason = parse(payoutReason, args.reason);
+      const r = await oracle(() => ctx.deps.oracle.payoutAction(id, 'retry', { actor: admin.address, reason }));
+      if (!r.ok) return fail(r.status === 404 ? 'NOT_FOUND' : 'CONFLICT', r.message, { reason: r.code });
+      await audit(ctx.deps.prisma, { actor: admin.address, action: `payout.retry.${r.result.outcome}`, subject: id, details: { reason, ...r.result } });
+      return { outcome: r.result.outcome.toUpperCase(), message: r.result.reason ?? null, payoutId: r.result.payoutId ?? id, receiptHash: null };
+    },
+
+    /** Paid outside M-Pesa (bank transfer, cash): recorded in the ledger and on chain under MANUAL:<reference>. */
+    async settlePayout(_: unknown, args: { id: string; reference: string; reason: string }, ctx: Ctx) {
+      const admin = requireRole(ctx, 'ADMIN');
+      const id = parse(payoutId, args.id);
+      const input = parse(settlement, { reference: args.reference, reason: args.reason });
+      const r = await oracle(() => ctx.deps.oracle.payoutAction(id, 'settle', { actor: admin.address, ...input }));
+      if (!r.ok) return fail(r.status === 404 ? 'NOT_FOUND' : 'CONFLICT', r.message, { reason: r.code });
+      await audit(ctx.deps.prisma, { actor: admin.address, action: 'payout.settle', subject: id, details: { ...input, ...r.result } });
+      return { outcome: 'SETTLED', message: null, payoutId: id, receiptHash: r.result.receiptHash ?? null };
+    },
+  },
   Query: {
+    async payoutsNeedingAttention(_: unknown, __: unknown, ctx: Ctx) {
+      requireRole(ctx, 'ADMIN');
+      return oracle(() => ctx.deps.oracle.attentionPayouts());
+    },
+
     async users(_: unknown, args: { filter?: unknown; first?: number | null; after?: string | null }, ctx: Ctx) {
       requireRole(ctx, 'ADMIN');
       const f = parse(userFilter, args.filter) ?? {};
@@ -65,10 +110,15 @@ export const adminOpsResolvers = {
       const { from, to } = parse(analyticsRange, args);
       const day = (d: Date) => d.toISOString().slice(0, 10);
       const last = new Date(to.getTime() - 1);
-      const [rollups, days, median] = await Promise.all([
+      const [rollups, days, median, payouts] = await Promise.all([
         ctx.deps.index.dailyStats(day(from), day(last)),
         ctx.deps.index.dayFigures(from, to),
         ctx.deps.index.medianSecondsToComplete(from, to),
+        // The ledger's figures come from the oracle; without it the rest still answers.
+        ctx.deps.oracle.payoutStats(from, to).catch((e: Error) => {
+          ctx.log.warn({ err: e.message }, 'payout figures unavailable');
+          return null;
+        }),
       ]);
       const byDay = new Map(days.map((d) => [d.day, d]));
       const total = (mode: string, k: 'volumeFunded' | 'fees' | 'paidOut' | 'refunded') =>
@@ -87,6 +137,7 @@ export const adminOpsResolvers = {
         disputesOpened: days.reduce((a, d) => a + d.disputesOpened, 0),
         disputesResolved: days.reduce((a, d) => a + d.disputesResolved, 0),
         medianSecondsToComplete: median,
+        mpesaPayouts: payouts ? { attempts: payouts.attempts, paid: payouts.paid, finished: payouts.finished, successRate: payouts.successRate } : null,
       };
     },
   },

@@ -13,6 +13,7 @@ import { processPayoutCallback } from '../flows/b2cResult';
 import { reconcile } from '../flows/reconcile';
 import { clientAddress, safeEqual } from './guards';
 import { ledgerRoutes } from './ledgerApi';
+import { payoutRoutes } from './payoutApi';
 import { failpoint } from '../failpoints';
 
 const ACK = { ResultCode: 0, ResultDesc: 'Accepted' };
@@ -117,6 +118,7 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
     });
 
     ledgerRoutes(internal as unknown as FastifyInstance, ctx);
+    payoutRoutes(internal as unknown as FastifyInstance, ctx);
 
     internal.get('/internal/reconciliation/latest', async () => {
       const { rows } = await pool.query(`SELECT * FROM oracle.reconciliation_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1`);

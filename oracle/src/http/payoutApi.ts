@@ -1,0 +1,138 @@
+/**
+ * Payouts a person must act on, for the API's admins (internal endpoints, service token).
+ * The oracle stays the only writer of its ledger and keeps the rule that matters: a new
+ * attempt, or a settlement outside M-Pesa, only when the ledger proves the last attempt did
+ * not pay — it never reached Daraja, or Transaction Status has said "not completed" twice
+ * (the same proof the automatic retries need). Without that proof the payout goes back to
+ * Transaction Status, and the admin is told so.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { receiptHash } from '@descrow/contracts';
+import type { OracleContext } from '../context';
+import { originatorConversationId } from '../flows/payoutWatcher';
+
+const COLS = `id, order_id AS "orderId", role, beneficiary, phone, amount_kes AS "amountKes", attempt, status, reason, hint,
+  result_code AS "resultCode", mpesa_receipt AS receipt, conversation_id AS "conversationId", not_completed_answers AS "notCompletedAnswers",
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+const id = z.string().uuid('expected a payout id');
+const retryInput = z.object({ actor: z.string().min(1).max(100), reason: z.string().trim().min(3).max(500) });
+const settleInput = retryInput.extend({ reference: z.string().trim().regex(/^[A-Za-z0-9-]{4,40}$/, 'a payment reference: 4–40 letters, digits or dashes') });
+const range = z.object({ from: z.coerce.date(), to: z.coerce.date() });
+
+interface PayoutRow {
+  id: string; orderId: string; role: 'seller' | 'buyer'; beneficiary: string; amountKes: number; attempt: number; status: string;
+  receipt: string | null; conversationId: string | null; notCompletedAnswers: number; reason: string | null;
+}
+
+function refuse(reply: FastifyReply, status: number, code: string, message: string) {
+  return reply.status(status).send({ error: { code, message } });
+}
+
+/** Why the ledger cannot yet prove this attempt did not pay (null: it can). */
+function unproven(p: PayoutRow): string | null {
+  if (p.receipt) return 'this attempt has an M-Pesa receipt: it paid';
+  if (p.conversationId === null) return null; // Daraja never accepted it: it cannot have paid
+  if (p.notCompletedAnswers >= 2) return null; // Transaction Status said "not completed", twice, apart
+  return 'Daraja accepted this attempt and Transaction Status has not yet said twice that it did not complete';
+}
+
+export function payoutRoutes(internal: FastifyInstance, ctx: OracleContext): void {
+  const { pool, log } = ctx;
+
+  internal.get('/internal/payouts/attention', async () => {
+    const { rows } = await pool.query(`SELECT ${COLS} FROM oracle.payouts WHERE status IN ('needs_attention', 'overpaid') ORDER BY created_at`);
+    return { payouts: rows };
+  });
+
+  /** Payouts created in [from, to) by outcome: the success rate admins watch. */
+  internal.get('/internal/payouts/stats', async (req, reply) => {
+    const r = range.safeParse(req.query);
+    if (!r.success) return refuse(reply, 400, 'INVALID_INPUT', r.error.issues[0]!.message);
+    const { rows } = await pool.query<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM oracle.payouts WHERE created_at >= $1 AND created_at < $2 GROUP BY status`,
+      [r.data.from, r.data.to],
+    );
+    const by = Object.fromEntries(rows.map((x) => [x.status, x.n])) as Record<string, number>;
+    const paid = (by.succeeded ?? 0) + (by.overpaid ?? 0);
+    const finished = paid + (by.failed ?? 0) + (by.needs_attention ?? 0) + (by.settled ?? 0);
+    return { byStatus: by, attempts: rows.reduce((a, x) => a + x.n, 0), paid, finished, successRate: finished ? paid / finished : null };
+  });
+
+  internal.post('/internal/payouts/:id/retry', async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
+    const pid = id.safeParse(req.params.id);
+    const body = retryInput.safeParse(req.body);
+    if (!pid.success || !body.success) return refuse(reply, 400, 'INVALID_INPUT', (pid.error ?? body.error)!.issues[0]!.message);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const p = (await client.query<PayoutRow>(`SELECT ${COLS} FROM oracle.payouts WHERE id=$1 FOR UPDATE`, [pid.data])).rows[0];
+      if (!p) return refuse(reply, 404, 'NOT_FOUND', 'no such payout');
+      if (p.status !== 'needs_attention') return refuse(reply, 409, 'NOT_WAITING', `this payout is ${p.status}, not waiting for a person`);
+      const paid = await client.query(`SELECT 1 FROM oracle.payouts WHERE order_id=$1 AND role=$2 AND status IN ('succeeded','overpaid','settled')`, [p.orderId, p.role]);
+      if (paid.rowCount) return refuse(reply, 409, 'ALREADY_PAID', 'another attempt for this order and beneficiary already paid');
+      const why = unproven(p);
+      if (why) {
+        // Not proven: back to Transaction Status, which decides as it does for every attempt.
+        await client.query(
+          `UPDATE oracle.payouts SET status='unknown', hint=$2, next_check_at=now(), updated_at=now() WHERE id=$1`,
+          [p.id, `retry asked by ${body.data.actor}: ${body.data.reason}; verifying first`],
+        );
+        await client.query('COMMIT');
+        log.warn({ payoutId: p.id, orderId: p.orderId, actor: body.data.actor }, 'payout retry asked without proof: verifying with Transaction Status');
+        return reply.status(202).send({ outcome: 'verifying', reason: why });
+      }
+      const { rows: last } = await client.query<{ n: number }>(`SELECT max(attempt)::int AS n FROM oracle.payouts WHERE order_id=$1 AND role=$2`, [p.orderId, p.role]);
+      const attempt = (last[0]?.n ?? p.attempt) + 1;
+      await client.query(`UPDATE oracle.payouts SET status='failed', reason=$2, updated_at=now() WHERE id=$1`, [p.id, `${p.reason ?? ''} — retried by ${body.data.actor}: ${body.data.reason}`.trim()]);
+      const next = randomUUID();
+      await client.query(
+        `INSERT INTO oracle.payouts (id, order_id, beneficiary, role, phone, amount_kes, attempt, originator_conversation_id, status, next_check_at)
+         SELECT $1, order_id, beneficiary, role, phone, amount_kes, $2, $3, 'queued', now() FROM oracle.payouts WHERE id=$4`,
+        [next, attempt, originatorConversationId(p.orderId, p.role, attempt), p.id],
+      );
+      await client.query('COMMIT');
+      log.info({ payoutId: p.id, next, orderId: p.orderId, attempt, actor: body.data.actor }, 'payout retried by a person');
+      return { outcome: 'retried', payoutId: next, attempt };
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined); // a refusal leaves no transaction open (no-op after COMMIT)
+      client.release();
+    }
+  });
+
+  internal.post('/internal/payouts/:id/settle', async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
+    const pid = id.safeParse(req.params.id);
+    const body = settleInput.safeParse(req.body);
+    if (!pid.success || !body.success) return refuse(reply, 400, 'INVALID_INPUT', (pid.error ?? body.error)!.issues[0]!.message);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const p = (await client.query<PayoutRow>(`SELECT ${COLS} FROM oracle.payouts WHERE id=$1 FOR UPDATE`, [pid.data])).rows[0];
+      if (!p) return refuse(reply, 404, 'NOT_FOUND', 'no such payout');
+      if (p.status !== 'needs_attention') return refuse(reply, 409, 'NOT_WAITING', `this payout is ${p.status}, not waiting for a person`);
+      const why = unproven(p);
+      if (why) return refuse(reply, 409, 'NOT_PROVEN', `${why}: settling outside M-Pesa now could pay twice`);
+      const key = `MANUAL:${body.data.reference.toUpperCase()}`;
+      await client.query(
+        `UPDATE oracle.payouts SET status='settled', settled_by=$2, settled_reference=$3, reason=$4, completed_at=now(), updated_at=now() WHERE id=$1`,
+        [p.id, body.data.actor, body.data.reference.toUpperCase(), `settled outside M-Pesa by ${body.data.actor}: ${body.data.reason}`],
+      );
+      // The chain still owes it: record the settlement so the order completes (same outbox as B2C receipts).
+      await client.query(
+        `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status) VALUES ($1,'record_payout',$2,$3,'pending') ON CONFLICT (idempotency_key) DO NOTHING`,
+        [`payout:${key}`, p.orderId, JSON.stringify({ beneficiary: p.beneficiary, amountKes: p.amountKes, receiptHash: receiptHash(key) })],
+      );
+      await client.query('COMMIT');
+      log.info({ payoutId: p.id, orderId: p.orderId, reference: key, actor: body.data.actor }, 'payout settled outside M-Pesa');
+      return { outcome: 'settled', receiptKey: key, receiptHash: receiptHash(key) };
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505') return refuse(reply, 409, 'REFERENCE_USED', 'this reference already settled another payout');
+      throw e;
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined); // a refusal leaves no transaction open (no-op after COMMIT)
+      client.release();
+    }
+  });
+}
