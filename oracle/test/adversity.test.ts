@@ -4,7 +4,7 @@
  * In each case nothing is lost and nothing doubled.
  */
 import { payoutSplit } from '@descrow/contracts';
-import { freePort } from '@descrow/common';
+import { freePortPair } from '@descrow/common';
 import { eventually, OracleHarness, sleep, stkSuccessCallback, type OracleUnderTest } from './harness';
 
 const h = new OracleHarness();
@@ -74,7 +74,7 @@ test('a callback that never comes: STK Query finds the payment and it is recorde
 });
 
 test('a push nobody answers expires; nothing is recorded', async () => {
-  const short = await h.oracleInProcess({ ORACLE_PORT: String(await freePort()), ORACLE_STK_EXPIRY_SECONDS: '10', ORACLE_RUN_JOBS: 'false' });
+  const short = await h.oracleInProcess({ ORACLE_PORT: String(await freePortPair()), ORACLE_STK_EXPIRY_SECONDS: '10', ORACLE_RUN_JOBS: 'false' });
   try {
     await h.control('POST', '/rules', { product: 'stk', phone: '254711000503', outcome: 'pending' });
     const orderId = h.newOrderId();
@@ -157,7 +157,7 @@ test('a payment made while the chain is down is recorded once the chain is back'
 }, 90_000);
 
 test('two oracle instances at once, callbacks split between them: every order recorded and paid out once', async () => {
-  const port = await freePort();
+  const port = await freePortPair();
   const second = await h.oracleInProcess({ ORACLE_PORT: String(port), ORACLE_PUBLIC_URL: `http://127.0.0.1:${port}` });
   try {
     const orders = Array.from({ length: 8 }, () => h.newOrderId());

@@ -9,11 +9,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createServer } from 'node:net';
 import { createPublicClient, createTestClient, createWalletClient, decodeFunctionData, http, keccak256, toHex, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { Pool } from 'pg';
-import { chainFor, DEV_ROLES, freePort, parseEnv, startAnvil, type AnvilHandle } from '@descrow/common';
+import { chainFor, DEV_ROLES, freePortPair, parseEnv, startAnvil, type AnvilHandle } from '@descrow/common';
 import { createTestDatabase } from '@descrow/common/src/testing/database';
 import { escrowAbi, orderIdFor, type Deployment } from '@descrow/contracts';
 import { deployEscrow } from '../../sandbox/chain/deploy';
@@ -56,8 +55,7 @@ export class OracleHarness {
     this.pool = new Pool({ connectionString: this.db.url, max: 3 });
     this.pool.on('error', () => undefined); // the database is dropped with FORCE at the end
     // The internal listener takes ORACLE_PORT + 1: both must be free.
-    do this.oraclePort = await freePort();
-    while (!(await portIsFree(this.oraclePort + 1)));
+    this.oraclePort = await freePortPair();
     this.env = {
       DATABASE_URL: this.db.url,
       ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
@@ -239,14 +237,6 @@ export class OracleHarness {
     await this.anvil?.stop();
     await this.db?.drop().catch(() => undefined);
   }
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((ok) => {
-    const srv = createServer();
-    srv.once('error', () => ok(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => ok(true)));
-  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

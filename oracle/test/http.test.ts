@@ -1,6 +1,6 @@
 /** The oracle's HTTP edges: health of real dependencies, the IP allow-list, trusted proxies. */
 import { randomUUID } from 'node:crypto';
-import { freePort } from '@descrow/common';
+import { freePortPair } from '@descrow/common';
 import { OracleHarness, type OracleUnderTest } from './harness';
 
 const h = new OracleHarness();
@@ -57,7 +57,7 @@ test('through our own proxy, the forwarded Safaricom address is believed and the
 });
 
 test('X-Forwarded-For from a peer that is not our proxy is ignored', async () => {
-  const port = await freePort();
+  const port = await freePortPair();
   const strict = await h.oracleInProcess({ ORACLE_PORT: String(port), ORACLE_TRUSTED_PROXIES: '' });
   try {
     const res = await fetch(`${strict.url}${h.hook('stk', ref)}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': SAFARICOM_IP }, body: JSON.stringify(callback) });

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '@descrow/common';
+import { freePort, freePortPair } from '@descrow/common';
 import { createTestDatabase } from '@descrow/common/src/testing/database';
 import { payoutSplit } from '@descrow/contracts';
 import { actors, BUYER_PHONE, disputeWithSplit, fundedMpesaOrder, fundedNativeOrder, seedSeller, SELLER_PHONE, shipAndConfirm, Stack } from '../journeys';
@@ -25,7 +25,7 @@ const FEE_BPS = 250;
 beforeAll(async () => {
   db = await createTestDatabase('e2e');
   const dir = mkdtempSync(join(tmpdir(), 'descrow-e2e-'));
-  const [chain, sim, oracle, node, query, api] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [chain, sim, oracle, node, query, api] = await Promise.all([freePort(), freePort(), freePortPair(), freePort(), freePort(), freePort()]); // the oracle's internal listener is its port + 1
   const env = {
     ...process.env, TZ: 'UTC', DATABASE_URL: db.url,
     RPC_URL: `http://127.0.0.1:${chain}`, DEPLOYMENT_FILE: join(dir, 'deployment.json'), CHAIN_STATE_FILE: join(dir, 'anvil.json'),

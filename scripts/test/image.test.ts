@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, startAnvil, type AnvilHandle } from '@descrow/common';
+import { freePort, freePortPair, startAnvil, type AnvilHandle } from '@descrow/common';
 import { createTestDatabase } from '@descrow/common/src/testing/database';
 import { buildServices, RUNTIME_ASSETS } from '../build';
 
@@ -54,7 +54,7 @@ beforeAll(async () => {
 
   anvil = await startAnvil();
   db = await createTestDatabase('image');
-  [ports.sim, ports.oracle, ports.api] = await Promise.all([freePort(), freePort(), freePort()]);
+  [ports.sim, ports.oracle, ports.api] = await Promise.all([freePort(), freePortPair(), freePort()]); // the oracle's internal listener is its port + 1
   const deployment = join(app, 'deployment.json');
   const deployer = spawnSync(process.execPath, [join(app, 'sandbox/chain/start.js')], { cwd: app, encoding: 'utf8', env: { PATH: process.env.PATH, RPC_URL: anvil.url, DEPLOYMENT_FILE: deployment } });
   if (deployer.status !== 0) throw new Error(`deployer: ${deployer.stdout}${deployer.stderr}`);
