@@ -228,7 +228,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
               ttl: config.API_CACHE_TTL_MS,
               // Private data is cached per signed-in user; anonymous requests share entries.
               session: (request: Request) => auth.get(request)?.session?.address ?? null,
-              includeExtensionMetadata: config.NODE_ENV !== 'production',
+              includeExtensionMetadata: config.API_CACHE_METADATA,
             }),
           ]
         : []),

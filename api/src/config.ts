@@ -91,6 +91,8 @@ export const apiEnvShape = {
   API_CACHE_TTL_MS: env.int(1_000, 0),
   /** Compile operations with graphql-jit (faster execution of repeated queries). */
   API_JIT: env.bool(true),
+  /** Say in each answer's `extensions.responseCache` whether it came from the cache. */
+  API_CACHE_METADATA: env.bool(false),
   /** Most entries the response cache keeps (least recently used go first). */
   API_CACHE_MAX_ENTRIES: env.int(10_000, 1),
   /** Cache-aside TTL for products and profiles. */

@@ -134,6 +134,7 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
   await migrate(pool, 'app', MIGRATIONS_DIR);
   const baseEnv: Record<string, string> = {
     NODE_ENV: 'test',
+    API_CACHE_METADATA: 'true', // the cache tests read extensions.responseCache
     LOG_LEVEL: process.env.API_TEST_LOG ?? 'silent',
     DATABASE_URL: db.url,
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
