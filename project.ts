@@ -6,6 +6,7 @@
  * chain's deployment file (or INDEXER_CONTRACT_ADDRESS / INDEXER_START_BLOCK / CHAIN_ID);
  * the runner turns this file into `indexer/project.yaml` for the node.
  */
+import { escrowAbi } from './contracts/generated/escrow';
 import {
   EthereumDatasourceKind,
   EthereumHandlerKind,
@@ -13,13 +14,26 @@ import {
   type SubqlRuntimeHandler,
 } from '@subql/types-ethereum';
 
+/** `Name(type,…)` of every event in the contract's ABI: what SubQuery's topic filters take. */
+export function eventSignatures(): string[] {
+  return escrowAbi
+    .filter((i) => i.type === 'event')
+    .map((e) => `${e.name}(${e.inputs.map((i) => i.type).join(',')})`);
+}
+
 /**
- * One block handler: it picks the contract's logs out of each block and handles them
- * together (indexer/src/mappings/block.ts). SubQuery's per-event handlers would cost one
- * sandbox call per log, more than handling the log itself (docs/benchmarks.md).
+ * One log handler per event of the contract, filtered by topic (and by the data source's
+ * address): the node only hands us the contract's logs, and blocks without one need not be
+ * handled at all — with a dictionary (network.dictionary) they are not even fetched. All
+ * point at `handleLog`, which handles a block's logs together on the first of them
+ * (indexer/src/mappings/block.ts).
  */
-export function blockHandlers(): SubqlRuntimeHandler[] {
-  return [{ kind: EthereumHandlerKind.Block, handler: 'handleBlock' }];
+export function logHandlers(): SubqlRuntimeHandler[] {
+  return eventSignatures().map((signature) => ({
+    kind: EthereumHandlerKind.Event,
+    handler: 'handleLog',
+    filter: { topics: [signature] },
+  }));
 }
 
 export interface IndexerTarget {
@@ -28,6 +42,12 @@ export interface IndexerTarget {
   rpcUrl: string;
   contractAddress: string;
   startBlock: number;
+  /**
+   * SubQuery dictionary endpoints (dictionary v2 protocol) the node asks which blocks hold
+   * the contract's logs, so it fetches only those (indexer/scripts/dictionary.ts serves one
+   * from the RPC's eth_getLogs). None: every block is fetched.
+   */
+  dictionary?: string[];
 }
 
 /** The target from the environment (the runner sets these from the deployment file). */
@@ -61,18 +81,23 @@ export function buildProject(target: IndexerTarget): EthereumProject {
       // SubQuery wants the decimal chain id as a string.
       chainId: target.chainId,
       endpoint: [target.rpcUrl],
+      ...(target.dictionary?.length ? { dictionary: target.dictionary } : {}),
     },
     dataSources: [
       {
         kind: EthereumDatasourceKind.Runtime,
         startBlock: target.startBlock,
-        // No `abi` on purpose: the handler decodes logs itself (indexer/src/mappings/abi.ts),
-        // because the node would re-read and re-parse the ABI for every log. The address
-        // documents the target; the handler reads it from the project's .env.
-        options: { address: target.contractAddress },
+        // The address filters the logs (and the dictionary's queries); the handler reads it
+        // from the project's .env too. The ABI lets the node decode each log (`log.args`);
+        // the handler decodes the few fields it needs itself (indexer/src/mappings/abi.ts),
+        // because reading ethers' Result objects through the sandbox bridge costs more.
+        options: { abi: 'Escrow', address: target.contractAddress },
+        // The ABI alone (indexer/scripts/prepare.ts writes it from the contract's build): the node
+        // reads this file again for every log it decodes.
+        assets: new Map([['Escrow', { file: './indexer/dist/Escrow.abi.json' }]]),
         mapping: {
           file: './indexer/dist/index.js',
-          handlers: blockHandlers(),
+          handlers: logHandlers(),
         },
       },
     ],

@@ -8,6 +8,7 @@ import { rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Pool, createPool, freePort, pgUrlParts } from '@descrow/common';
 import type { IndexerTarget } from '../../project';
+import { startLogsDictionary, type LogsDictionary } from './dictionary';
 import { prepareIndexer, writeRunProject, type Log } from './prepare';
 
 export interface IndexerNodeOptions {
@@ -23,6 +24,12 @@ export interface IndexerNodeOptions {
   port?: number;
   /** Flags for Node.js itself (default DEFAULT_NODE_EXEC_ARGV). */
   execArgv?: string[];
+  /**
+   * Serve the node a dictionary of the contract's blocks from the RPC's eth_getLogs
+   * (./dictionary), so it skips blocks without our logs: `true`, or the largest block range
+   * per eth_getLogs call. Default: none (every block is fetched).
+   */
+  logsDictionary?: boolean | { maxLogRange: number };
   /** Extra environment of the node process, e.g. PGOPTIONS. */
   env?: Record<string, string>;
   /** Every output line of the node. */
@@ -40,6 +47,8 @@ export interface NodeMeta {
 export interface IndexerNode {
   process: ChildProcess;
   schema: string;
+  /** The dictionary served to the node, when logsDictionary was asked for. */
+  dictionary?: LogsDictionary;
   pool: Pool;
   /** Last block height the node has processed and flushed, or -1. */
   processedHeight(): Promise<number>;
@@ -116,7 +125,21 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
   const log = opts.log ?? (() => undefined);
   await prepareIndexer(log);
   await ensureExtensions(opts.databaseUrl);
-  const manifest = await (opts.project ?? writeRunProject)(opts.target, opts.schema);
+  let dictionary: LogsDictionary | undefined;
+  let target = opts.target;
+  const registry: string[] = [];
+  if (opts.logsDictionary) {
+    dictionary = await startLogsDictionary({
+      rpcUrl: target.rpcUrl,
+      chainId: target.chainId,
+      startBlock: target.startBlock,
+      maxLogRange: typeof opts.logsDictionary === 'object' ? opts.logsDictionary.maxLogRange : undefined,
+    });
+    target = { ...target, dictionary: [dictionary.url] };
+    // It also answers the registry lookup (no other dictionaries), which otherwise goes to the internet.
+    registry.push(`--dictionary-registry=${dictionary.url}`);
+  }
+  const manifest = await (opts.project ?? writeRunProject)(target, opts.schema);
   const db = pgUrlParts(opts.databaseUrl);
   const port = opts.port ?? (await freePort());
   const args = [
@@ -127,6 +150,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
     `--network-endpoint=${opts.target.rpcUrl}`,
     `--port=${port}`,
     '--output-fmt=colored',
+    ...registry,
     ...(opts.flags ?? DEFAULT_NODE_FLAGS),
   ];
   if (!args.some((a) => a.startsWith('--dictionary-registry'))) args.push(OFFLINE_DICTIONARY_FLAG);
@@ -190,6 +214,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
   return {
     process: child,
     schema: opts.schema,
+    dictionary,
     pool,
     processedHeight,
     processingHeight,
@@ -216,6 +241,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
         clearTimeout(timer);
       }
       await pool.end();
+      await dictionary?.stop();
       rmSync(dirname(manifest), { recursive: true, force: true });
     },
   };

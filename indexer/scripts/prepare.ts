@@ -25,6 +25,8 @@ const GENERATED_ABI = resolve(ROOT, 'contracts/generated/escrow.ts');
 const TYPES_DIR = resolve(INDEXER_DIR, 'src/types');
 const DIST_DIR = resolve(INDEXER_DIR, 'dist');
 export const BUNDLE = resolve(DIST_DIR, 'index.js');
+/** The contract's ABI alone, the data source's asset (project.ts). */
+export const ABI_FILE = resolve(DIST_DIR, 'Escrow.abi.json');
 const LOCK = resolve(ROOT, '.tmp/indexer-prepare.lock');
 
 const PLACEHOLDER: IndexerTarget = {
@@ -146,6 +148,11 @@ export async function prepareIndexer(log: Log = () => undefined): Promise<void> 
     const abi = readFileSync(GENERATED_ABI);
     const cliVersion = (JSON.parse(readFileSync(require.resolve('@subql/cli/package.json'), 'utf8')) as { version: string }).version;
     const manifest = manifestFor(PLACEHOLDER, INDEXER_DIR);
+    const abiJson = `${JSON.stringify((await import('../../contracts/generated/escrow')).escrowAbi)}\n`;
+    if (!existsSync(ABI_FILE) || readFileSync(ABI_FILE, 'utf8') !== abiJson) {
+      mkdirSync(DIST_DIR, { recursive: true });
+      writeFileSync(ABI_FILE, abiJson);
+    }
 
     // 1. codegen (entity classes, enums) from schema.graphql.
     const codegenHash = hashOf([readFileSync(SCHEMA), cliVersion, manifest]);

@@ -1,2 +1,2 @@
-// Entry point bundled for the node: the one handler project.ts names.
-export { handleBlock } from './mappings/block';
+// Entry point bundled for the node: the handler project.ts names.
+export { handleLog } from './mappings/block';

@@ -81,9 +81,16 @@ test('decodeLog turns a raw OrderCreated log into the state machine input and Or
   expect(decodeLog([`0x${'00'.repeat(32)}`], '0x')).toBeUndefined();
 });
 
-test('project.ts gives the node one block handler, and the bundle exports it', async () => {
+test('project.ts gives the node one log handler per event of the ABI, filtered by topic, and the bundle exports it', async () => {
   const handlers = await import('../src/index');
-  const { blockHandlers } = await import('../../project');
-  expect(blockHandlers()).toEqual([{ kind: 'ethereum/BlockHandler', handler: 'handleBlock' }]);
-  expect(typeof handlers.handleBlock).toBe('function');
+  const { logHandlers } = await import('../../project');
+  const { escrowAbi } = await import('@descrow/contracts');
+  const events = escrowAbi.filter((i) => i.type === 'event');
+  const list = logHandlers();
+  expect(list).toHaveLength(events.length);
+  // Each topic filter is an event signature the ABI has, so the node (and a dictionary) can match it.
+  for (const e of events) {
+    expect(list).toContainEqual({ kind: 'ethereum/LogHandler', handler: 'handleLog', filter: { topics: [`${e.name}(${e.inputs.map((i) => i.type).join(',')})`] } });
+  }
+  expect(typeof handlers.handleLog).toBe('function');
 });

@@ -1,14 +1,17 @@
 /**
- * The node's entry point: one handler for every block. It copies the Escrow contract's
- * logs (and their transactions) out of the node's objects into plain records, then
- * ./write does the rest. One call per block instead of one per log, because each call
- * into the sandbox costs more than handling the log (docs/benchmarks.md, "Indexer").
+ * The node's entry point: the project's log handlers (one per event, filtered by topic and
+ * address, project.ts) all call `handleLog`. On the first of a block's logs it copies the
+ * Escrow contract's logs of that block (and their transactions) out of the node's objects
+ * into plain records and ./write handles them together; the block's further logs return at
+ * once. One pass per block instead of one per log, because each call into the sandbox
+ * costs more than handling a log, and a block's rows are written once (docs/benchmarks.md,
+ * "Indexer").
  *
  * The contract address comes from the project's `.env` (ESCROW_ADDRESS), which the
  * runner writes next to each manifest (indexer/scripts/prepare.ts).
  */
-import type { EthereumBlock } from '@subql/types-ethereum';
-import { indexBlock, type LogInput } from './write';
+import type { EthereumBlock, EthereumLog } from '@subql/types-ethereum';
+import { indexBlock, settled, type LogInput } from './write';
 
 let escrow: string | undefined;
 
@@ -21,6 +24,25 @@ function escrowAddress(): string {
   return (escrow = configured.toLowerCase());
 }
 
+/**
+ * The block whose logs were handled last and the last log index seen in it: its further
+ * logs need nothing. A log index that does not move forward means the node handles the
+ * block again (after a rewind), so it is handled again.
+ */
+let handled: { hash: string; logIndex: number } | undefined;
+
+export function handleLog(log: EthereumLog): Promise<void> {
+  const hash = log.blockHash;
+  const logIndex = log.logIndex;
+  if (handled && handled.hash === hash && logIndex > handled.logIndex) {
+    handled.logIndex = logIndex;
+    return settled();
+  }
+  handled = { hash, logIndex };
+  return handleBlock(log.block);
+}
+
+/** Handle all of the contract's logs in one block. */
 export function handleBlock(block: EthereumBlock): Promise<void> {
   const address = escrowAddress();
   // Every property read below crosses the sandbox bridge: read each once.

@@ -155,6 +155,8 @@ const DONE: Promise<void> = Promise.resolve();
 let nodeDone: Promise<void> | undefined;
 let adopting = false;
 const done = (): Promise<void> => nodeDone ?? DONE;
+/** The settled promise a handler returns when it has nothing to do. */
+export const settled = done;
 
 /** Take a store promise, once it has fulfilled, as the settled promise handlers return. */
 function adopt(p: Promise<void>): void {
