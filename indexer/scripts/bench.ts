@@ -8,6 +8,14 @@
  * own /meta, to the head being flushed to Postgres), so the node's fixed start-up (schema
  * creation, ~3 s) is shown separately.
  *
+ * Sparse mode (BENCH_MODES=sparse): a chain of BENCH_SPARSE_BLOCKS blocks (default 20,000)
+ * with one createOrder every BENCH_SPARSE_EVERY blocks (default 100), the shape of a real
+ * chain to an escrow contract; the rate is blocks/s from the first block to the head.
+ *
+ * Ours runs with the dictionary served from eth_getLogs (scripts/dictionary.ts) unless
+ * BENCH_DICTIONARY says "off" (sets separated by "|" pair with BENCH_FLAGS' sets, e.g.
+ * "on|off" compares both on the same chain); the yardstick never has one.
+ *
  * BENCH_EVENTS (default 5000), BENCH_MODES (default "1,100"), BENCH_RUNS, BENCH_FLAGS
  * (space-separated node flags replacing the tuned defaults; several sets separated by "|"
  * are compared on the same chain), BENCH_NODE_ARGS (Node.js flags of the node process), BENCH_ENV
@@ -40,16 +48,19 @@ const ENV_SETS: Record<string, string>[] = (process.env.BENCH_ENV ?? '').split('
 /** Set k of a list of sets, or its last set when it has fewer: sets pair up column by column. */
 const nth = <T>(sets: T[], k: number): T => sets[Math.min(k, sets.length - 1)]!;
 const BASELINE = process.env.BENCH_BASELINE === '1';
+const DICTIONARY_SETS: boolean[] = (process.env.BENCH_DICTIONARY ?? 'on').split('|').map((v) => v.trim() !== 'off');
+const SPARSE_BLOCKS = Number(process.env.BENCH_SPARSE_BLOCKS ?? 20_000);
+const SPARSE_EVERY = Number(process.env.BENCH_SPARSE_EVERY ?? 100);
 
 /** What one column of runs indexes with: node flags, Node.js flags, and the project (ours, or the yardstick). */
-interface Setting { label: string; flags: string[]; execArgv?: string[]; env?: Record<string, string>; baseline: boolean }
+interface Setting { label: string; flags: string[]; execArgv?: string[]; env?: Record<string, string>; baseline: boolean; dictionary: boolean }
 const SETTINGS: Setting[] = [
-  ...Array.from({ length: Math.max(FLAG_SETS.length, NODE_ARG_SETS.length, ENV_SETS.length) }, (_, k) => {
-    const [flags, execArgv, env] = [nth(FLAG_SETS, k), nth(NODE_ARG_SETS, k), nth(ENV_SETS, k)];
-    const label = [...Object.entries(env).map(([key, v]) => `${key}=${v}`), ...(execArgv ?? []), ...flags].join(' ') || 'no flags';
-    return { label, flags, execArgv, env, baseline: false };
+  ...Array.from({ length: Math.max(FLAG_SETS.length, NODE_ARG_SETS.length, ENV_SETS.length, DICTIONARY_SETS.length) }, (_, k) => {
+    const [flags, execArgv, env, dictionary] = [nth(FLAG_SETS, k), nth(NODE_ARG_SETS, k), nth(ENV_SETS, k), nth(DICTIONARY_SETS, k)];
+    const label = [...Object.entries(env).map(([key, v]) => `${key}=${v}`), ...(execArgv ?? []), ...flags, dictionary ? 'dictionary' : 'no dictionary'].join(' ');
+    return { label, flags, execArgv, env, baseline: false, dictionary };
   }),
-  ...(BASELINE ? [{ label: 'baseline: straightforward handlers', flags: DEFAULT_NODE_FLAGS, baseline: true }] : []),
+  ...(BASELINE ? [{ label: 'baseline: straightforward handlers', flags: DEFAULT_NODE_FLAGS, baseline: true, dictionary: false }] : []),
 ];
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -69,37 +80,62 @@ function workload(label: string, events: number): { calls: Call[]; ids: Hex[] } 
   return { calls, ids };
 }
 
-type Result = { perBlock: number; label: string; baseline: boolean; events: number; blocks: number; rates: number[]; rate: number; startup: number; wall: number };
+/** A mode: "1", "100" (events per block) or "sparse". */
+type Mode = string;
+type Result = { mode: Mode; label: string; baseline: boolean; events: number; blocks: number; rates: number[]; rate: number; startup: number; wall: number };
 type Run = { events: number; rate: number; startup: number; wall: number };
+/** What a mode's rate counts. */
+const unitOf = (mode: Mode) => (mode === 'sparse' ? 'blocks' : 'events');
+
+/** A sparse chain: one createOrder every `every` blocks, `blocks` blocks in all. */
+async function mineSparse(chain: DevChain, blocks: number, every: number): Promise<Hex[]> {
+  const ids: Hex[] = [];
+  const party = (i: number): [Hex, Hex] => [PARTIES[i % PARTIES.length] as Hex, PARTIES[(i + 1) % PARTIES.length] as Hex];
+  for (let i = 0; i < Math.floor(blocks / every); i++) {
+    const id = orderId(`sparse-${i}`, party(i)[0]);
+    ids.push(id);
+    await chain.mineEmpty(every - 1);
+    await chain.mine([{ from: party(i)[0], fn: 'createOrder', args: [saltFor(id), party(i)[1], BigInt(1_000 + i), 0, `bafy-${i}`] }]);
+  }
+  await chain.mineEmpty(blocks % every);
+  return ids;
+}
 
 /** The run with the median rate. */
 const medianRun = (runs: Run[]) => [...runs].sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)]!;
 
-async function runMode(perBlock: number): Promise<Result[]> {
+async function runMode(mode: Mode): Promise<Result[]> {
   const chain = await startDevChain();
   try {
-    const label = `b${perBlock}`;
-    const { calls, ids } = workload(label, EVENTS);
+    const label = mode === 'sparse' ? 'sparse' : `b${mode}`;
     const t0 = Date.now();
-    if (perBlock === 1) await chain.mineEach(calls, (d) => say(`  chain: ${d}/${calls.length} blocks mined`));
-    else await chain.mine(calls, perBlock);
+    let ids: Hex[];
+    if (mode === 'sparse') {
+      ids = await mineSparse(chain, SPARSE_BLOCKS, SPARSE_EVERY);
+    } else {
+      const perBlock = Number(mode);
+      const w = workload(label, EVENTS);
+      ids = w.ids;
+      if (perBlock === 1) await chain.mineEach(w.calls, (d) => say(`  chain: ${d}/${w.calls.length} blocks mined`));
+      else await chain.mine(w.calls, perBlock);
+    }
     const head = await chain.head();
     const blocks = head - chain.deployment.deployBlock;
-    say(`${perBlock} event(s)/block: ${calls.length} events in ${blocks} blocks mined in ${Date.now() - t0} ms`);
+    say(`${mode === 'sparse' ? `sparse (one order every ${SPARSE_EVERY} blocks)` : `${mode} event(s)/block`}: ${ids.length} orders in ${blocks} blocks mined in ${Date.now() - t0} ms`);
     const results: Result[] = [];
     // Settings are interleaved run by run, so a noisy neighbour hurts them all alike.
     const runs: Run[][] = SETTINGS.map(() => []);
     for (let i = 1; i <= RUNS; i++) {
       for (const [k, setting] of SETTINGS.entries()) {
-        const r = await indexOnce(chain, label, ids, head, setting);
-        say(`  run ${i}/${RUNS} [${setting.label}]: ${Math.round(r.rate)} events/s (start-up ${(r.startup / 1000).toFixed(1)} s)`);
+        const r = await indexOnce(chain, label, ids, head, setting, mode === 'sparse' ? blocks : undefined);
+        say(`  run ${i}/${RUNS} [${setting.label}]: ${Math.round(r.rate)} ${unitOf(mode)}/s (start-up ${(r.startup / 1000).toFixed(1)} s)`);
         runs[k]!.push(r);
       }
     }
     for (const [k, setting] of SETTINGS.entries()) {
       const rates = runs[k]!.map((r) => r.rate);
       const mid = medianRun(runs[k]!);
-      results.push({ perBlock, label: setting.label, baseline: setting.baseline, blocks, rates, ...mid });
+      results.push({ mode, label: setting.label, baseline: setting.baseline, blocks, rates, ...mid });
     }
     return results;
   } finally {
@@ -107,7 +143,8 @@ async function runMode(perBlock: number): Promise<Result[]> {
   }
 }
 
-async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: number, setting: Setting): Promise<Run> {
+/** Index the chain once; the rate is events/s, or blocks/s when `blocks` (the blocks to the head) is given. */
+async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: number, setting: Setting, blocks?: number): Promise<Run> {
   const dbName = `descrow_bench_${randomBytes(4).toString('hex')}`;
   const admin = new Pool({ connectionString: withDatabase(SERVER, 'postgres'), max: 1 });
   await admin.query(`CREATE DATABASE "${dbName}"`);
@@ -123,6 +160,7 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
       env: setting.env,
       target: chain.target,
       project: setting.baseline ? writeBaselineProject : undefined,
+      logsDictionary: setting.dictionary,
     });
     // Start: the moment the node is processing the first block after the deployment
     // (its in-memory /meta; Postgres only sees a block once the store cache is flushed).
@@ -134,6 +172,11 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
         if ((await node.processingHeight()) > chain.deployment.deployBlock) first = Date.now();
         else await new Promise((r) => setTimeout(r, 20));
       }
+      // BENCH_TRACE=1: where the node is every 250 ms, to see where a run's time goes.
+      while (process.env.BENCH_TRACE === '1' && watching) {
+        say(`    +${Date.now() - first} ms: processing ${await node.processingHeight()}, flushed ${await node.processedHeight()}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
     })();
     let lastReport = 0;
     try {
@@ -143,14 +186,15 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
           say(`  indexed block ${h}/${head}`);
         }
       });
-      await watchStart;
       const done = Date.now();
+      watching = false;
+      await watchStart;
       const r = await compareWithChain({ chain, pool: node.pool, schema }, ids);
       const events = r.logs;
       if (r.diffs.length || r.events !== r.logs || r.orders !== ids.length) {
         throw new Error(`index differs from the chain: ${r.events} events for ${r.logs} logs, ${r.orders}/${ids.length} orders, ${r.diffs.length} orders differ, e.g. ${r.diffs.slice(0, 3).join('; ')}`);
       }
-      const rate = events / ((done - first) / 1000);
+      const rate = (blocks ?? events) / ((done - first) / 1000);
       say(`  correct: ${r.orders} orders equal getOrder/payoutSplit, ${r.events} OrderEvents = ${r.logs} logs`);
       return { events, rate, startup: first - started, wall: done - started };
     } finally {
@@ -167,19 +211,21 @@ async function main() {
   await prepareIndexer(say);
   say(`${cpus().length} cores, Node ${process.versions.node}, ${RUNS} run(s) per setting: ${SETTINGS.map((s) => s.label).join(' | ')}`);
   const results: Result[] = [];
-  for (const perBlock of (process.env.BENCH_MODES ?? '1,100').split(',').map(Number)) results.push(...(await runMode(perBlock)));
+  for (const mode of (process.env.BENCH_MODES ?? '1,100').split(',').map((m) => m.trim())) results.push(...(await runMode(mode)));
   say('');
   const many = SETTINGS.length > 1;
-  say(`| events/block | events | blocks |${many ? ' setting |' : ''} events/s (median) | runs | node start-up | wall (incl. start-up) |`);
-  say(`| ---: | ---: | ---: |${many ? ' --- |' : ''} ---: | ---: | ---: | ---: |`);
+  say(`| mode | events | blocks |${many ? ' setting |' : ''} rate (median) | runs | node start-up | wall (incl. start-up) |`);
+  say(`| --- | ---: | ---: |${many ? ' --- |' : ''} ---: | ---: | ---: | ---: |`);
   for (const r of results) {
-    say(`| ${r.perBlock} | ${r.events} | ${r.blocks} |${many ? ` ${r.label} |` : ''} **${Math.round(r.rate)}** | ${r.rates.map(Math.round).join(', ')} | ${(r.startup / 1000).toFixed(1)} s | ${(r.wall / 1000).toFixed(1)} s |`);
+    const mode = r.mode === 'sparse' ? 'sparse' : `${r.mode}/block`;
+    say(`| ${mode} | ${r.events} | ${r.blocks} |${many ? ` ${r.label} |` : ''} **${Math.round(r.rate)}** ${unitOf(r.mode)}/s | ${r.rates.map(Math.round).join(', ')} | ${(r.startup / 1000).toFixed(1)} s | ${(r.wall / 1000).toFixed(1)} s |`);
   }
   if (BASELINE) {
-    for (const perBlock of new Set(results.map((r) => r.perBlock))) {
-      const ours = results.find((r) => r.perBlock === perBlock && !r.baseline);
-      const base = results.find((r) => r.perBlock === perBlock && r.baseline);
-      if (ours && base) say(`${perBlock} event(s)/block: ${(ours.rate / base.rate).toFixed(2)}× the straightforward handlers`);
+    for (const mode of new Set(results.map((r) => r.mode))) {
+      const base = results.find((r) => r.mode === mode && r.baseline);
+      for (const ours of results.filter((r) => r.mode === mode && !r.baseline)) {
+        if (base) say(`${mode}${mode === 'sparse' ? '' : ' event(s)/block'} [${ours.label}]: ${(ours.rate / base.rate).toFixed(2)}× the straightforward handlers`);
+      }
     }
   }
 }

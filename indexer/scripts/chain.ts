@@ -28,6 +28,8 @@ export interface DevChain {
   rpc<T = unknown>(method: string, params?: unknown[]): Promise<T>;
   /** Send the calls (in order, one batch) and mine them into `perBlock`-sized blocks; throws if any reverted. */
   mine(calls: Call[], perBlock?: number): Promise<void>;
+  /** Mine `count` empty blocks at once (anvil_mine), e.g. the quiet stretches of a sparse chain. */
+  mineEmpty(count: number): Promise<void>;
   /** One block per call (automine), for workloads of one event per block. */
   mineEach(calls: Call[], onProgress?: (done: number) => void): Promise<void>;
   head(): Promise<number>;
@@ -106,6 +108,9 @@ export async function startDevChain(opts: { feeBps?: number } = {}): Promise<Dev
       }
       const after = Number(await rpc<Hex>('eth_blockNumber'));
       if (after - before !== calls.length) throw new Error(`expected ${calls.length} blocks, got ${after - before}`);
+    },
+    async mineEmpty(count) {
+      if (count > 0) await rpc('anvil_mine', [toHex(count)]);
     },
     async mine(calls, perBlock = 1_000) {
       for (let i = 0; i < calls.length; i += perBlock) {
