@@ -20,7 +20,7 @@ async function main() {
     if (waited > 300) throw new Error(`${file} did not appear within 5 minutes`);
     await new Promise((r) => setTimeout(r, 1_000));
   }
-  const target = resolveTarget(config);
+  const target = await resolveTarget(config);
   if (config.DATABASE_URL) await ensureExtensions(config.DATABASE_URL);
   for (const rel of ['indexer/dist', 'schema.graphql', 'contracts/artifacts']) {
     cpSync(join(ROOT, rel), join(out, rel), { recursive: true });

@@ -30,6 +30,11 @@ export interface IndexerNodeOptions {
    * per eth_getLogs call. Default: none (every block is fetched).
    */
   logsDictionary?: boolean | { maxLogRange: number };
+  /**
+   * Blocks behind the head the node counts final when the RPC has no `finalized` tag
+   * (`--block-confirmations`; SubQuery's default is 200). The tag wins where there is one.
+   */
+  blockConfirmations?: number;
   /** Extra environment of the node process, e.g. PGOPTIONS. */
   env?: Record<string, string>;
   /** Every output line of the node. */
@@ -153,6 +158,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
     `--port=${port}`,
     '--output-fmt=colored',
     ...registry,
+    ...(opts.blockConfirmations !== undefined ? [`--block-confirmations=${opts.blockConfirmations}`] : []),
     ...(opts.flags ?? DEFAULT_NODE_FLAGS),
   ];
   if (!args.some((a) => a.startsWith('--dictionary-registry'))) args.push(OFFLINE_DICTIONARY_FLAG);

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Deployment } from '@descrow/contracts';
 import { ConfigError, ensureDatabase, env, loadConfigOrExit, parseEnv, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '@descrow/common';
 import type { IndexerTarget } from '../../project';
+import { findDeployBlock } from './deployBlock';
 import { DEFAULT_NODE_FLAGS, startIndexerNode } from './node';
 import { ROOT } from './prepare';
 
@@ -22,7 +23,21 @@ export const indexerEnvShape = {
   CHAIN_ID: z.coerce.number().int().positive().optional(),
   DEPLOYMENT_FILE: z.string().default('sandbox/chain/deployments/local.json'),
   INDEXER_CONTRACT_ADDRESS: env.address().optional(),
+  /** First block to index; default: the deployment file's deploy block, or the contract's, found on chain. */
   INDEXER_START_BLOCK: z.coerce.number().int().min(0).optional(),
+  /**
+   * Blocks behind the head counted final when the RPC has no `finalized` block tag (the node
+   * uses the tag where there is one). SubQuery's own default is 200.
+   */
+  INDEXER_BLOCK_CONFIRMATIONS: z.coerce.number().int().min(0).default(10),
+  /**
+   * `logs`: serve the node a dictionary of the contract's blocks from the RPC's eth_getLogs
+   * (indexer/scripts/dictionary.ts), so it fetches only blocks with our events; `off`: the
+   * node fetches every block.
+   */
+  INDEXER_DICTIONARY: z.enum(['logs', 'off']).default('logs'),
+  /** Largest block range per eth_getLogs call of the dictionary (public RPCs cap it). */
+  INDEXER_DICTIONARY_LOG_RANGE: z.coerce.number().int().positive().default(10_000),
   INDEXER_DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case Postgres identifier').default('descrow_index'),
   INDEXER_NODE_PORT: env.port(3100),
   /** subql-node flags (space separated), replacing the tuned defaults. */
@@ -32,14 +47,17 @@ export const indexerEnvShape = {
 };
 export type IndexerEnv = ReturnType<typeof parseEnv<typeof indexerEnvShape>>;
 
-/** Where to index: explicit variables win over the deployment file. */
-export function resolveTarget(config: IndexerEnv, root = ROOT): IndexerTarget {
+/**
+ * Where to index: explicit variables win over the deployment file. With an address and no
+ * start block, the start block is the contract's deploy block, found on chain.
+ */
+export async function resolveTarget(config: IndexerEnv, root = ROOT): Promise<IndexerTarget> {
   if (config.INDEXER_CONTRACT_ADDRESS) {
     return {
       chainId: String(config.CHAIN_ID ?? 31337),
       rpcUrl: config.RPC_URL,
       contractAddress: config.INDEXER_CONTRACT_ADDRESS,
-      startBlock: config.INDEXER_START_BLOCK ?? 1,
+      startBlock: config.INDEXER_START_BLOCK ?? (await findDeployBlock(config.RPC_URL, config.INDEXER_CONTRACT_ADDRESS)),
     };
   }
   const file = resolve(root, config.DEPLOYMENT_FILE);
@@ -62,7 +80,7 @@ async function main() {
   const config = loadConfigOrExit(indexerEnvShape);
   let target: IndexerTarget;
   try {
-    target = resolveTarget(config);
+    target = await resolveTarget(config);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);
@@ -85,6 +103,8 @@ async function main() {
     schema: config.INDEXER_DB_SCHEMA,
     target,
     port: config.INDEXER_NODE_PORT,
+    blockConfirmations: config.INDEXER_BLOCK_CONFIRMATIONS,
+    logsDictionary: config.INDEXER_DICTIONARY === 'logs' && { maxLogRange: config.INDEXER_DICTIONARY_LOG_RANGE },
     flags: config.INDEXER_NODE_FLAGS ? config.INDEXER_NODE_FLAGS.split(/\s+/).filter(Boolean) : DEFAULT_NODE_FLAGS,
     execArgv: config.INDEXER_NODE_ARGS ? config.INDEXER_NODE_ARGS.split(/\s+/).filter(Boolean) : undefined,
     onLine: (line) => process.stdout.write(`${line}\n`),
