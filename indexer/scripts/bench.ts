@@ -31,7 +31,9 @@ import { Pool, withDatabase } from '@descrow/common';
 import { DEFAULT_NODE_FLAGS, startIndexerNode } from './node';
 import { PARTIES, orderId, saltFor, startDevChain, type Call, type DevChain } from './chain';
 import { compareWithChain } from './verify';
-import { prepareIndexer } from './prepare';
+import { prepareIndexer, writeRunProject } from './prepare';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { IndexerTarget } from '../../project';
 import { writeBaselineProject } from './baseline/project';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 5_000);
@@ -48,19 +50,21 @@ const ENV_SETS: Record<string, string>[] = (process.env.BENCH_ENV ?? '').split('
 /** Set k of a list of sets, or its last set when it has fewer: sets pair up column by column. */
 const nth = <T>(sets: T[], k: number): T => sets[Math.min(k, sets.length - 1)]!;
 const BASELINE = process.env.BENCH_BASELINE === '1';
+// BENCH_ABI="on|off": with or without the ABI on our data source (sets pair like BENCH_FLAGS').
+const ABI_SETS: boolean[] = (process.env.BENCH_ABI ?? 'on').split('|').map((v) => v.trim() !== 'off');
 const DICTIONARY_SETS: boolean[] = (process.env.BENCH_DICTIONARY ?? 'on').split('|').map((v) => v.trim() !== 'off');
 const SPARSE_BLOCKS = Number(process.env.BENCH_SPARSE_BLOCKS ?? 20_000);
 const SPARSE_EVERY = Number(process.env.BENCH_SPARSE_EVERY ?? 100);
 
 /** What one column of runs indexes with: node flags, Node.js flags, and the project (ours, or the yardstick). */
-interface Setting { label: string; flags: string[]; execArgv?: string[]; env?: Record<string, string>; baseline: boolean; dictionary: boolean }
+interface Setting { label: string; flags: string[]; execArgv?: string[]; env?: Record<string, string>; baseline: boolean; dictionary: boolean; abi: boolean }
 const SETTINGS: Setting[] = [
-  ...Array.from({ length: Math.max(FLAG_SETS.length, NODE_ARG_SETS.length, ENV_SETS.length, DICTIONARY_SETS.length) }, (_, k) => {
-    const [flags, execArgv, env, dictionary] = [nth(FLAG_SETS, k), nth(NODE_ARG_SETS, k), nth(ENV_SETS, k), nth(DICTIONARY_SETS, k)];
-    const label = [...Object.entries(env).map(([key, v]) => `${key}=${v}`), ...(execArgv ?? []), ...flags, dictionary ? 'dictionary' : 'no dictionary'].join(' ');
-    return { label, flags, execArgv, env, baseline: false, dictionary };
+  ...Array.from({ length: Math.max(FLAG_SETS.length, NODE_ARG_SETS.length, ENV_SETS.length, DICTIONARY_SETS.length, ABI_SETS.length) }, (_, k) => {
+    const [flags, execArgv, env, dictionary, abi] = [nth(FLAG_SETS, k), nth(NODE_ARG_SETS, k), nth(ENV_SETS, k), nth(DICTIONARY_SETS, k), nth(ABI_SETS, k)];
+    const label = [...Object.entries(env).map(([key, v]) => `${key}=${v}`), ...(execArgv ?? []), ...flags, dictionary ? 'dictionary' : 'no dictionary', ...(abi ? [] : ['no ABI'])].join(' ');
+    return { label, flags, execArgv, env, baseline: false, dictionary, abi };
   }),
-  ...(BASELINE ? [{ label: 'baseline: straightforward handlers', flags: DEFAULT_NODE_FLAGS, baseline: true, dictionary: false }] : []),
+  ...(BASELINE ? [{ label: 'baseline: straightforward handlers', flags: DEFAULT_NODE_FLAGS, baseline: true, dictionary: false, abi: false }] : []),
 ];
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -143,6 +147,19 @@ async function runMode(mode: Mode): Promise<Result[]> {
   }
 }
 
+/** Our project without the ABI on its data source (BENCH_ABI=off), to measure what the node's decoding costs. */
+function writeProjectWithoutAbi(target: IndexerTarget, name: string): string {
+  const file = writeRunProject(target, name);
+  const [comment, ...rest] = readFileSync(file, 'utf8').split('\n');
+  const manifest = JSON.parse(rest.join('\n')) as { dataSources: { options: { abi?: string }; assets?: unknown }[] };
+  for (const ds of manifest.dataSources) {
+    delete ds.options.abi;
+    delete ds.assets;
+  }
+  writeFileSync(file, `${comment}\n${JSON.stringify(manifest, null, 2)}\n`);
+  return file;
+}
+
 /** Index the chain once; the rate is events/s, or blocks/s when `blocks` (the blocks to the head) is given. */
 async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: number, setting: Setting, blocks?: number): Promise<Run> {
   const dbName = `descrow_bench_${randomBytes(4).toString('hex')}`;
@@ -159,7 +176,7 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
       execArgv: setting.execArgv,
       env: setting.env,
       target: chain.target,
-      project: setting.baseline ? writeBaselineProject : undefined,
+      project: setting.baseline ? writeBaselineProject : setting.abi ? undefined : writeProjectWithoutAbi,
       logsDictionary: setting.dictionary,
     });
     // Start: the moment the node is processing the first block after the deployment
