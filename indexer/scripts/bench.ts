@@ -16,6 +16,10 @@
  * BENCH_DICTIONARY says "off" (sets separated by "|" pair with BENCH_FLAGS' sets, e.g.
  * "on|off" compares both on the same chain); the yardstick never has one.
  *
+ * Freshness modes (BENCH_MODES=fresh1,fresh6; ./freshness.ts): anvil mining a block every
+ * 1 s or 6 s, the node and the API running; p50/p99 of block → visible through the API's
+ * `order(id)` and its `orderUpdated` subscription, over BENCH_FRESH_SAMPLES (default 20).
+ *
  * BENCH_EVENTS (default 5000), BENCH_MODES (default "1,100"), BENCH_RUNS, BENCH_FLAGS
  * (space-separated node flags replacing the tuned defaults; several sets separated by "|"
  * are compared on the same chain), BENCH_NODE_ARGS (Node.js flags of the node process), BENCH_ENV
@@ -35,6 +39,7 @@ import { prepareIndexer, writeRunProject } from './prepare';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { IndexerTarget } from '../../project';
 import { writeBaselineProject } from './baseline/project';
+import type { FreshnessResult } from './freshness';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 5_000);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
@@ -228,8 +233,22 @@ async function main() {
   await prepareIndexer(say);
   say(`${cpus().length} cores, Node ${process.versions.node}, ${RUNS} run(s) per setting: ${SETTINGS.map((s) => s.label).join(' | ')}`);
   const results: Result[] = [];
-  for (const mode of (process.env.BENCH_MODES ?? '1,100').split(',').map((m) => m.trim())) results.push(...(await runMode(mode)));
+  const fresh: FreshnessResult[] = [];
+  // Loaded only for the freshness modes: it starts the API (Prisma's generated client).
+  const { measureFreshness, percentile } = await import('./freshness');
+  for (const mode of (process.env.BENCH_MODES ?? '1,100').split(',').map((m) => m.trim())) {
+    if (mode.startsWith('fresh')) fresh.push(await measureFreshness(Number(mode.slice(5)), Number(process.env.BENCH_FRESH_SAMPLES ?? 20), SERVER, say));
+    else results.push(...(await runMode(mode)));
+  }
   say('');
+  if (fresh.length) {
+    say('| block time | samples | order(id) p50 | p99 | max | orderUpdated p50 | p99 | max |');
+    say('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const f of fresh) {
+      say(`| ${f.blockTime} s | ${f.samples} | ${percentile(f.query, 50)} ms | ${percentile(f.query, 99)} ms | ${Math.max(...f.query)} ms | ${percentile(f.subscription, 50)} ms | ${percentile(f.subscription, 99)} ms | ${Math.max(...f.subscription)} ms |`);
+    }
+    if (!results.length) return;
+  }
   const many = SETTINGS.length > 1;
   say(`| mode | events | blocks |${many ? ' setting |' : ''} rate (median) | runs | node start-up | wall (incl. start-up) |`);
   say(`| --- | ---: | ---: |${many ? ' --- |' : ''} ---: | ---: | ---: | ---: |`);

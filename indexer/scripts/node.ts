@@ -35,6 +35,11 @@ export interface IndexerNodeOptions {
    * (`--block-confirmations`; SubQuery's default is 200). The tag wins where there is one.
    */
   blockConfirmations?: number;
+  /**
+   * How often the node asks the RPC for the chain's head, in ms (`--head-poll-interval`,
+   * patched in; the node's own is a fixed 5 s): a new block is seen within this time.
+   */
+  headPollMs?: number;
   /** Extra environment of the node process, e.g. PGOPTIONS. */
   env?: Record<string, string>;
   /** Every output line of the node. */
@@ -84,6 +89,11 @@ export interface IndexerNode {
  *   Not 0: node-core then drops the head block's forced flush when another is queued.
  */
 export const DEFAULT_NODE_FLAGS = ['--batch-size=500', '--log-level=error', '--store-cache-target=1'];
+/**
+ * The head poll (ms): with the API's own 200 ms watch of the index, an event is visible
+ * within a second of its block (docs/benchmarks.md, "Freshness"); two small RPC calls each.
+ */
+export const DEFAULT_HEAD_POLL_MS = 200;
 /**
  * Node.js flags for the node process. Every value crossing the handler sandbox (vm2)
  * makes it build, throw and catch an Error, and @subql/node-core allocates Errors in hot
@@ -159,6 +169,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
     '--output-fmt=colored',
     ...registry,
     ...(opts.blockConfirmations !== undefined ? [`--block-confirmations=${opts.blockConfirmations}`] : []),
+    `--head-poll-interval=${opts.headPollMs ?? DEFAULT_HEAD_POLL_MS}`,
     ...(opts.flags ?? DEFAULT_NODE_FLAGS),
   ];
   if (!args.some((a) => a.startsWith('--dictionary-registry'))) args.push(OFFLINE_DICTIONARY_FLAG);

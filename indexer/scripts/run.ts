@@ -36,6 +36,8 @@ export const indexerEnvShape = {
    * node fetches every block.
    */
   INDEXER_DICTIONARY: z.enum(['logs', 'off']).default('logs'),
+  /** How often the node asks the RPC for the chain's head (ms): new blocks are seen within it. */
+  INDEXER_HEAD_POLL_MS: z.coerce.number().int().min(20).default(200),
   /** Largest block range per eth_getLogs call of the dictionary (public RPCs cap it). */
   INDEXER_DICTIONARY_LOG_RANGE: z.coerce.number().int().positive().default(10_000),
   INDEXER_DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case Postgres identifier').default('descrow_index'),
@@ -104,6 +106,7 @@ async function main() {
     target,
     port: config.INDEXER_NODE_PORT,
     blockConfirmations: config.INDEXER_BLOCK_CONFIRMATIONS,
+    headPollMs: config.INDEXER_HEAD_POLL_MS,
     logsDictionary: config.INDEXER_DICTIONARY === 'logs' && { maxLogRange: config.INDEXER_DICTIONARY_LOG_RANGE },
     flags: config.INDEXER_NODE_FLAGS ? config.INDEXER_NODE_FLAGS.split(/\s+/).filter(Boolean) : DEFAULT_NODE_FLAGS,
     execArgv: config.INDEXER_NODE_ARGS ? config.INDEXER_NODE_ARGS.split(/\s+/).filter(Boolean) : undefined,

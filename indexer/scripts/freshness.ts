@@ -1,0 +1,118 @@
+/**
+ * Freshness, measured from outside (`npm run bench:indexer` with BENCH_MODES=fresh1,fresh6):
+ * anvil producing a block every 1 s (or 6 s) on its own, the real node (run as
+ * `npm run indexer` runs it) and the real API over HTTP. For each sample a createOrder is
+ * sent at a random moment; the clock starts when its block is at the RPC (its receipt,
+ * polled every 10 ms) and stops when the API answers `order(id)` with it (polled every
+ * 20 ms, anonymous, so through the API's response cache) and when the API's `orderUpdated`
+ * subscription (GraphQL over SSE, opened before the transaction) delivers it.
+ */
+import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Hex } from 'viem';
+import { DEV_ROLES, Pool, freePort, migrate, parseEnv, withDatabase } from '@descrow/common';
+import { apiEnvShape } from '../../api/src/config';
+import { createApi, MIGRATIONS_DIR, ROOT } from '../../api/src/app';
+import { PARTIES, orderId, saltFor, startDevChain } from './chain';
+import { startIndexerNode } from './node';
+
+export interface FreshnessResult { blockTime: number; samples: number; query: number[]; subscription: number[] }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+export async function measureFreshness(blockTime: number, samples: number, server: string, say: (l: string) => void): Promise<FreshnessResult> {
+  const dbName = `descrow_fresh_${randomBytes(3).toString('hex')}`;
+  const schema = `fresh_${randomBytes(3).toString('hex')}`;
+  const admin = new Pool({ connectionString: withDatabase(server, 'postgres'), max: 1 });
+  await admin.query(`CREATE DATABASE "${dbName}"`);
+  const url = withDatabase(server, dbName);
+  const chain = await startDevChain();
+  const stops: (() => Promise<unknown>)[] = [];
+  try {
+    await chain.rpc('evm_setIntervalMining', [blockTime]);
+    const node = await startIndexerNode({ databaseUrl: url, schema, target: chain.target, logsDictionary: true, blockConfirmations: 10 });
+    stops.push(() => node.stop());
+    await node.waitForHeight(await chain.head(), 120_000);
+    const pool = new Pool({ connectionString: url, max: 1 });
+    await migrate(pool, 'app', MIGRATIONS_DIR);
+    await pool.end();
+    const api = createApi(parseEnv(apiEnvShape, {
+      NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: url, REDIS_URL: process.env.REDIS_URL ?? '', RPC_URL: chain.url,
+      ESCROW_ADDRESS: chain.deployment.address, ORACLE_ADDRESS: DEV_ROLES.oracle.address, INDEX_SCHEMA: schema, RATE_LIMIT_PER_IP: '100000000', RATE_LIMIT_PER_USER: '100000000',
+      REDIS_PREFIX: `descrow:fresh:${schema}:`,
+    }), { root: ROOT });
+    await api.start();
+    const httpServer = createServer(api.yoga);
+    const port = await freePort();
+    await new Promise<void>((r) => httpServer.listen(port, '127.0.0.1', r));
+    stops.push(async () => {
+      httpServer.closeAllConnections();
+      httpServer.close();
+      await api.stop();
+    });
+    const apiUrl = `http://127.0.0.1:${port}/graphql`;
+    const gql = async (query: string, variables: Record<string, unknown>) => {
+      const res = await fetch(apiUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+      return (await res.json()) as { data?: { order: { id: string; status: string } | null }; errors?: unknown };
+    };
+
+    const [buyer, seller] = PARTIES as [Hex, Hex];
+    const query: number[] = [];
+    const subscription: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const id = orderId(`fresh-${blockTime}-${i}`, buyer).toLowerCase();
+      // The subscription first, as a dApp would hold it.
+      const abort = new AbortController();
+      const res = await fetch(apiUrl, {
+        method: 'POST', signal: abort.signal,
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ query: 'subscription($id: ID!) { orderUpdated(id: $id) { id status } }', variables: { id } }),
+      });
+      let pushedAt = 0;
+      const reading = (async () => {
+        const reader = res.body!.getReader();
+        let buf = '';
+        while (!pushedAt) {
+          const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+          if (done) return;
+          buf += new TextDecoder().decode(value);
+          if (/event: next\ndata:.*"status":"CREATED"/.test(buf)) pushedAt = Date.now();
+        }
+      })();
+      // A random moment within the block interval.
+      await sleep(Math.random() * blockTime * 1000);
+      const [hash] = await Promise.all([
+        chain.rpc<Hex>('eth_sendTransaction', [{ ...chain.txFor({ from: buyer, fn: 'createOrder', args: [saltFor(id as Hex), seller, 1_000n + BigInt(i), 0, 'bafy-fresh'] }) }]),
+      ]);
+      let minedAt = 0;
+      let seenAt = 0;
+      const deadline = Date.now() + blockTime * 1000 + 30_000;
+      while ((!minedAt || !seenAt) && Date.now() < deadline) {
+        if (!minedAt && (await chain.rpc<unknown>('eth_getTransactionReceipt', [hash]))) minedAt = Date.now();
+        if (minedAt && !seenAt) {
+          const r = await gql('query($id: ID!) { order(id: $id) { id status } }', { id });
+          if (r.data?.order) seenAt = Date.now();
+        }
+        await sleep(minedAt ? 20 : 10);
+      }
+      const pushDeadline = Date.now() + 5_000;
+      while (!pushedAt && Date.now() < pushDeadline) await sleep(10);
+      abort.abort();
+      await reading.catch(() => undefined);
+      if (!minedAt || !seenAt || !pushedAt) throw new Error(`sample ${i}: mined ${minedAt}, queried ${seenAt}, pushed ${pushedAt}`);
+      query.push(seenAt - minedAt);
+      subscription.push(pushedAt - minedAt);
+      say(`  ${blockTime} s blocks, sample ${i + 1}/${samples}: order(id) after ${seenAt - minedAt} ms, orderUpdated after ${pushedAt - minedAt} ms`);
+    }
+    return { blockTime, samples, query, subscription };
+  } finally {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    await chain.stop();
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+}
