@@ -3,13 +3,14 @@
  * node does its work, never what it produces. These tests pin the parts whose mistakes the
  * end-to-end suite could miss: a remembered checksum must stay exactly ethers' (and a bad
  * one must keep failing), a cached record must stay a copy, never an alias, and the sandbox
- * must still call the right handler, fail the same way and time out the same way.
+ * must still call the right handler, fail the same way and time out the same way, and the
+ * node must keep decoding logs with a data source's ABI without reading its file each time.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getAddress as viemGetAddress } from 'viem';
+import { encodeAbiParameters, encodeEventTopics, getAddress as viemGetAddress, type Hex } from 'viem';
 import { getAddress } from '@ethersproject/address';
 import { CachedModel } from '@subql/node-core/dist/indexer/storeModelProvider/model/cacheModel';
 import { EntityClass } from '@subql/node-core/dist/indexer/store/entity';
@@ -107,5 +108,32 @@ describe('patched node-core sandbox (handler looked up once) and timeout (Error 
     await expect(timeout(Promise.resolve(42), 1, 'slow')).resolves.toBe(42);
     await expect(timeout(Promise.reject(new Error('own error')), 1, 'slow')).rejects.toThrow('own error');
     await expect(timeout(new Promise(() => {}), 0.05, 'slow thing')).rejects.toThrow(new Error('slow thing'));
+  });
+});
+
+describe('patched node-ethereum parseLog (reads a data source ABI file only to build its interface)', () => {
+  it('decodes every log with the interface built once, even when the file is gone afterwards', async () => {
+    initLogger(false, 'error');
+    const { EthereumApi } = await import('@subql/node-ethereum/dist/ethereum/api.ethereum');
+    const { escrowAbi } = await import('@descrow/contracts');
+    const dir = mkdtempSync(join(tmpdir(), 'abi-'));
+    const file = join(dir, 'Escrow.json');
+    writeFileSync(file, JSON.stringify(escrowAbi));
+    const api = Object.assign(Object.create(EthereumApi.prototype), { contractInterfaces: {} }) as InstanceType<typeof EthereumApi>;
+    const ds = { options: { abi: 'Escrow' }, assets: new Map([['Escrow', { file }]]) } as never;
+    const event = escrowAbi.find((i) => i.type === 'event' && i.name === 'FeeChanged')!;
+    const log = (fee: bigint) => ({
+      topics: encodeEventTopics({ abi: [event], eventName: 'FeeChanged' } as never) as Hex[],
+      data: encodeAbiParameters((event as { inputs: { type: string; name: string }[] }).inputs.filter((i) => !(i as { indexed?: boolean }).indexed) as never, [fee - 1n, fee] as never),
+    });
+    const first = (await api.parseLog(log(250n) as never, ds)) as { args?: unknown[] };
+    expect(BigInt(String(first.args![1]))).toBe(250n);
+    // The file is read for the first log only: with it gone, later logs still decode.
+    rmSync(dir, { recursive: true, force: true });
+    for (const fee of [300n, 400n]) {
+      const later = (await api.parseLog(log(fee) as never, ds)) as { args?: unknown[] };
+      expect(later.args).toBeDefined();
+      expect(BigInt(String((later.args as unknown[])[1]))).toBe(fee);
+    }
   });
 });
