@@ -93,9 +93,23 @@ export async function measureFreshness(blockTime: number, samples: number, serve
       ]);
       let minedAt = 0;
       let seenAt = 0;
+      // BENCH_TRACE=1: when the node knew the block (its /meta bestHeight) and flushed it.
+      let knownAt = 0;
+      let flushedAt = 0;
+      let block = 0;
       const deadline = Date.now() + blockTime * 1000 + 30_000;
       while ((!minedAt || !seenAt) && Date.now() < deadline) {
-        if (!minedAt && (await chain.rpc<unknown>('eth_getTransactionReceipt', [hash]))) minedAt = Date.now();
+        if (!minedAt) {
+          const receipt = await chain.rpc<{ blockNumber: Hex } | null>('eth_getTransactionReceipt', [hash]);
+          if (receipt) {
+            minedAt = Date.now();
+            block = Number(receipt.blockNumber);
+          }
+        }
+        if (process.env.BENCH_TRACE === '1' && minedAt) {
+          if (!knownAt && ((await node.meta())?.bestHeight ?? 0) >= block) knownAt = Date.now();
+          if (!flushedAt && (await node.processedHeight()) >= block) flushedAt = Date.now();
+        }
         if (minedAt && !seenAt) {
           const r = await gql('query($id: ID!) { order(id: $id) { id status } }', { id });
           if (r.data?.order) seenAt = Date.now();
@@ -111,7 +125,8 @@ export async function measureFreshness(blockTime: number, samples: number, serve
         query.push(seenAt - minedAt);
         subscription.push(pushedAt - minedAt);
       }
-      say(`  ${blockTime} s blocks, ${i < 0 ? 'warm-up' : `sample ${i + 1}/${samples}`}: order(id) after ${seenAt - minedAt} ms, orderUpdated after ${pushedAt - minedAt} ms`);
+      const trace = knownAt ? ` (node knew the block after ${knownAt - minedAt} ms, flushed it after ${flushedAt ? flushedAt - minedAt : '?'} ms)` : '';
+      say(`  ${blockTime} s blocks, ${i < 0 ? 'warm-up' : `sample ${i + 1}/${samples}`}: order(id) after ${seenAt - minedAt} ms, orderUpdated after ${pushedAt - minedAt} ms${trace}`);
     }
     return { blockTime, samples, query, subscription };
   } finally {
