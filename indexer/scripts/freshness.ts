@@ -95,6 +95,7 @@ export async function measureFreshness(blockTime: number, samples: number, serve
       let seenAt = 0;
       // BENCH_TRACE=1: when the node knew the block (its /meta bestHeight) and flushed it.
       let knownAt = 0;
+      let processingAt = 0;
       let flushedAt = 0;
       let block = 0;
       const deadline = Date.now() + blockTime * 1000 + 30_000;
@@ -107,7 +108,9 @@ export async function measureFreshness(blockTime: number, samples: number, serve
           }
         }
         if (process.env.BENCH_TRACE === '1' && minedAt) {
-          if (!knownAt && ((await node.meta())?.bestHeight ?? 0) >= block) knownAt = Date.now();
+          const m = await node.meta();
+          if (!knownAt && (m?.bestHeight ?? 0) >= block) knownAt = Date.now();
+          if (!processingAt && (m?.currentProcessingHeight ?? 0) >= block) processingAt = Date.now();
           if (!flushedAt && (await node.processedHeight()) >= block) flushedAt = Date.now();
         }
         if (minedAt && !seenAt) {
@@ -125,7 +128,7 @@ export async function measureFreshness(blockTime: number, samples: number, serve
         query.push(seenAt - minedAt);
         subscription.push(pushedAt - minedAt);
       }
-      const trace = knownAt ? ` (node knew the block after ${knownAt - minedAt} ms, flushed it after ${flushedAt ? flushedAt - minedAt : '?'} ms)` : '';
+      const trace = knownAt ? ` (node knew the block after ${knownAt - minedAt} ms, was processing it after ${processingAt ? processingAt - minedAt : '?'} ms, flushed it after ${flushedAt ? flushedAt - minedAt : '?'} ms)` : '';
       say(`  ${blockTime} s blocks, ${i < 0 ? 'warm-up' : `sample ${i + 1}/${samples}`}: order(id) after ${seenAt - minedAt} ms, orderUpdated after ${pushedAt - minedAt} ms${trace}`);
     }
     return { blockTime, samples, query, subscription };
