@@ -228,6 +228,10 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
               ttl: config.API_CACHE_TTL_MS,
               // Private data is cached per signed-in user; anonymous requests share entries.
               session: (request: Request) => auth.get(request)?.session?.address ?? null,
+              // A "not found" (a top-level null, e.g. an order the index has not reached yet) is not
+              // cached: it names no entity, so the index watcher could not invalidate it when the
+              // order appears, and it would hide a new order for the whole TTL.
+              shouldCacheResult: ({ result }) => !result.errors?.length && !Object.values(result.data ?? {}).some((v) => v === null),
               includeExtensionMetadata: config.API_CACHE_METADATA,
             }),
           ]

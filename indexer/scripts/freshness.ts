@@ -43,7 +43,7 @@ export async function measureFreshness(blockTime: number, samples: number, serve
     await pool.end();
     const api = createApi(parseEnv(apiEnvShape, {
       NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: url, REDIS_URL: process.env.REDIS_URL ?? '', RPC_URL: chain.url,
-      ESCROW_ADDRESS: chain.deployment.address, ORACLE_ADDRESS: DEV_ROLES.oracle.address, INDEX_SCHEMA: schema, RATE_LIMIT_PER_IP: '100000000', RATE_LIMIT_PER_USER: '100000000',
+      ESCROW_ADDRESS: chain.deployment.address, ORACLE_ADDRESS: DEV_ROLES.oracle.address, ARBITER_ADDRESS: DEV_ROLES.arbiter.address, INDEX_SCHEMA: schema, RATE_LIMIT_PER_IP: '100000000', RATE_LIMIT_PER_USER: '100000000',
       REDIS_PREFIX: `descrow:fresh:${schema}:`,
     }), { root: ROOT });
     await api.start();
