@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Pool, PoolClient } from 'pg';
 import { z } from 'zod';
 import { receiptHash } from '@descrow/contracts';
 import type { OracleContext } from '../context';
@@ -61,16 +62,8 @@ export function payoutRoutes(internal: FastifyInstance, ctx: OracleContext): voi
     return { byStatus: by, attempts: rows.reduce((a, x) => a + x.n, 0), paid, finished, successRate: finished ? paid / finished : null };
   });
 
-  internal.post('/internal/payouts/:id/retry', async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
-    const pid = id.safeParse(req.params.id);
-    const body = retryInput.safeParse(req.body);
-    if (!pid.success || !body.success) return refuse(reply, 400, 'INVALID_INPUT', (pid.error ?? body.error)!.issues[0]!.message);
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const p = (await client.query<PayoutRow>(`SELECT ${COLS} FROM oracle.payouts WHERE id=$1 FOR UPDATE`, [pid.data])).rows[0];
-      if (!p) return refuse(reply, 404, 'NOT_FOUND', 'no such payout');
-      if (p.status !== 'needs_attention') return refuse(reply, 409, 'NOT_WAITING', `this payout is ${p.status}, not waiting for a person`);
+  internal.post('/internal/payouts/:id/retry', async (req: FastifyRequest<{ Params: { id: string } }>, reply) =>
+    onWaitingPayout(pool, req.params.id, req.body, retryInput, reply, async (client, p, body) => {
       const paid = await client.query(`SELECT 1 FROM oracle.payouts WHERE order_id=$1 AND role=$2 AND status IN ('succeeded','overpaid','settled')`, [p.orderId, p.role]);
       if (paid.rowCount) return refuse(reply, 409, 'ALREADY_PAID', 'another attempt for this order and beneficiary already paid');
       const why = unproven(p);
@@ -78,15 +71,15 @@ export function payoutRoutes(internal: FastifyInstance, ctx: OracleContext): voi
         // Not proven: back to Transaction Status, which decides as it does for every attempt.
         await client.query(
           `UPDATE oracle.payouts SET status='unknown', hint=$2, next_check_at=now(), updated_at=now() WHERE id=$1`,
-          [p.id, `retry asked by ${body.data.actor}: ${body.data.reason}; verifying first`],
+          [p.id, `retry asked by ${body.actor}: ${body.reason}; verifying first`],
         );
         await client.query('COMMIT');
-        log.warn({ payoutId: p.id, orderId: p.orderId, actor: body.data.actor }, 'payout retry asked without proof: verifying with Transaction Status');
+        log.warn({ payoutId: p.id, orderId: p.orderId, actor: body.actor }, 'payout retry asked without proof: verifying with Transaction Status');
         return reply.status(202).send({ outcome: 'verifying', reason: why });
       }
       const { rows: last } = await client.query<{ n: number }>(`SELECT max(attempt)::int AS n FROM oracle.payouts WHERE order_id=$1 AND role=$2`, [p.orderId, p.role]);
       const attempt = (last[0]?.n ?? p.attempt) + 1;
-      await client.query(`UPDATE oracle.payouts SET status='failed', reason=$2, updated_at=now() WHERE id=$1`, [p.id, `${p.reason ?? ''} — retried by ${body.data.actor}: ${body.data.reason}`.trim()]);
+      await client.query(`UPDATE oracle.payouts SET status='failed', reason=$2, updated_at=now() WHERE id=$1`, [p.id, `${p.reason ?? ''} — retried by ${body.actor}: ${body.reason}`.trim()]);
       const next = randomUUID();
       await client.query(
         `INSERT INTO oracle.payouts (id, order_id, beneficiary, role, phone, amount_kes, attempt, originator_conversation_id, status, next_check_at)
@@ -94,45 +87,56 @@ export function payoutRoutes(internal: FastifyInstance, ctx: OracleContext): voi
         [next, attempt, originatorConversationId(p.orderId, p.role, attempt), p.id],
       );
       await client.query('COMMIT');
-      log.info({ payoutId: p.id, next, orderId: p.orderId, attempt, actor: body.data.actor }, 'payout retried by a person');
+      log.info({ payoutId: p.id, next, orderId: p.orderId, attempt, actor: body.actor }, 'payout retried by a person');
       return { outcome: 'retried', payoutId: next, attempt };
-    } finally {
-      await client.query('ROLLBACK').catch(() => undefined); // a refusal leaves no transaction open (no-op after COMMIT)
-      client.release();
-    }
-  });
+    }));
 
-  internal.post('/internal/payouts/:id/settle', async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
-    const pid = id.safeParse(req.params.id);
-    const body = settleInput.safeParse(req.body);
-    if (!pid.success || !body.success) return refuse(reply, 400, 'INVALID_INPUT', (pid.error ?? body.error)!.issues[0]!.message);
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const p = (await client.query<PayoutRow>(`SELECT ${COLS} FROM oracle.payouts WHERE id=$1 FOR UPDATE`, [pid.data])).rows[0];
-      if (!p) return refuse(reply, 404, 'NOT_FOUND', 'no such payout');
-      if (p.status !== 'needs_attention') return refuse(reply, 409, 'NOT_WAITING', `this payout is ${p.status}, not waiting for a person`);
+  internal.post('/internal/payouts/:id/settle', async (req: FastifyRequest<{ Params: { id: string } }>, reply) =>
+    onWaitingPayout(pool, req.params.id, req.body, settleInput, reply, async (client, p, body) => {
       const why = unproven(p);
       if (why) return refuse(reply, 409, 'NOT_PROVEN', `${why}: settling outside M-Pesa now could pay twice`);
-      const key = `MANUAL:${body.data.reference.toUpperCase()}`;
-      await client.query(
-        `UPDATE oracle.payouts SET status='settled', settled_by=$2, settled_reference=$3, reason=$4, completed_at=now(), updated_at=now() WHERE id=$1`,
-        [p.id, body.data.actor, body.data.reference.toUpperCase(), `settled outside M-Pesa by ${body.data.actor}: ${body.data.reason}`],
-      );
+      const key = `MANUAL:${body.reference.toUpperCase()}`;
+      try {
+        await client.query(
+          `UPDATE oracle.payouts SET status='settled', settled_by=$2, settled_reference=$3, reason=$4, completed_at=now(), updated_at=now() WHERE id=$1`,
+          [p.id, body.actor, body.reference.toUpperCase(), `settled outside M-Pesa by ${body.actor}: ${body.reason}`],
+        );
+      } catch (e) {
+        if ((e as { code?: string }).code === '23505') return refuse(reply, 409, 'REFERENCE_USED', 'this reference already settled another payout');
+        throw e;
+      }
       // The chain still owes it: record the settlement so the order completes (same outbox as B2C receipts).
       await client.query(
         `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status) VALUES ($1,'record_payout',$2,$3,'pending') ON CONFLICT (idempotency_key) DO NOTHING`,
         [`payout:${key}`, p.orderId, JSON.stringify({ beneficiary: p.beneficiary, amountKes: p.amountKes, receiptHash: receiptHash(key) })],
       );
       await client.query('COMMIT');
-      log.info({ payoutId: p.id, orderId: p.orderId, reference: key, actor: body.data.actor }, 'payout settled outside M-Pesa');
+      log.info({ payoutId: p.id, orderId: p.orderId, reference: key, actor: body.actor }, 'payout settled outside M-Pesa');
       return { outcome: 'settled', receiptKey: key, receiptHash: receiptHash(key) };
-    } catch (e) {
-      if ((e as { code?: string }).code === '23505') return refuse(reply, 409, 'REFERENCE_USED', 'this reference already settled another payout');
-      throw e;
-    } finally {
-      await client.query('ROLLBACK').catch(() => undefined); // a refusal leaves no transaction open (no-op after COMMIT)
-      client.release();
-    }
-  });
+    }));
+}
+
+/**
+ * The common part of a person's action on a payout: checked input, the row locked in a
+ * transaction, and only a payout that is waiting for a person. `act` commits what it does;
+ * a refusal (or an error) leaves nothing behind.
+ */
+async function onWaitingPayout<B extends z.ZodTypeAny>(
+  pool: Pool, rawId: string, rawBody: unknown, schema: B, reply: FastifyReply,
+  act: (client: PoolClient, p: PayoutRow, body: z.infer<B>) => Promise<unknown>,
+): Promise<unknown> {
+  const pid = id.safeParse(rawId);
+  const body = schema.safeParse(rawBody);
+  if (!pid.success || !body.success) return refuse(reply, 400, 'INVALID_INPUT', (pid.error ?? body.error)!.issues[0]!.message);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const p = (await client.query<PayoutRow>(`SELECT ${COLS} FROM oracle.payouts WHERE id=$1 FOR UPDATE`, [pid.data])).rows[0];
+    if (!p) return refuse(reply, 404, 'NOT_FOUND', 'no such payout');
+    if (p.status !== 'needs_attention') return refuse(reply, 409, 'NOT_WAITING', `this payout is ${p.status}, not waiting for a person`);
+    return await act(client, p, body.data);
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined); // a refusal leaves no transaction open (no-op after COMMIT)
+    client.release();
+  }
 }
