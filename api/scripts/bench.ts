@@ -13,17 +13,16 @@
  * Each case runs against the API with its response cache off and on, and against
  * @subql/query. Prints req/s, p99 and the API / query-service ratio per case.
  */
-import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { privateKeyToAccount } from 'viem/accounts';
-import { Pool, freePort, migrate, parseEnv, withDatabase } from '@descrow/common';
+import { freePort } from '@descrow/common';
 import { PARTIES, driveOrders, startDevChain } from '../../indexer/scripts/chain';
 import { startIndexerNode } from '../../indexer/scripts/node';
 import { startQueryService } from '../../indexer/scripts/query';
 import { ANVIL_ACCOUNTS } from '@descrow/common';
-import { apiEnvShape } from '../src/config';
-import { createApi, MIGRATIONS_DIR, ROOT, type Api } from '../src/app';
+import type { Api } from '../src/app';
+import { scratchDatabase, startBenchApi } from './benchApi';
 
 interface Result { requests: { average: number }; latency: { p99: number; p50: number; average: number }; non2xx: number; errors: number }
 interface Req { method: string; path: string; headers: Record<string, string>; body: string }
@@ -47,11 +46,9 @@ async function signIn(api: Api, privateKey: `0x${string}`): Promise<string> {
 }
 
 async function main() {
-  const dbName = `descrow_bench_api_${randomBytes(3).toString('hex')}`;
   const schema = `bench_api_${randomBytes(3).toString('hex')}`;
-  const admin = new Pool({ connectionString: withDatabase(SERVER, 'postgres'), max: 1 });
-  await admin.query(`CREATE DATABASE "${dbName}"`);
-  const url = withDatabase(SERVER, dbName);
+  const db = await scratchDatabase(SERVER, 'descrow_bench_api');
+  const url = db.url;
   const chain = await startDevChain();
   const stops: (() => Promise<unknown>)[] = [];
   try {
@@ -65,27 +62,15 @@ async function main() {
 
     const query = await startQueryService({ databaseUrl: url, schema, port: await freePort() });
     stops.push(() => query.stop());
-    const pool = new Pool({ connectionString: url, max: 1 });
-    await migrate(pool, 'app', MIGRATIONS_DIR);
-    await pool.end();
 
-    /** One API process per cache setting, as deployed (Node HTTP server, production mode). */
+    /** One API process per cache setting. */
     const startApi = async (cacheMs: number) => {
-      const api = createApi(parseEnv(apiEnvShape, {
-        NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: url, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', RPC_URL: chain.url,
-        ESCROW_ADDRESS: chain.deployment.address, ORACLE_ADDRESS: chain.deployment.roles.oracle, ARBITER_ADDRESS: chain.deployment.roles.arbiter,
-        INDEX_SCHEMA: schema, RATE_LIMIT_PER_IP: '100000000', RATE_LIMIT_PER_USER: '100000000', API_CACHE_TTL_MS: String(cacheMs),
-        REDIS_PREFIX: `descrow:bench:${schema}:${cacheMs}:`,
-      }), { root: ROOT });
-      await api.start();
-      const server = createServer(api.yoga);
-      const port = await freePort();
-      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-      stops.push(async () => {
-        server.close();
-        await api.stop();
+      const served = await startBenchApi({
+        databaseUrl: url, schema, rpcUrl: chain.url, escrow: chain.deployment.address, oracle: chain.deployment.roles.oracle, arbiter: chain.deployment.roles.arbiter,
+        env: { API_CACHE_TTL_MS: String(cacheMs), REDIS_PREFIX: `descrow:bench:${schema}:${cacheMs}:` },
       });
-      return { api, url: `http://127.0.0.1:${port}/graphql` };
+      stops.push(served.stop);
+      return served;
     };
     const uncached = await startApi(0);
     const cached = await startApi(1_000);
@@ -144,8 +129,7 @@ async function main() {
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     await chain.stop();
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await db.drop();
   }
 }
 

@@ -8,12 +8,10 @@
  * subscription (GraphQL over SSE, opened before the transaction) delivers it. One warm-up
  * sample is taken first and not counted.
  */
-import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Hex } from 'viem';
-import { DEV_ROLES, Pool, freePort, migrate, parseEnv, withDatabase } from '@descrow/common';
-import { apiEnvShape } from '../../api/src/config';
-import { createApi, MIGRATIONS_DIR, ROOT } from '../../api/src/app';
+import { DEV_ROLES } from '@descrow/common';
+import { scratchDatabase, startBenchApi } from '../../api/scripts/benchApi';
 import { PARTIES, orderId, saltFor, startDevChain } from './chain';
 import { startIndexerNode } from './node';
 
@@ -26,11 +24,9 @@ export const percentile = (xs: number[], p: number) => {
 };
 
 export async function measureFreshness(blockTime: number, samples: number, server: string, say: (l: string) => void): Promise<FreshnessResult> {
-  const dbName = `descrow_fresh_${randomBytes(3).toString('hex')}`;
   const schema = `fresh_${randomBytes(3).toString('hex')}`;
-  const admin = new Pool({ connectionString: withDatabase(server, 'postgres'), max: 1 });
-  await admin.query(`CREATE DATABASE "${dbName}"`);
-  const url = withDatabase(server, dbName);
+  const db = await scratchDatabase(server, 'descrow_fresh');
+  const url = db.url;
   const chain = await startDevChain();
   const stops: (() => Promise<unknown>)[] = [];
   try {
@@ -38,24 +34,12 @@ export async function measureFreshness(blockTime: number, samples: number, serve
     const node = await startIndexerNode({ databaseUrl: url, schema, target: chain.target, logsDictionary: true, blockConfirmations: 10 });
     stops.push(() => node.stop());
     await node.waitForHeight(await chain.head(), 120_000);
-    const pool = new Pool({ connectionString: url, max: 1 });
-    await migrate(pool, 'app', MIGRATIONS_DIR);
-    await pool.end();
-    const api = createApi(parseEnv(apiEnvShape, {
-      NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: url, REDIS_URL: process.env.REDIS_URL ?? '', RPC_URL: chain.url,
-      ESCROW_ADDRESS: chain.deployment.address, ORACLE_ADDRESS: DEV_ROLES.oracle.address, ARBITER_ADDRESS: DEV_ROLES.arbiter.address, INDEX_SCHEMA: schema, RATE_LIMIT_PER_IP: '100000000', RATE_LIMIT_PER_USER: '100000000',
-      REDIS_PREFIX: `descrow:fresh:${schema}:`,
-    }), { root: ROOT });
-    await api.start();
-    const httpServer = createServer(api.yoga);
-    const port = await freePort();
-    await new Promise<void>((r) => httpServer.listen(port, '127.0.0.1', r));
-    stops.push(async () => {
-      httpServer.closeAllConnections();
-      httpServer.close();
-      await api.stop();
+    const served = await startBenchApi({
+      databaseUrl: url, schema, rpcUrl: chain.url, escrow: chain.deployment.address, oracle: DEV_ROLES.oracle.address, arbiter: DEV_ROLES.arbiter.address,
+      env: { REDIS_URL: process.env.REDIS_URL ?? '', REDIS_PREFIX: `descrow:fresh:${schema}:` },
     });
-    const apiUrl = `http://127.0.0.1:${port}/graphql`;
+    stops.push(served.stop);
+    const apiUrl = served.url;
     const gql = async (query: string, variables: Record<string, unknown>) => {
       const res = await fetch(apiUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
       return (await res.json()) as { data?: { order: { id: string; status: string } | null }; errors?: unknown };
@@ -135,7 +119,6 @@ export async function measureFreshness(blockTime: number, samples: number, serve
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     await chain.stop();
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await db.drop();
   }
 }
