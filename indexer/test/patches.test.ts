@@ -5,6 +5,8 @@
  * one must keep failing), a cached record must stay a copy, never an alias, and the sandbox
  * must still call the right handler, fail the same way and time out the same way, and the
  * node must keep decoding logs with a data source's ABI without reading its file each time.
+ * (That a rewind gives the mappings a new sandbox is proven end to end by reorg.test.ts,
+ * which fails without it: the rollups keep the orphaned orders.)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -108,6 +110,26 @@ describe('patched node-core sandbox (handler looked up once) and timeout (Error 
     await expect(timeout(Promise.resolve(42), 1, 'slow')).resolves.toBe(42);
     await expect(timeout(Promise.reject(new Error('own error')), 1, 'slow')).rejects.toThrow('own error');
     await expect(timeout(new Promise(() => {}), 0.05, 'slow thing')).rejects.toThrow(new Error('slow thing'));
+  });
+});
+
+describe('patched node-core SandboxService (a new sandbox after a rewind)', () => {
+  const { SandboxService } = require('@subql/node-core/dist/indexer/sandbox.service') as typeof import('@subql/node-core/dist/indexer/sandbox.service');
+  const { EVENT_LISTENER_METADATA } = require('@nestjs/event-emitter/dist/constants') as { EVENT_LISTENER_METADATA: string };
+  const { IndexerEvent } = require('@subql/node-core/dist/events') as typeof import('@subql/node-core/dist/events');
+  type WithCache = { processorCache: Record<string, unknown>; onRewind(): void };
+
+  it('listens for the rewind the node announces after every successful one', () => {
+    const proto = SandboxService.prototype as unknown as WithCache;
+    const listeners = Reflect.getMetadata(EVENT_LISTENER_METADATA, proto.onRewind) as { event: string }[];
+    expect(listeners.map((l) => l.event)).toEqual([IndexerEvent.RewindSuccess]);
+  });
+
+  it('forgets every sandbox it made, so the next block loads the mappings afresh', () => {
+    const service = Object.create(SandboxService.prototype) as WithCache;
+    service.processorCache = { 'dist/index.js': {} };
+    service.onRewind();
+    expect(service.processorCache).toEqual({});
   });
 });
 

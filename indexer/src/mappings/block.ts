@@ -25,20 +25,15 @@ function escrowAddress(): string {
 }
 
 /**
- * The block whose logs were handled last and the last log index seen in it: its further
- * logs need nothing. A log index that does not move forward means the node handles the
- * block again (after a rewind), so it is handled again.
+ * The block whose logs were handled last: its further logs need nothing. The node handles a
+ * block again only after a rewind, and then in a new sandbox (./write), where this is unset.
  */
-let handled: { hash: string; logIndex: number } | undefined;
+let handled: string | undefined;
 
 export function handleLog(log: EthereumLog): Promise<void> {
   const hash = log.blockHash;
-  const logIndex = log.logIndex;
-  if (handled && handled.hash === hash && logIndex > handled.logIndex) {
-    handled.logIndex = logIndex;
-    return settled();
-  }
-  handled = { hash, logIndex };
+  if (handled === hash) return settled();
+  handled = hash;
   return handleBlock(log.block);
 }
 

@@ -52,8 +52,6 @@ export class RowWriter {
   /** Next pool member to hand out in this block, per entity. */
   private readonly cursors = new Map<string, number>();
   private block = -1;
-  /** Whether a newer writer replaced this one (a rewind): late read-backs are dropped. */
-  private retired = false;
 
   /**
    * @param pooled entities whose rows are only ever inserted
@@ -63,10 +61,6 @@ export class RowWriter {
     private readonly pooled: ReadonlySet<string>,
     private readonly asIs: ReadonlySet<string> = new Set(),
   ) {}
-
-  retire(): void {
-    this.retired = true;
-  }
 
   /** Start a block: every mirror may be changed once more. */
   startBlock(height: number): void {
@@ -158,7 +152,7 @@ export class RowWriter {
   private readonly dropRejected = (): void => undefined;
 
   private settle(entity: string, node: unknown): void {
-    if (this.retired || !node) return;
+    if (!node) return;
     const obj = node as NodeObject;
     const id = obj.id as string;
     const waiting = this.pending.get(entity);

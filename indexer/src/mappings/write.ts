@@ -19,10 +19,12 @@
  * - Dates are written as ISO strings (Postgres parses them into the timestamp columns;
  *   a Date object would be a proxy the node walks), undefined keys are left out.
  *
- * The store is rolled back on a rewind (reorg) and the node then handles a height again,
- * so memory is trusted only while blocks follow each other; after any gap it is checked
- * against the store (the last block we wrote must still be there) and dropped if not.
- * This assumes one sandbox handling blocks in order, i.e. the node runs without --workers.
+ * Memory lives as long as this module, i.e. the node's sandbox for the project. The node
+ * handles blocks in order and handles a height again only after a rewind (a reorg, or an
+ * admin rewind), and after every rewind it starts a new sandbox (patches/README.md,
+ * "A new sandbox after a rewind"), so memory never outlives the store it describes. A new
+ * sandbox reads the Contract row once to learn whether the index is empty. This assumes
+ * the node runs without --workers (one sandbox, blocks in order).
  */
 import {
   applyOrderEvent,
@@ -118,8 +120,6 @@ class Memory {
   totals = new Map<string, TotalRow>();
   days = new Map<string, DayRow>();
   disputes = new Map<string, DisputeRow>();
-  /** The last block written, to tell whether the store went back since. */
-  lastWritten: { number: number; hash: string } | undefined;
   /**
    * Hands rows to the store (./rows): entities only ever inserted share pooled mirrors; a
    * dispute (written when raised and when resolved) and the contract (once) go as they are.
@@ -127,10 +127,9 @@ class Memory {
   rows = new RowWriter(new Set<keyof Rows>(['Block', 'Transaction', 'OrderEvent', 'Payout']), new Set<keyof Rows>(['Dispute', 'Contract']));
 }
 
-let mem = new Memory();
-/** The last block handled (with or without our logs) and whether memory was checked since the last gap. */
-let lastSeen: { number: number; hash: string } | undefined;
-let checked = false;
+const mem = new Memory();
+/** Whether this sandbox has read what the store holds (the Contract row) yet. */
+let started = false;
 
 /** A store record without the store's own fields. */
 function plain<T>(raw: unknown): T | undefined {
@@ -175,18 +174,15 @@ function adopt(p: Promise<void>): void {
  * has to read the store first returns a promise of its own.
  */
 export function indexBlock(block: BlockInput, logs: LogInput[], address: string): Promise<void> {
-  const follows = lastSeen !== undefined && block.number === lastSeen.number + 1 && block.parentHash === lastSeen.hash;
-  if (!follows) checked = false;
-  lastSeen = { number: block.number, hash: block.hash };
   if (!logs.length) return done();
   const events = logs.map((l) => ({ log: l, decoded: decodeLog(l.topics, l.data) }));
-  if (checked && !missing(block, events).length) {
+  if (started && !missing(block, events).length) {
     apply(block, events, address);
     return done();
   }
   return (async () => {
-    if (!checked) await checkMemory(block, address);
-    checked = true;
+    if (!started) await start(address);
+    started = true;
     // Orders first: the accounts, totals and days to load depend on them.
     for (let round = 0; round < 2; round++) {
       const keys = missing(block, events);
@@ -197,13 +193,8 @@ export function indexBlock(block: BlockInput, logs: LogInput[], address: string)
   })();
 }
 
-/** After a gap: keep memory only if the store still holds the last block we wrote, and we moved forward. */
-async function checkMemory(block: BlockInput, address: string): Promise<void> {
-  const prev = mem.lastWritten;
-  if (prev && block.number > prev.number && (await store.get('Block', prev.hash)) !== undefined) return;
-  if (prev) logger.warn(`index went back before block ${prev.number} (rewind): dropping in-memory state`);
-  mem.rows.retire();
-  mem = new Memory();
+/** A new sandbox (start, restart, after a rewind): learn from the store whether the index is empty. */
+async function start(address: string): Promise<void> {
   const contract = await load<ContractRow>('Contract', address);
   mem.contract = contract;
   // Nothing indexed yet: from here on, every entity is seen being created.
@@ -304,7 +295,6 @@ function apply(block: BlockInput, events: Pending[], address: string): void {
   for (const id of b.totals) write('ModeTotal', mem.totals.get(id)!);
   for (const id of b.days) write('DailyModeStat', mem.days.get(id)!);
   if (contractChanged) write('Contract', mem.contract);
-  mem.lastWritten = { number: block.number, hash: block.hash };
   // Keep the order cache bounded (Map order = least recently touched first).
   if (mem.orders.size > ORDER_CACHE_LIMIT) {
     for (const id of mem.orders.keys()) {
