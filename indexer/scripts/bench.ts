@@ -6,7 +6,9 @@
  *
  * Reported rate = events / (time from the node starting on the first block, read from its
  * own /meta, to the head being flushed to Postgres), so the node's fixed start-up (schema
- * creation, ~3 s) is shown separately.
+ * creation, ~3 s) is shown separately. The node's CPU time over the same span (per 1,000
+ * events or blocks) is printed too: it moves far less than the rate when other work shares
+ * the machine, so it is the figure to compare two versions of the code on a busy day.
  *
  * Sparse mode (BENCH_MODES=sparse): a chain of BENCH_SPARSE_BLOCKS blocks (default 20,000)
  * with one createOrder every BENCH_SPARSE_EVERY blocks (default 100), the shape of a real
@@ -91,8 +93,20 @@ function workload(label: string, events: number): { calls: Call[]; ids: Hex[] } 
 
 /** A mode: "1", "100" (events per block) or "sparse". */
 type Mode = string;
-type Result = { mode: Mode; label: string; baseline: boolean; events: number; blocks: number; rates: number[]; rate: number; startup: number; wall: number };
-type Run = { events: number; rate: number; startup: number; wall: number };
+type Result = { mode: Mode; label: string; baseline: boolean; events: number; blocks: number; rates: number[]; rate: number; startup: number; wall: number; cpu?: number };
+/** cpu: the node process's CPU time (user + system) over the measured span, in ms — steadier than the rate on a busy machine. */
+type Run = { events: number; rate: number; startup: number; wall: number; cpu?: number };
+
+/** CPU time (user + system) a process has used so far, in ms (Linux /proc; undefined elsewhere). */
+function cpuMs(pid: number | undefined): number | undefined {
+  try {
+    // Fields after the command name's closing parenthesis: utime is the 12th, stime the 13th (clock ticks, 100/s).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
 /** What a mode's rate counts. */
 const unitOf = (mode: Mode) => (mode === 'sparse' ? 'blocks' : 'events');
 
@@ -137,14 +151,16 @@ async function runMode(mode: Mode): Promise<Result[]> {
     for (let i = 1; i <= RUNS; i++) {
       for (const [k, setting] of SETTINGS.entries()) {
         const r = await indexOnce(chain, label, ids, head, setting, mode === 'sparse' ? blocks : undefined);
-        say(`  run ${i}/${RUNS} [${setting.label}]: ${Math.round(r.rate)} ${unitOf(mode)}/s (start-up ${(r.startup / 1000).toFixed(1)} s)`);
+        say(`  run ${i}/${RUNS} [${setting.label}]: ${Math.round(r.rate)} ${unitOf(mode)}/s (start-up ${(r.startup / 1000).toFixed(1)} s${r.cpu === undefined ? '' : `, node CPU ${Math.round(r.cpu)} ms`})`);
         runs[k]!.push(r);
       }
     }
     for (const [k, setting] of SETTINGS.entries()) {
       const rates = runs[k]!.map((r) => r.rate);
       const mid = medianRun(runs[k]!);
-      results.push({ mode, label: setting.label, baseline: setting.baseline, blocks, rates, ...mid });
+      // CPU: the median over the runs on its own (the run with the median rate may be a noisy one).
+      const cpuTimes = runs[k]!.map((r) => r.cpu).filter((c): c is number => c !== undefined).sort((x, y) => x - y);
+      results.push({ mode, label: setting.label, baseline: setting.baseline, blocks, rates, ...mid, cpu: cpuTimes[Math.floor(cpuTimes.length / 2)] });
     }
     return results;
   } finally {
@@ -188,6 +204,7 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
     // (its in-memory /meta; Postgres only sees a block once the store cache is flushed).
     // End: the head is flushed to Postgres. Start-up before that is reported apart.
     let first = 0;
+    let cpuAtFirst: number | undefined;
     let watching = true;
     // Sparse mode starts the clock earlier, when the node first knows the chain's head (its
     // /meta has a bestHeight): right before it asks a dictionary for the first blocks, which
@@ -195,7 +212,10 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
     const clockStarts = async () => (blocks === undefined ? (await node.processingHeight()) > chain.deployment.deployBlock : typeof (await node.meta())?.bestHeight === 'number');
     const watchStart = (async () => {
       while (!first && watching) {
-        if (await clockStarts()) first = Date.now();
+        if (await clockStarts()) {
+          first = Date.now();
+          cpuAtFirst = cpuMs(node.process.pid);
+        }
         else await new Promise((r) => setTimeout(r, 20));
       }
       // BENCH_TRACE=1: where the node is every 250 ms, to see where a run's time goes.
@@ -213,6 +233,7 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
         }
       });
       const done = Date.now();
+      const cpuAtDone = cpuMs(node.process.pid);
       watching = false;
       await watchStart;
       const r = await compareWithChain({ chain, pool: node.pool, schema }, ids);
@@ -222,7 +243,8 @@ async function indexOnce(chain: DevChain, label: string, ids: Hex[], head: numbe
       }
       const rate = (blocks ?? events) / ((done - first) / 1000);
       say(`  correct: ${r.orders} orders equal getOrder/payoutSplit, ${r.events} OrderEvents = ${r.logs} logs`);
-      return { events, rate, startup: first - started, wall: done - started };
+      const cpu = cpuAtFirst === undefined || cpuAtDone === undefined ? undefined : cpuAtDone - cpuAtFirst;
+      return { events, rate, startup: first - started, wall: done - started, cpu };
     } finally {
       watching = false;
       await node.stop();
@@ -254,11 +276,11 @@ async function main() {
     if (!results.length) return;
   }
   const many = SETTINGS.length > 1;
-  say(`| mode | events | blocks |${many ? ' setting |' : ''} rate (median) | runs | node start-up | wall (incl. start-up) |`);
-  say(`| --- | ---: | ---: |${many ? ' --- |' : ''} ---: | ---: | ---: | ---: |`);
+  say(`| mode | events | blocks |${many ? ' setting |' : ''} rate (median) | runs | node CPU / 1,000 ${results[0] ? unitOf(results[0].mode) : 'events'} | node start-up | wall (incl. start-up) |`);
+  say(`| --- | ---: | ---: |${many ? ' --- |' : ''} ---: | ---: | ---: | ---: | ---: |`);
   for (const r of results) {
     const mode = r.mode === 'sparse' ? 'sparse' : `${r.mode}/block`;
-    say(`| ${mode} | ${r.events} | ${r.blocks} |${many ? ` ${r.label} |` : ''} **${Math.round(r.rate)}** ${unitOf(r.mode)}/s | ${r.rates.map(Math.round).join(', ')} | ${(r.startup / 1000).toFixed(1)} s | ${(r.wall / 1000).toFixed(1)} s |`);
+    say(`| ${mode} | ${r.events} | ${r.blocks} |${many ? ` ${r.label} |` : ''} **${Math.round(r.rate)}** ${unitOf(r.mode)}/s | ${r.rates.map(Math.round).join(', ')} | ${r.cpu === undefined ? '–' : `${Math.round((r.cpu * 1000) / (r.mode === 'sparse' ? r.blocks : r.events))} ms`} | ${(r.startup / 1000).toFixed(1)} s | ${(r.wall / 1000).toFixed(1)} s |`);
   }
   if (BASELINE) {
     for (const mode of new Set(results.map((r) => r.mode))) {
