@@ -9,7 +9,7 @@
  * once, with nothing sent to the chain or to M-Pesa twice; reconciliation finds nothing.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,7 @@ const h = new OracleHarness();
 const nodes: IndexerNode[] = [];
 const oracles: OracleUnderTest[] = [];
 let restored: { url: string; drop: () => Promise<void> } | undefined;
+const backupRoot = mkdtempSync(join(tmpdir(), 'descrow-backup-'));
 
 const target = () => ({ chainId: '31337', rpcUrl: h.anvil.url, contractAddress: h.deployment.address, startBlock: h.deployment.deployBlock });
 const startNode = async (databaseUrl: string) => {
@@ -89,6 +90,7 @@ afterAll(async () => {
   for (const n of nodes) await n.stop().catch(() => undefined);
   await restored?.drop().catch(() => undefined);
   await h.stop();
+  rmSync(backupRoot, { recursive: true, force: true });
 });
 
 test('a backup taken mid-traffic, restored into a fresh database: the index and the ledger come back to the chain and the paybill, exactly once, reconciliation at zero', async () => {
@@ -110,7 +112,7 @@ test('a backup taken mid-traffic, restored into a fresh database: the index and 
   // The backup, with native orders being mined while pg_dump runs.
   let busy = true;
   const traffic = (async () => { while (busy) await nativeOrder(); })();
-  const backupDir = join(mkdtempSync(join(tmpdir(), 'descrow-backup-')), 'b1');
+  const backupDir = join(backupRoot, 'b1');
   const backupEnv = { ...process.env, DATABASE_URL: h.db.url, RPC_URL: h.anvil.url, DEPLOYMENT_FILE: h.deploymentFile, INDEXER_DB_SCHEMA: INDEX_SCHEMA };
   const backup = await runScript(tsx, [join(ROOT, 'scripts/backup/backup.ts'), '--out', backupDir], { cwd: ROOT, env: backupEnv }).finally(() => (busy = false));
   await traffic;
