@@ -20,7 +20,7 @@ export function originatorConversationId(orderId: string, role: 'seller' | 'buye
 
 export async function queueDuePayouts(ctx: OracleContext, limit = 100): Promise<number> {
   const { pool, chain, config, log } = ctx;
-  const { rows } = await pool.query<{ order_id: Hex; buyer: Hex; seller: Hex; seller_phone: string; paid_phone: string | null; phone: string }>(
+  const { rows } = await pool.query<{ order_id: Hex; buyer: Hex; seller: Hex; seller_phone: string | null; paid_phone: string | null; phone: string | null }>(
     `SELECT r.order_id, r.buyer, r.seller, r.seller_phone, r.paid_phone, r.phone
        FROM oracle.payment_requests r
       WHERE r.status='paid' AND r.settled_at IS NULL
@@ -39,7 +39,7 @@ export async function queueDuePayouts(ctx: OracleContext, limit = 100): Promise<
       continue; // the confirmed block may predate the contract on a fresh chain
     }
     if (order.status === 0 || order.status === 1) continue; // not funded yet at the confirmed depth
-    const due: { role: 'seller' | 'buyer'; beneficiary: Hex; phone: string }[] = [];
+    const due: { role: 'seller' | 'buyer'; beneficiary: Hex; phone: string | null }[] = [];
     if (order.sellerPayoutDue) due.push({ role: 'seller', beneficiary: r.seller, phone: r.seller_phone });
     if (order.buyerRefundDue) due.push({ role: 'buyer', beneficiary: r.buyer, phone: r.paid_phone ?? r.phone });
     if (!due.length) {
@@ -61,12 +61,16 @@ export async function queueDuePayouts(ctx: OracleContext, limit = 100): Promise<
       const attempt = attempts + 1;
       const tooSmall = amount < MIN_B2C_KES;
       const exhausted = attempt > MAX_ATTEMPTS;
-      const status = tooSmall || exhausted ? 'needs_attention' : 'queued';
-      const reason = tooSmall ? `amount ${amount} KES is below the B2C minimum of ${MIN_B2C_KES}` : exhausted ? `${MAX_ATTEMPTS} attempts failed` : null;
+      // A request rebuilt from the chain after a restore may not know the seller's number.
+      const noPhone = d.phone === null;
+      const status = tooSmall || exhausted || noPhone ? 'needs_attention' : 'queued';
+      const reason = tooSmall ? `amount ${amount} KES is below the B2C minimum of ${MIN_B2C_KES}`
+        : exhausted ? `${MAX_ATTEMPTS} attempts failed`
+        : noPhone ? `the ${d.role}'s M-Pesa number is unknown (the payment request was rebuilt from the chain after a restore): pay and settle it by hand` : null;
       const ins = await pool.query(
         `INSERT INTO oracle.payouts (id, order_id, beneficiary, role, phone, amount_kes, attempt, originator_conversation_id, status, reason, trigger_block, next_check_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11, now()) ON CONFLICT DO NOTHING`,
-        [randomUUID(), r.order_id, d.beneficiary, d.role, d.phone, amount, attempt, originatorConversationId(r.order_id, d.role, attempt), status, reason, Number(block)],
+        [randomUUID(), r.order_id, d.beneficiary, d.role, d.phone ?? '', amount, attempt, originatorConversationId(r.order_id, d.role, attempt), status, reason, Number(block)],
       );
       if (ins.rowCount) {
         queued++;

@@ -6,9 +6,10 @@
  * instead of vanishing.
  */
 import type { OracleContext } from '../context';
-import { markFailed, markPaid, type PaymentRequestRow } from '../ledger/payments';
+import { chainReceiptKey, markFailed, markPaid, type PaymentRequestRow } from '../ledger/payments';
 import { openRefundCase } from '../ledger/refunds';
 import { queryVerdict, verifyPaidCallback } from './stkCallback';
+import { receiptHash } from '@descrow/contracts';
 
 export async function pollPendingRequests(ctx: OracleContext, limit = 50): Promise<number> {
   const { pool, config, log } = ctx;
@@ -52,6 +53,18 @@ export async function pollPendingRequests(ctx: OracleContext, limit = 50): Promi
     }
     const verdict = await queryVerdict(ctx, req.checkout_request_id);
     if (verdict === 'paid') {
+      if (await fundedUnderAnotherKey(ctx, req)) {
+        // The chain already holds this order's payment under its M-Pesa receipt: the ledger
+        // was restored from a backup taken before the callback came. Keying it by
+        // CheckoutRequestID would make the record fail; the transaction pull brings the
+        // receipt (flows/transactionPull.ts) and marks it paid under the chain's key.
+        await pool.query(
+          `UPDATE oracle.payment_requests SET query_attempts=query_attempts+1, next_query_at=now() + ($2 || ' seconds')::interval WHERE id=$1`,
+          [req.id, String(config.ORACLE_STK_QUERY_MAX_BACKOFF_SECONDS)],
+        );
+        log.warn({ orderId: req.order_id, checkoutRequestId: req.checkout_request_id }, 'paid, and already recorded on chain under a receipt the ledger lacks; waiting for the transaction pull');
+        continue;
+      }
       // The basic query carries no receipt: key the on-chain record by CheckoutRequestID.
       if (await markPaid(pool, req, { receipt: null, amount: req.amount_kes, phone: null, checkoutRequestId: req.checkout_request_id }, 'confirmed by STK Query without a callback')) {
         log.info({ orderId: req.order_id, checkoutRequestId: req.checkout_request_id }, 'payment confirmed by STK Query without a callback');
@@ -76,4 +89,11 @@ export async function pollPendingRequests(ctx: OracleContext, limit = 50): Promi
     }
   }
   return settled;
+}
+
+/** The order is funded on chain under a receipt other than this request's CheckoutRequestID key. */
+async function fundedUnderAnotherKey(ctx: OracleContext, req: PaymentRequestRow): Promise<boolean> {
+  const o = await ctx.chain.getOrder(req.order_id);
+  if (o.status === 0 || /^0x0*$/.test(o.paymentReceipt)) return false;
+  return o.paymentReceipt.toLowerCase() !== receiptHash(chainReceiptKey(null, req.checkout_request_id!)).toLowerCase();
 }

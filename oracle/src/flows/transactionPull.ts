@@ -9,9 +9,14 @@
  * - another request already holds the order → a refund-needed case (paid twice);
  * - the request was paid under another receipt (from a callback) → the paybill's receipt
  *   is kept beside it and reconciliation reports the dispute;
+ * - no request of ours holds the reference, but the chain holds the receipt for an order →
+ *   the request is rebuilt from the chain (the ledger was restored from a backup older
+ *   than the request; docs/operations.md, Backups);
  * - nothing of ours matches → an `unmatched_payment` case for a person.
  * The pull is the paybill's ledger, not an unsigned callback: it needs no further query.
  */
+import { randomUUID } from 'node:crypto';
+import { receiptHash } from '@descrow/contracts';
 import type { OracleContext } from '../context';
 import { DarajaError } from '../daraja/errors';
 import type { PulledTransaction } from '../daraja/schemas';
@@ -61,7 +66,11 @@ async function matchPulled(ctx: OracleContext, t: PulledTransaction): Promise<st
     ).rows;
     const req = candidates.length === 1 ? candidates[0]! : undefined;
     matched = req?.id ?? null;
-    if (!req) {
+    const rebuilt = !req && !candidates.length ? await rebuildFromChain(ctx, t, receipt, amount) : null;
+    if (rebuilt) {
+      matched = rebuilt;
+      outcome = 'rebuilt_from_chain';
+    } else if (!req) {
       outcome = 'case_unmatched';
       await openRefundCase(pool, {
         kind: 'unmatched_payment', dedupeKey: receipt, receipt, phone: t.msisdn ?? null, amountKes: amount,
@@ -107,4 +116,53 @@ async function matchPulled(ctx: OracleContext, t: PulledTransaction): Promise<st
     [receipt, t.billreference, amount, t.msisdn ?? null, Number.isNaN(Date.parse(t.trxDate)) ? null : new Date(t.trxDate), matched, outcome],
   );
   return outcome;
+}
+
+/**
+ * A paybill payment naming no request of ours whose receipt the chain has recorded for an
+ * order: the request was made after the backup this ledger was restored from. The chain's
+ * order gives buyer, seller and amount; the pull (or the buyer's last request) the payer's
+ * phone; the seller's last request the seller's phone. A phone not known stays NULL and a
+ * payout to that party waits for a person. The record is queued like any other so the outbox confirms it against the chain
+ * (it finds it done and sends nothing). Returns the new request id, or null.
+ */
+async function rebuildFromChain(ctx: OracleContext, t: PulledTransaction, receipt: string, amount: number): Promise<string | null> {
+  const { pool, chain, log } = ctx;
+  const orderId = (await chain.receiptOrder(receiptHash(receipt))).toLowerCase() as `0x${string}`;
+  if (/^0x0*$/.test(orderId)) return null;
+  const order = await chain.getOrder(orderId);
+  if (order.paymentReceipt.toLowerCase() !== receiptHash(receipt).toLowerCase() || order.amount !== BigInt(amount)) return null;
+  const held = await pool.query(`SELECT 1 FROM oracle.payment_requests WHERE order_id=$1 AND status IN ('creating','pending','paid')`, [orderId]);
+  if (held.rowCount) return null; // a request of ours holds the order: not a lost one
+  const lastKnown = async (sql: string, party: string) => (await pool.query<{ p: string }>(sql, [party])).rows[0]?.p ?? null;
+  const sellerPhone = await lastKnown(`SELECT seller_phone AS p FROM oracle.payment_requests WHERE lower(seller)=lower($1) AND seller_phone IS NOT NULL ORDER BY created_at DESC LIMIT 1`, order.seller);
+  const phone = t.msisdn && /^254(7|1)[0-9]{8}$/.test(t.msisdn) ? t.msisdn
+    : await lastKnown(`SELECT COALESCE(paid_phone, phone) AS p FROM oracle.payment_requests WHERE lower(buyer)=lower($1) AND COALESCE(paid_phone, phone) IS NOT NULL ORDER BY created_at DESC LIMIT 1`, order.buyer);
+  const paidAt = Number.isNaN(Date.parse(t.trxDate)) ? new Date() : new Date(t.trxDate);
+  const id = randomUUID();
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(
+      `INSERT INTO oracle.payment_requests (id, order_id, buyer, seller, amount_kes, phone, seller_phone, account_reference, status, mpesa_receipt, paid_amount, paid_phone,
+                                            result_code, expires_at, created_at, paid_at, chain_receipt_key)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'paid',$9,$5,$6,'0',$10,$10,$10,$9)`,
+      [id, orderId, order.buyer, order.seller, amount, phone, sellerPhone, t.billreference, receipt, paidAt],
+    );
+    await client.query(
+      `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status) VALUES ($1, 'record_payment', $2, $3, 'pending') ON CONFLICT (idempotency_key) DO NOTHING`,
+      [`payment:${receipt}`, orderId, JSON.stringify({ salt: null, buyer: order.buyer, seller: order.seller, amountKes: amount, receiptHash: receiptHash(receipt), metadataCid: '' })],
+    );
+    await recordEvent(client, id, 'rebuilt_from_chain',
+      `the paybill's ${receipt} (reference ${t.billreference}) names no request in this ledger; the chain records it for this order, so the request was rebuilt from the chain${sellerPhone ? '' : "; the seller's phone is unknown"}${phone ? '' : "; the payer's phone is unknown"}`);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+  log.warn({ orderId, receipt, requestId: id, sellerPhoneKnown: sellerPhone !== null, payerPhoneKnown: phone !== null }, 'payment request missing from the ledger rebuilt from the chain');
+  ctx.wake?.();
+  return id;
 }

@@ -4,7 +4,7 @@ import { receiptHash } from '@descrow/contracts';
 import { openRefundCase, recordEvent } from './refunds';
 
 export interface PaymentRequestRow {
-  id: string; order_id: Hex; order_salt: Hex; buyer: Hex; seller: Hex; amount_kes: number; phone: string; seller_phone: string; metadata_cid: string;
+  id: string; order_id: Hex; order_salt: Hex; buyer: Hex; seller: Hex; amount_kes: number; phone: string | null; seller_phone: string | null; metadata_cid: string;
   status: 'creating' | 'pending' | 'paid' | 'failed' | 'expired'; checkout_request_id: string | null; mpesa_receipt: string | null;
   paid_phone: string | null; query_attempts: number; expires_at: Date; created_at: Date; account_reference: string;
   callback_receipt: string | null; callback_receipt_conflict?: boolean; callback_amount: number | null; callback_phone: string | null; callback_at: Date | null;

@@ -1,0 +1,164 @@
+/**
+ * `npm run backup`: one pg_dump (custom format) of the three schemas that hold the money
+ * records — `app` (API), `oracle` (the oracle's ledger) and the SubQuery index — plus
+ * manifest.json. The dump runs on a snapshot exported from a read-only transaction in which
+ * the manifest's heights and counts are read too, so dump and manifest describe the same
+ * instant and the three schemas are consistent with each other. docs/operations.md, Backups.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { createPool, env, loadConfigOrExit, pgUrlParts } from '@descrow/common';
+import { connection, findPgTool, runPgTool, serverMajor } from './pgTools';
+import { DUMP_FILE, MANIFEST_FILE, manifestSchema, sha256File, type Manifest } from './manifest';
+
+export interface BackupOptions {
+  databaseUrl: string;
+  /** The directory to write (created; must not hold a backup already). */
+  outDir: string;
+  indexSchema?: string;
+  /** Read the chain's head and id from here (optional: the manifest then says null). */
+  rpcUrl?: string;
+  contractAddress?: string;
+  deploymentFile?: string;
+  pgBinDir?: string;
+  /** DATABASE_URL was unset: also look for pg_dump beside the embedded Postgres. */
+  embedded?: boolean;
+}
+
+async function rpc<T>(url: string, method: string): Promise<T | null> {
+  try {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: [] }), signal: AbortSignal.timeout(5_000) });
+    const body = (await res.json()) as { result?: T };
+    return body.result ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function deploymentAddress(file: string | undefined): { address: string | null; chainId: number | null } {
+  if (!file || !existsSync(file)) return { address: null, chainId: null };
+  const d = JSON.parse(readFileSync(file, 'utf8')) as { address?: string; chainId?: number };
+  return { address: d.address ?? null, chainId: d.chainId ?? null };
+}
+
+export async function takeBackup(opts: BackupOptions): Promise<{ dir: string; manifest: Manifest }> {
+  const dir = resolve(opts.outDir);
+  if (existsSync(join(dir, MANIFEST_FILE))) throw new Error(`${dir} already holds a backup; choose another --out`);
+  const schemas = { app: 'app', oracle: 'oracle', index: opts.indexSchema ?? 'descrow_index' };
+  const pool = createPool(opts.databaseUrl, 'descrow-backup', { max: 1 });
+  const client = await pool.connect();
+  try {
+    const major = await serverMajor(client);
+    const pgDump = await findPgTool('pg_dump', major, { binDir: opts.pgBinDir, embedded: opts.embedded });
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+    const present = new Set((await client.query<{ n: string }>(`SELECT nspname AS n FROM pg_namespace WHERE nspname = ANY($1)`, [Object.values(schemas)])).rows.map((r) => r.n));
+    const missing = Object.values(schemas).filter((s) => !present.has(s));
+    if (missing.length) throw new Error(`schema ${missing.join(', ')} not found in database ${pgUrlParts(opts.databaseUrl).database}: nothing consistent to back up (has every part run once?)`);
+
+    // Everything below reads the same snapshot the dump is taken from.
+    const q = async <T extends Record<string, unknown>>(sql: string): Promise<T[]> => (await client.query<T>(sql)).rows;
+    const migrations: Record<string, string[]> = {};
+    for (const s of [schemas.app, schemas.oracle]) {
+      const has = await q(`SELECT 1 FROM pg_tables WHERE schemaname='${s}' AND tablename='schema_migrations'`);
+      migrations[s] = has.length ? (await q<{ name: string }>(`SELECT name FROM "${s}".schema_migrations ORDER BY name`)).map((r) => r.name) : [];
+    }
+    const meta = new Map<string, unknown>();
+    if ((await q(`SELECT 1 FROM pg_tables WHERE schemaname='${schemas.index}' AND tablename='_metadata'`)).length) {
+      for (const r of await q<{ key: string; value: unknown }>(`SELECT key, value FROM "${schemas.index}"._metadata`)) meta.set(r.key, r.value);
+    }
+    const num = (v: unknown) => (v === undefined || v === null ? null : Number(v));
+    const counts = async (table: string) => Object.fromEntries((await q<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM "${schemas.oracle}".${table} GROUP BY status`)).map((r) => [r.status, r.n]));
+    const outbox = (await q<{ last: string | null; open: number }>(
+      `SELECT max(block_number) FILTER (WHERE status='confirmed') AS last, count(*) FILTER (WHERE status IN ('pending','sent'))::int AS open FROM "${schemas.oracle}".outbox`,
+    ))[0]!;
+    const lastPull = (await q<{ at: Date | null }>(`SELECT max(pulled_at) AS at FROM "${schemas.oracle}".pulled_transactions`))[0]!.at;
+    const extensions = (await q<{ extname: string }>(`SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY extname`)).map((r) => r.extname);
+    const serverVersion = (await q<{ v: string }>(`SELECT current_setting('server_version') AS v`))[0]!.v;
+
+    const [headHex, chainIdHex] = opts.rpcUrl ? await Promise.all([rpc<string>(opts.rpcUrl, 'eth_blockNumber'), rpc<string>(opts.rpcUrl, 'eth_chainId')]) : [null, null];
+    const deployed = deploymentAddress(opts.deploymentFile);
+
+    mkdirSync(dir, { recursive: true });
+    const dumpPath = join(dir, DUMP_FILE);
+    const conn = connection(opts.databaseUrl);
+    await runPgTool(pgDump, ['--format=custom', `--snapshot=${snapshot}`, '--no-owner', '--no-privileges', ...Object.values(schemas).flatMap((s) => ['--schema', s]), '--file', dumpPath, ...conn.args], conn.env);
+    await client.query('COMMIT');
+
+    const { host, database } = pgUrlParts(opts.databaseUrl);
+    const manifest = manifestSchema.parse({
+      format: 1,
+      createdAt: new Date().toISOString(),
+      source: { host, database, serverVersion },
+      pgDump: pgDump.version,
+      dump: { file: DUMP_FILE, bytes: statSync(dumpPath).size, sha256: await sha256File(dumpPath) },
+      schemas,
+      extensions,
+      migrations,
+      chain: {
+        chainId: chainIdHex ? Number(chainIdHex) : deployed.chainId,
+        contractAddress: opts.contractAddress ?? deployed.address,
+        headAtBackup: headHex ? Number(headHex) : null,
+      },
+      index: {
+        lastProcessedHeight: num(meta.get('lastProcessedHeight')),
+        targetHeight: num(meta.get('targetHeight')),
+        genesisHash: (meta.get('genesisHash') as string | undefined) ?? null,
+      },
+      oracle: {
+        paymentRequests: await counts('payment_requests').catch(() => ({})),
+        payouts: await counts('payouts').catch(() => ({})),
+        lastConfirmedRecordBlock: num(outbox.last),
+        outboxUnconfirmed: outbox.open,
+        lastPullAt: lastPull ? lastPull.toISOString() : null,
+      },
+    } satisfies Manifest);
+    writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    return { dir, manifest };
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined); // a no-op after COMMIT
+    client.release();
+    await pool.end();
+  }
+}
+
+/** The embedded Postgres `npm start` runs when DATABASE_URL is unset (scripts/start.ts). */
+const embeddedUrl = (port: number) => `postgres://postgres:postgres@127.0.0.1:${port}/descrow`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { out: { type: 'string' } }, allowPositionals: false });
+  const config = loadConfigOrExit({
+    DATABASE_URL: env.optionalUrl(),
+    EMBEDDED_PG_PORT: env.port(54320),
+    /** Backups go to BACKUP_DIR/descrow-<time> unless --out names the directory. */
+    BACKUP_DIR: z.string().min(1).default('backups'),
+    INDEXER_DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case Postgres identifier').default('descrow_index'),
+    RPC_URL: env.optionalUrl(),
+    ESCROW_ADDRESS: env.address().optional(),
+    DEPLOYMENT_FILE: z.string().default('sandbox/chain/deployments/local.json'),
+    PG_BIN_DIR: z.string().optional(),
+  });
+  const out = z.string().min(1, '--out needs a directory').optional().parse(values.out);
+  const databaseUrl = config.DATABASE_URL ?? embeddedUrl(config.EMBEDDED_PG_PORT);
+  if (!config.DATABASE_URL) process.stdout.write(`DATABASE_URL is unset: backing up the embedded Postgres of \`npm start\` (${databaseUrl.replace(/:[^:@/]*@/, '@')}), which must be running\n`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const { dir, manifest } = await takeBackup({
+    databaseUrl, outDir: out ?? join(config.BACKUP_DIR, `descrow-${stamp}`), indexSchema: config.INDEXER_DB_SCHEMA,
+    rpcUrl: config.RPC_URL, contractAddress: config.ESCROW_ADDRESS, deploymentFile: config.DEPLOYMENT_FILE, pgBinDir: config.PG_BIN_DIR, embedded: !config.DATABASE_URL,
+  });
+  const s = manifest.schemas;
+  process.stdout.write(
+    `backup written to ${dir}\n` +
+      `  schemas ${s.app}, ${s.oracle}, ${s.index}: ${(manifest.dump.bytes / 1024).toFixed(0)} KiB, sha256 ${manifest.dump.sha256}\n` +
+      `  contract ${manifest.chain.contractAddress ?? 'unknown'} on chain ${manifest.chain.chainId ?? 'unknown'}; chain head ${manifest.chain.headAtBackup ?? 'unknown'}, index at block ${manifest.index.lastProcessedHeight ?? 'none'}\n`,
+  );
+}
+
+if (require.main === module) {
+  main().catch((err: Error) => {
+    process.stderr.write(`backup failed: ${err.message}\n`);
+    process.exit(1);
+  });
+}
