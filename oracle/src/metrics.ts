@@ -94,6 +94,8 @@ export class OracleMetrics {
         collect: async function (this: Gauge<string>) {
           const s = await self.read();
           this.reset();
+          // A figure not known this scrape is absent, not 0 (prom-client keeps a 0 for a label-less gauge).
+          if (!labelNames.length) this.remove();
           if (s) fill(this, s);
         },
       });
