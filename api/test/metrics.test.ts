@@ -5,7 +5,10 @@
  * read at scrape time. One STK push yields spans in the API and in the oracle (over real
  * HTTP, carried by traceparent) and its Daraja call, all in one trace, with the request id.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { keccak256, toHex } from 'viem';
+import { parse } from 'yaml';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { context, DEV_ROLES, freePort, parseEnv, startTracing, trace, type Tracing } from '@descrow/common';
 import { scrape } from '@descrow/common/src/testing/metrics';
@@ -99,3 +102,15 @@ test('one STK push: API, oracle and Daraja spans share one trace id and carry th
   const row = (await fx.pool.query(`SELECT trace_context FROM oracle.payment_requests WHERE order_id=$1`, [orderId])).rows[0];
   expect(row.trace_context).toMatchObject({ requestId, traceparent: expect.stringContaining(traceId) });
 }, 30_000);
+
+test('every metric the alert rules and the dashboard use is one the API or the oracle exports', async () => {
+  const root = join(__dirname, '../..');
+  const rules = parse(readFileSync(join(root, 'observability/alerts.yml'), 'utf8')) as { groups: { rules: { expr: string }[] }[] };
+  const dashboard = JSON.parse(readFileSync(join(root, 'observability/grafana/dashboards/descrow.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+  const exprs = [...rules.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))];
+  const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\bdescrow_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, ''))));
+  const [api, oracle] = await Promise.all([scrape(metricsUrl), scrape(`${fx.config.ORACLE_URL}/metrics`)]);
+  const exported = new Set([...api.names, ...oracle.names]);
+  expect(used.size).toBeGreaterThanOrEqual(15);
+  expect([...used].filter((n) => !exported.has(n))).toEqual([]);
+});
