@@ -23,6 +23,8 @@ const config = loadConfigOrExit({
   INDEXER_NODE_PORT: env.port(3100),
   QUERY_PORT: env.port(3000),
   API_PORT: env.port(4000),
+  /** The API's Prometheus listener (loopback). */
+  API_METRICS_PORT: env.port(9464),
   /** Dev default: payouts after 2 blocks instead of anvil's 64-block finality. */
   ORACLE_CONFIRMATION_DEPTH: env.int(2),
   START_TIMEOUT_MS: env.int(60_000, 1_000),
@@ -192,7 +194,7 @@ async function main() {
     {
       name: 'api',
       command: [tsx, 'api/src/main.ts'],
-      env: { API_PORT: String(config.API_PORT), ORACLE_URL: `http://127.0.0.1:${oracleInternalPort}` },
+      env: { API_PORT: String(config.API_PORT), API_METRICS_PORT: String(config.API_METRICS_PORT), ORACLE_URL: `http://127.0.0.1:${oracleInternalPort}` },
       healthy: () => httpOk(`http://127.0.0.1:${config.API_PORT}/health`, true),
       url: `http://localhost:${config.API_PORT}/graphql`,
     },
@@ -208,6 +210,7 @@ async function main() {
   say(`  M-Pesa oracle    http://localhost:${config.ORACLE_PORT}/health (payouts after ${config.ORACLE_CONFIRMATION_DEPTH} blocks; internal API on :${oracleInternalPort})`);
   say(`  SubQuery index   node http://localhost:${config.INDEXER_NODE_PORT}/health, query http://localhost:${config.QUERY_PORT} (time travel: blockHeight)`);
   say(`  GraphQL API      http://localhost:${config.API_PORT}/graphql`);
+  say(`  metrics          http://127.0.0.1:${config.API_METRICS_PORT}/metrics (API), http://127.0.0.1:${oracleInternalPort}/metrics (oracle), http://localhost:${config.INDEXER_NODE_PORT}/metrics (SubQuery node); see docs/operations.md`);
   say('dev accounts (anvil defaults, never use on a real network):');
   for (const [role, acct] of Object.entries(DEV_ROLES)) say(`  ${role.padEnd(9)} ${acct.address}`);
   say('Ctrl-C stops everything.');

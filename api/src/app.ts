@@ -30,6 +30,7 @@ import { createRedis } from './data/redis';
 import { RateLimiter } from './data/rateLimit';
 import { resolvers } from './resolvers';
 import { healthReport } from './health';
+import { ApiMetrics } from './metrics';
 import { parseJsonBodyWithin } from './requestBody';
 import { createInMemoryCache, useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
@@ -115,6 +116,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     oracleAddress: addresses.oracle,
     arbiterAddress: addresses.arbiter,
     watcher: new OrderWatcher(index, config.REDIS_URL ? redis : null, config.ORDER_WATCH_INTERVAL_MS, log.child({ part: 'watcher' }), config.REDIS_PREFIX),
+    metrics: new ApiMetrics(index, config.RPC_URL),
   };
   const limiter = new RateLimiter(redis, config.RATE_LIMIT_WINDOW_SECONDS, `${config.REDIS_PREFIX}rl:`);
   const auth = new WeakMap<Request, AuthState>();
@@ -137,8 +139,10 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
 
   const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
     new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
-  const refusal = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
-    json(status, { errors: [{ message, extensions: { code } }] }, headers);
+  const refusal = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
+    deps.metrics.refused(code);
+    return json(status, { errors: [{ message, extensions: { code } }] }, headers);
+  };
 
   const gate: Plugin<Record<string, unknown>, Record<string, unknown>> = {
     async onRequest({ request, url, endResponse, serverContext }) {
@@ -213,6 +217,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
       },
     },
     plugins: [
+      deps.metrics.plugin((request) => auth.get(request)?.requestId),
       gate,
       ...armor.protect().plugins,
       codeValidationErrors,
@@ -246,6 +251,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
         loaders: createLoaders(deps),
         requestId: a.requestId,
         log: log.child({ requestId: a.requestId }),
+        trace: deps.metrics.contextOf(request),
       } satisfies Ctx;
     },
   });

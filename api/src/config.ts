@@ -16,6 +16,9 @@ export const apiEnvShape = {
   ...sharedEnvShape,
   API_PORT: env.port(4000),
   API_HOST: z.string().default('0.0.0.0'),
+  /** Prometheus /metrics: a listener of its own (never the public port), loopback unless set; 0 = no listener. */
+  API_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  API_METRICS_HOST: z.string().default('127.0.0.1'),
   /** HS256 secret for session tokens (≥ 32 characters). */
   JWT_SECRET: z.string().min(32).default('dev-jwt-secret-change-me-please-0123456789'),
   /** Access-token lifetime, e.g. 15m: short, because a refresh token renews it. */

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
-import type { Logger } from '@descrow/common';
+import type { Context as TraceContext, Logger } from '@descrow/common';
 import type { ApiConfig } from './config';
 import type { PrismaClient } from './generated/prisma/client';
 import type { Session, Tokens } from './auth/jwt';
@@ -15,6 +15,7 @@ import type { OracleClient } from './data/oracleClient';
 import type { PushLimits } from './data/pushLimits';
 import type { QueryStats } from './data/db';
 import type { OrderWatcher } from './data/orderWatcher';
+import type { ApiMetrics } from './metrics';
 
 /** Long-lived things every request shares. */
 export interface Deps {
@@ -41,6 +42,7 @@ export interface Deps {
   /** The contract's arbiter account: the ARBITER role. */
   arbiterAddress: `0x${string}`;
   watcher: OrderWatcher;
+  metrics: ApiMetrics;
 }
 
 /** What each resolver gets. */
@@ -52,4 +54,6 @@ export interface Ctx {
   loaders: Loaders;
   requestId: string;
   log: Logger;
+  /** The request's OpenTelemetry context (its server span): calls to the oracle continue its trace. */
+  trace?: TraceContext;
 }

@@ -13,7 +13,7 @@ async function check(fn: () => Promise<Record<string, unknown> | void>): Promise
   }
 }
 
-async function chainHead(rpcUrl: string): Promise<number> {
+export async function chainHead(rpcUrl: string): Promise<number> {
   const res = await fetch(rpcUrl, {
     method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] }), signal: AbortSignal.timeout(2_000),

@@ -2,14 +2,16 @@
  * The GraphQL API: `npm run api` (tsx api/src/main.ts). Applies the `app` migrations,
  * then serves http://localhost:4000/graphql (+ GET /health).
  */
-import { createServer } from 'node:http';
-import { createLogger, createPool, loadConfigOrExit, migrate } from '@descrow/common';
+import { createLogger, createPool, loadConfigOrExit, migrate, startTracing } from '@descrow/common';
 import { apiEnvShape, apiSafety } from './config';
 import { createApi, MIGRATIONS_DIR } from './app';
+import { listen } from './serve';
 
 async function main() {
   const config = loadConfigOrExit(apiEnvShape, process.env, apiSafety);
   const log = createLogger('api', config.LOG_LEVEL);
+  // Spans always get ids and travel in traceparent headers; they are exported only with an OTLP endpoint.
+  const tracing = startTracing('descrow-api', { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required (npm start provides the embedded Postgres)');
   const migrations = createPool(config.DATABASE_URL, 'descrow-api-migrate', { max: 1 });
   const { applied } = await migrate(migrations, 'app', MIGRATIONS_DIR);
@@ -17,12 +19,12 @@ async function main() {
   if (applied.length) log.info({ applied }, 'app migrations applied');
   const api = createApi(config, { log });
   await api.start();
-  const server = createServer(api.yoga);
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((r) => server.listen(config.API_PORT, config.API_HOST, r));
-  log.info({ url: `http://localhost:${config.API_PORT}/graphql` }, 'api ready');
+  // Prometheus scrapes a listener of its own: the public port never serves /metrics.
+  const http = await listen(api, config);
+  log.info({ url: `http://localhost:${config.API_PORT}/graphql`, metrics: http.metrics ? `http://${config.API_METRICS_HOST}:${config.API_METRICS_PORT}/metrics` : 'off' }, 'api ready');
   const shutdown = async () => {
-    server.close();
+    await http.close();
+    await tracing.shutdown();
     await api.stop();
     process.exit(0);
   };

@@ -94,4 +94,6 @@ export const sharedEnvShape = {
   DEPLOYMENT_FILE: z.string().default('sandbox/chain/deployments/local.json'),
   /** Daraja (or the simulator): also decides whether this run is development (common/src/safety.ts). */
   MPESA_BASE_URL: z.string().url().default('http://127.0.0.1:4200'),
+  /** OpenTelemetry: traces are sent to `<this>/v1/traces` (OTLP over HTTP) when set; unset = no exporter. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: env.optionalUrl(),
 };

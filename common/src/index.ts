@@ -6,3 +6,5 @@ export * from './embeddedPostgres';
 export * from './anvil';
 export * from './safety';
 export * from './runtime';
+export * from './metrics';
+export * from './telemetry';

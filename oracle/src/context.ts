@@ -5,6 +5,7 @@ import type { Logger } from '@descrow/common';
 import type { EscrowChain } from './chain/escrow';
 import type { OracleConfig } from './config';
 import type { DarajaClient } from './daraja/client';
+import type { OracleMetrics } from './metrics';
 
 /** Everything a flow needs, injected so flows are testable with real parts in-process. */
 export interface OracleContext {
@@ -14,6 +15,8 @@ export interface OracleContext {
   daraja: DarajaClient;
   chain: EscrowChain;
   log: Logger;
+  /** Prometheus counters and the ledger gauges (main.ts creates them; /metrics serves them). */
+  metrics?: OracleMetrics;
   /** Called when new chain work was enqueued, so the outbox need not wait for its next tick. */
   wake?: () => void;
 }

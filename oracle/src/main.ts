@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import Redis from 'ioredis';
 import type { Hex } from 'viem';
-import { createLogger, createPool, loadConfigOrExit, migrate } from '@descrow/common';
+import { createLogger, createPool, loadConfigOrExit, migrate, startTracing } from '@descrow/common';
 import { EscrowChain } from './chain/escrow';
 import { internalPort, oracleEnvShape, oracleSafety, type OracleConfig } from './config';
 import type { OracleContext } from './context';
@@ -15,6 +15,7 @@ import { DarajaClient } from './daraja/client';
 import { securityCredential } from './daraja/credential';
 import { buildServer } from './http/server';
 import { JobRunner } from './jobs/runner';
+import { OracleMetrics } from './metrics';
 
 export const MIGRATIONS_DIR = resolve(__dirname, '../migrations');
 
@@ -60,7 +61,10 @@ export async function createOracle(config: OracleConfig, root = resolve(__dirnam
     redis,
     log.child({ part: 'daraja' }),
   );
-  const ctx: OracleContext = { config, pool, redis, daraja, chain, log };
+  const metrics = new OracleMetrics();
+  metrics.attach(pool, chain, log.child({ part: 'metrics' }));
+  daraja.observe = (endpoint, result) => metrics.daraja.inc({ endpoint, result });
+  const ctx: OracleContext = { config, pool, redis, daraja, chain, log, metrics };
   const app = buildServer(ctx);
   const jobs = new JobRunner(ctx);
   // /internal/* (and /health with error details) on a listener of its own; the public one refuses /internal.
@@ -73,7 +77,7 @@ export async function createOracle(config: OracleConfig, root = resolve(__dirnam
       internal.keepAliveTimeout = 65_000;
       await new Promise<void>((ok, fail) => internal!.once('error', fail).listen(internalPort(config), config.ORACLE_INTERNAL_HOST, ok));
       if (config.ORACLE_RUN_JOBS) jobs.start();
-      log.info({ port: config.ORACLE_PORT, internal: `${config.ORACLE_INTERNAL_HOST}:${internalPort(config)}`, escrow: address, oracle: chain.account.address }, 'oracle ready');
+      log.info({ port: config.ORACLE_PORT, internal: `${config.ORACLE_INTERNAL_HOST}:${internalPort(config)}`, metrics: `http://${config.ORACLE_INTERNAL_HOST}:${internalPort(config)}/metrics`, escrow: address, oracle: chain.account.address }, 'oracle ready');
     },
     async stop() {
       await jobs.stop();
@@ -88,6 +92,8 @@ export async function createOracle(config: OracleConfig, root = resolve(__dirnam
 
 if (require.main === module) {
   const config = loadConfigOrExit(oracleEnvShape, process.env, oracleSafety);
+  // Spans always get ids and travel in traceparent headers; they are exported only with an OTLP endpoint.
+  const tracing = startTracing('descrow-oracle', { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   createOracle(config)
     .then(async (oracle) => {
       oracle.jobs.onUnrecoverable = () => {
@@ -98,6 +104,7 @@ if (require.main === module) {
       await oracle.start();
       const shutdown = async () => {
         await oracle.stop();
+        await tracing.shutdown();
         process.exit(0);
       };
       process.on('SIGINT', shutdown);

@@ -41,8 +41,9 @@ const v1 = spawnSync('docker-compose', ['--version']).status === 0;
 const composeCheck = v1 || v2 || process.env.CI ? test : test.skip;
 if (!v1 && !v2 && !process.env.CI) process.stderr.write('deployment.test: docker-compose not installed; `apt-get install docker-compose` to validate docker-compose.yml\n');
 function composeConfig(env: Record<string, string>) {
-  const cmd = v2 ? ['docker', ['compose', '-f', 'docker-compose.yml', '--profile', 'sandbox', 'config']] as const
-    : v1 ? ['docker-compose', ['-f', 'docker-compose.yml', '--profile', 'sandbox', 'config']] as const : null;
+  const profiles = ['--profile', 'sandbox', '--profile', 'observability'];
+  const cmd = v2 ? ['docker', ['compose', '-f', 'docker-compose.yml', ...profiles, 'config']] as const
+    : v1 ? ['docker-compose', ['-f', 'docker-compose.yml', ...profiles, 'config']] as const : null;
   if (!cmd) throw new Error('neither `docker compose` nor `docker-compose` is installed: apt-get install docker-compose (.ci/run does)');
   // No .env is read: --project-directory would find one in ROOT, so run with a clean environment.
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !REQUIRED.includes(k)));
@@ -75,7 +76,7 @@ test('no secret has a default in docker-compose.yml: each is ${VAR:?message}', (
 });
 
 test('every service has a health check, and readiness is waited for', () => {
-  expect(Object.keys(s).sort()).toEqual(['api', 'chain', 'daraja-sim', 'deployer', 'indexer-manifest', 'oracle', 'postgres', 'redis', 'subql-node', 'subql-query'].sort());
+  expect(Object.keys(s).sort()).toEqual(['api', 'chain', 'daraja-sim', 'deployer', 'grafana', 'indexer-manifest', 'oracle', 'postgres', 'prometheus', 'redis', 'subql-node', 'subql-query'].sort());
   for (const [name, svc] of Object.entries(s)) expect([name, Array.isArray(svc.healthcheck?.test)]).toEqual([name, true]);
   expect(s.api!.depends_on).toMatchObject({ oracle: { condition: 'service_healthy' }, 'indexer-manifest': { condition: 'service_completed_successfully' } });
   expect(s['subql-query']!.depends_on).toMatchObject({ 'subql-node': { condition: 'service_healthy' } });
@@ -83,6 +84,11 @@ test('every service has a health check, and readiness is waited for', () => {
   expect(readFileSync(join(ROOT, 'scripts/compose-indexer-manifest.ts'), 'utf8')).toMatch(/waiting for .* \(the deployer writes it\)/);
   // The local chain, deployer and simulator are a profile: off for a real RPC and Safaricom.
   for (const name of ['chain', 'deployer', 'daraja-sim']) expect(s[name]!.profiles).toEqual(['sandbox']);
+  // Prometheus and Grafana are a profile too, published on loopback only.
+  for (const name of ['prometheus', 'grafana']) {
+    expect(s[name]!.profiles).toEqual(['observability']);
+    for (const p of s[name]!.ports ?? []) expect(p).toMatch(/^127\.0\.0\.1:/);
+  }
 });
 
 test('payouts wait for finality, and the internal listener is not published', () => {
@@ -91,6 +97,9 @@ test('payouts wait for finality, and the internal listener is not published', ()
   expect(s.oracle!.ports).toEqual(['4100:4100']);
   expect(JSON.stringify(Object.values(s).map((x) => x.ports ?? []))).not.toContain('4101');
   expect(s.api!.environment!.ORACLE_URL).toBe('http://oracle:4101');
+  // The API's metrics listener is on the compose network only, like the oracle's internal one.
+  expect(s.api!.environment!.API_METRICS_PORT).toBe('9464');
+  expect(JSON.stringify(Object.values(s).map((x) => x.ports ?? []))).not.toContain('9464');
 });
 
 test('our images run compiled entry points with node, never tsx; SubQuery is the patched node built here', () => {

@@ -4,6 +4,10 @@
  * records under, receipt look-ups, refund-needed cases). The oracle owns its ledger's
  * rules; the API asks instead of re-deriving them.
  */
+import { inSpan, REQUEST_ID_ATTRIBUTE, SpanKind, trace as otel, traceHeaders, type Context as TraceContext } from '@descrow/common';
+
+const tracer = otel.getTracer('descrow-api');
+
 export interface StkRequest {
   /** The order id and the salt the oracle creates it with (orderId = Escrow.orderIdFor(oracle, salt)). */
   orderId: string; salt: string; buyer: string; seller: string; amountKes: number; phone: string; sellerPhone: string; metadataCid?: string;
@@ -15,24 +19,28 @@ export type StkResult =
 export class OracleClient {
   constructor(private readonly baseUrl: string, private readonly token: string, private readonly timeoutMs: number) {}
 
-  async requestStk(req: StkRequest, requestId?: string): Promise<StkResult> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.baseUrl.replace(/\/$/, '')}/internal/stk`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}`, ...(requestId ? { 'x-request-id': requestId } : {}) },
-        body: JSON.stringify(req),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (e) {
-      return { ok: false, httpStatus: 503, code: 'ORACLE_UNREACHABLE', message: `the payment service did not answer (${(e as Error).name})` };
-    }
-    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-    if (res.ok) {
-      return { ok: true, requestId: String(body.requestId), checkoutRequestId: (body.checkoutRequestId as string | null) ?? null, status: String(body.status) };
-    }
-    const err = (body.error ?? {}) as { code?: string; message?: string };
-    return { ok: false, httpStatus: res.status, code: err.code ?? 'ORACLE_ERROR', message: err.message ?? `the payment service answered ${res.status}` };
+  /** Ask for an STK push; the call is a client span of `trace` (the GraphQL request's), its traceparent sent along. */
+  requestStk(req: StkRequest, requestId?: string, trace?: TraceContext): Promise<StkResult> {
+    return inSpan(tracer, 'oracle POST /internal/stk', { [REQUEST_ID_ATTRIBUTE]: requestId, 'http.request.method': 'POST' }, async (span) => {
+      let res: Response;
+      try {
+        res = await fetch(`${this.baseUrl.replace(/\/$/, '')}/internal/stk`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}`, ...(requestId ? { 'x-request-id': requestId } : {}), ...traceHeaders() },
+          body: JSON.stringify(req),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (e) {
+        return { ok: false, httpStatus: 503, code: 'ORACLE_UNREACHABLE', message: `the payment service did not answer (${(e as Error).name})` } as const;
+      }
+      span.setAttribute('http.response.status_code', res.status);
+      const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+      if (res.ok) {
+        return { ok: true, requestId: String(body.requestId), checkoutRequestId: (body.checkoutRequestId as string | null) ?? null, status: String(body.status) } as const;
+      }
+      const err = (body.error ?? {}) as { code?: string; message?: string };
+      return { ok: false, httpStatus: res.status, code: err.code ?? 'ORACLE_ERROR', message: err.message ?? `the payment service answered ${res.status}` } as const;
+    }, SpanKind.CLIENT, trace);
   }
 
   async ledgerReconciliation(input: { from: Date; to: Date; fundedOrderIds: string[]; owingOrderIds: string[] }): Promise<LedgerReconciliation> {

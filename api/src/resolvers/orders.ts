@@ -203,6 +203,7 @@ export const orderResolvers = {
       const result = await ctx.deps.oracle.requestStk(
         { orderId, salt: draft.orderSalt!, buyer: draft.buyer, seller: draft.seller, amountKes: Number(draft.amount), phone: buyerPhone, sellerPhone: seller!.phone!, metadataCid: draft.metadataCid },
         ctx.requestId,
+        ctx.trace,
       );
       if (!result.ok) {
         ctx.log.warn({ orderId, code: result.code, status: result.httpStatus }, 'oracle refused the STK push');

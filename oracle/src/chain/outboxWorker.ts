@@ -21,6 +21,10 @@ import { escrowAbi, orderIdFor } from '@descrow/contracts';
 import type { EscrowChain } from './escrow';
 import { failpoint } from '../failpoints';
 import { HeldLock } from '../ledger/heldLock';
+import { contextFrom, inSpan, REQUEST_ID_ATTRIBUTE, SpanKind, trace } from '@descrow/common';
+import type { OracleMetrics } from '../metrics';
+
+const tracer = trace.getTracer('descrow-oracle');
 
 const Status = { None: 0, Created: 1 } as const;
 const LOCK_KEY = 'descrow:oracle:outbox-writer';
@@ -29,7 +33,9 @@ export interface OutboxRow {
   id: string; idempotency_key: string; kind: 'record_payment' | 'record_payout'; order_id: Hex;
   payload: RecordPaymentPayload | RecordPayoutPayload; status: string; tx_hash: Hex | null; raw_tx: Hex | null; attempts: number;
 }
-export interface RecordPaymentPayload { salt: Hex; buyer: Hex; seller: Hex; amountKes: number; receiptHash: Hex; metadataCid: string }
+/** The trace of the payment that led to a record: its W3C trace context and the API's request id. */
+export interface TraceOrigin { traceparent?: string; tracestate?: string; requestId?: string }
+export interface RecordPaymentPayload { salt: Hex; buyer: Hex; seller: Hex; amountKes: number; receiptHash: Hex; metadataCid: string; trace?: TraceOrigin }
 export interface RecordPayoutPayload { beneficiary: Hex; amountKes: number; receiptHash: Hex }
 
 type Step = { done: true } | { failed: string } | { call: { functionName: string; args: readonly unknown[] } };
@@ -42,7 +48,7 @@ export class OutboxWorker {
     private readonly pool: Pool,
     private readonly chain: EscrowChain,
     private readonly log: Logger,
-    private readonly opts: { receiptTimeoutMs?: number; maxBackoffMs?: number } = {},
+    private readonly opts: { receiptTimeoutMs?: number; maxBackoffMs?: number; metrics?: OracleMetrics } = {},
   ) {
     this.lock = new HeldLock(pool, LOCK_KEY, log, 'outbox');
   }
@@ -143,14 +149,14 @@ export class OutboxWorker {
    */
   private async sendBatch(planned: { row: OutboxRow; call: { functionName: string; args: readonly unknown[] } }[]): Promise<{ row: OutboxRow; hash: Hex }[]> {
     const { pub, account, address } = this.chain;
-    const estimated: { row: OutboxRow; data: Hex; gas: bigint }[] = [];
+    const estimated: { row: OutboxRow; data: Hex; gas: bigint; fn: string }[] = [];
     await Promise.all(
       planned.map(async ({ row, call }) => {
         const data = encodeFunctionData({ abi: escrowAbi, functionName: call.functionName, args: call.args } as never);
         try {
           // Never hard-coded: Polkadot Hub meters differently. A revert here names the reason.
           const gas = await pub.estimateGas({ account, to: address, data });
-          estimated.push({ row, data, gas });
+          estimated.push({ row, data, gas, fn: call.functionName });
         } catch (err) {
           await this.backoff(row, err as Error);
         }
@@ -159,14 +165,14 @@ export class OutboxWorker {
     if (!estimated.length) return [];
     estimated.sort((a, b) => Number(a.row.id) - Number(b.row.id));
     const [nonce0, fees] = await Promise.all([pub.getTransactionCount({ address: account.address, blockTag: 'pending' }), pub.estimateFeesPerGas()]);
-    const signed: { row: OutboxRow; hash: Hex; raw: Hex; nonce: number }[] = [];
+    const signed: { row: OutboxRow; hash: Hex; raw: Hex; nonce: number; fn: string }[] = [];
     for (const [i, e] of estimated.entries()) {
       const nonce = nonce0 + i;
       const raw = await account.signTransaction({
         chainId: this.chain.chainId, type: 'eip1559', to: address, data: e.data, nonce, gas: (e.gas * 12n) / 10n,
         maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
       });
-      signed.push({ row: e.row, hash: keccak256(raw), raw, nonce });
+      signed.push({ row: e.row, hash: keccak256(raw), raw, nonce, fn: e.fn });
     }
     // Durable before broadcast: one statement for the whole batch.
     await this.pool.query(
@@ -177,7 +183,7 @@ export class OutboxWorker {
     const out: { row: OutboxRow; hash: Hex }[] = [];
     for (const [i, s] of signed.entries()) {
       try {
-        await this.broadcast(s.raw);
+        await this.tracedBroadcast(s);
         this.log.info({ outboxId: s.row.id, orderId: s.row.order_id, nonce: s.nonce, tx: s.hash }, 'outbox: sent');
         Object.assign(s.row, { status: 'sent', tx_hash: s.hash, raw_tx: s.raw });
         out.push({ row: s.row, hash: s.hash });
@@ -265,6 +271,24 @@ export class OutboxWorker {
     const due = p.beneficiary.toLowerCase() === o.seller.toLowerCase() ? o.sellerPayoutDue : p.beneficiary.toLowerCase() === o.buyer.toLowerCase() ? o.buyerRefundDue : false;
     if (!due) return { failed: 'no payout due to this beneficiary on chain' };
     return { call: { functionName: 'recordPayout', args: [orderId, p.beneficiary, p.receiptHash, BigInt(p.amountKes)] } };
+  }
+
+  /**
+   * Broadcast in a span that joins the trace of the payment behind the record (kept in the
+   * payload since the API's request), carrying its request id; counted by function and result.
+   */
+  private async tracedBroadcast(s: { row: OutboxRow; hash: Hex; raw: Hex; nonce: number; fn: string }): Promise<void> {
+    const origin = (s.row.payload as RecordPaymentPayload).trace;
+    const parent = origin?.traceparent ? contextFrom({ traceparent: origin.traceparent, tracestate: origin.tracestate }) : undefined;
+    try {
+      await inSpan(tracer, `chain ${s.fn}`, {
+        [REQUEST_ID_ATTRIBUTE]: origin?.requestId, 'descrow.outbox_id': s.row.id, 'descrow.order_id': s.row.order_id, 'chain.tx_hash': s.hash, 'chain.nonce': s.nonce,
+      }, () => this.broadcast(s.raw), SpanKind.CLIENT, parent);
+      this.opts.metrics?.chainTransactions.inc({ function: s.fn, result: 'sent' });
+    } catch (err) {
+      this.opts.metrics?.chainTransactions.inc({ function: s.fn, result: 'broadcast_failed' });
+      throw err;
+    }
   }
 
   private async broadcast(raw: Hex): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import type Redis from 'ioredis';
-import type { Logger } from '@descrow/common';
+import { inSpan, SpanKind, trace, traceHeaders, type Logger } from '@descrow/common';
 import { classifyEnvelope, DarajaError } from './errors';
 import { asyncAck, errorEnvelope, pullQueryResult, stkPushAck, stkQueryResult, tokenResponse } from './schemas';
 import { darajaTimestamp, stkPassword } from './time';
@@ -29,9 +29,13 @@ export interface StkPushInput { amount: number; phone: string; callbackUrl: stri
 export interface B2cInput { originatorConversationId: string; amount: number; phone: string; remarks: string; resultUrl: string; timeoutUrl: string; occasion?: string }
 export interface StatusInput { originatorConversationId?: string; transactionId?: string; resultUrl: string; timeoutUrl: string; remarks: string }
 
+const tracer = trace.getTracer('descrow-oracle');
+
 export class DarajaClient {
   private readonly http: AxiosInstance;
   readonly tokens: SharedTokenCache;
+  /** Told the result of every Daraja call (`ok` or the DarajaError kind): the oracle's metrics. */
+  observe?: (endpoint: string, result: string) => void;
 
   constructor(private readonly s: DarajaSettings, redis: Redis, private readonly log: Logger, private readonly now: () => Date = () => new Date()) {
     this.http = axios.create({ baseURL: s.baseUrl, timeout: s.timeoutMs, validateStatus: () => true, headers: { 'content-type': 'application/json' } });
@@ -121,11 +125,27 @@ export class DarajaClient {
     });
   }
 
-  private async post<T extends z.ZodType>(path: string, endpoint: string, schema: T, body: object, retried = false): Promise<z.infer<T>> {
+  /** One Daraja call in a client span whose `traceparent` travels with the request; its result is counted. */
+  private post<T extends z.ZodType>(path: string, endpoint: string, schema: T, body: object): Promise<z.infer<T>> {
+    const label = endpoint.replace(/\s+/g, '_');
+    return inSpan(tracer, `daraja ${endpoint}`, { 'http.request.method': 'POST', 'url.path': path }, async (span) => {
+      try {
+        const out = await this.send(path, endpoint, schema, body, false);
+        this.observe?.(label, 'ok');
+        return out;
+      } catch (err) {
+        this.observe?.(label, err instanceof DarajaError ? err.kind : 'error');
+        if (err instanceof DarajaError && err.httpStatus) span.setAttribute('http.response.status_code', err.httpStatus);
+        throw err;
+      }
+    }, SpanKind.CLIENT);
+  }
+
+  private async send<T extends z.ZodType>(path: string, endpoint: string, schema: T, body: object, retried: boolean): Promise<z.infer<T>> {
     const token = await this.tokens.get();
     let res;
     try {
-      res = await this.http.post(path, body, { headers: { authorization: `Bearer ${token}` } });
+      res = await this.http.post(path, body, { headers: { authorization: `Bearer ${token}`, ...traceHeaders() } });
     } catch (err) {
       throw this.networkError(endpoint, err);
     }
@@ -134,7 +154,7 @@ export class DarajaClient {
     if (error.kind === 'invalid_token' && !retried) {
       this.log.warn({ endpoint, errorCode: error.errorCode }, 'daraja refused our token; refreshing once');
       await this.tokens.invalidate(token);
-      return this.post(path, endpoint, schema, body, true);
+      return this.send(path, endpoint, schema, body, true);
     }
     throw error;
   }

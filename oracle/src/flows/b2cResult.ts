@@ -32,6 +32,7 @@ type Kind = 'b2c_result' | 'b2c_timeout' | 'status_result' | 'status_timeout';
 export async function processPayoutCallback(ctx: OracleContext, callbackId: string, kind: Kind, raw: unknown): Promise<string> {
   const outcome = await decide(ctx, kind, raw);
   await markProcessed(ctx.pool, callbackId, outcome);
+  ctx.metrics?.callbacks.inc({ kind, outcome });
   ctx.log.info({ callbackId, kind, outcome }, 'payout callback processed');
   return outcome;
 }

@@ -17,6 +17,7 @@ export type StkOutcome =
 export async function processStkCallback(ctx: OracleContext, callbackId: string, raw: unknown): Promise<StkOutcome> {
   const outcome = await decide(ctx, raw);
   await markProcessed(ctx.pool, callbackId, outcome);
+  ctx.metrics?.callbacks.inc({ kind: 'stk', outcome });
   const level = outcome === 'paid' || outcome === 'failed' || outcome === 'already_final' ? 'info' : 'warn';
   ctx.log[level]({ callbackId, outcome }, 'stk callback processed');
   return outcome;

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Hex } from 'viem';
 import { orderIdFor } from '@descrow/contracts';
+import { traceHeaders } from '@descrow/common';
 import { callbackUrl, type OracleContext } from '../context';
 import { DarajaError } from '../daraja/errors';
 import { normalisePhone } from '../daraja/phone';
@@ -51,7 +52,7 @@ export type StkInitiateResult =
   | { ok: true; requestId: string; checkoutRequestId: string | null; status: string; customerMessage?: string; reused: boolean }
   | { ok: false; httpStatus: number; code: string; message: string };
 
-export async function initiateStk(ctx: OracleContext, req: StkRequest): Promise<StkInitiateResult> {
+export async function initiateStk(ctx: OracleContext, req: StkRequest, origin: { requestId?: string } = {}): Promise<StkInitiateResult> {
   const { pool, daraja, chain, config, log } = ctx;
   // Only an id this oracle can create is payable: anything else could never reach the chain.
   if (orderIdFor(chain.account.address, req.salt).toLowerCase() !== req.orderId) {
@@ -79,9 +80,10 @@ export async function initiateStk(ctx: OracleContext, req: StkRequest): Promise<
   const accountReference = accountReferenceFor(id);
   try {
     await pool.query(
-      `INSERT INTO oracle.payment_requests (id, order_id, order_salt, buyer, seller, amount_kes, phone, seller_phone, metadata_cid, account_reference, status, expires_at)
-       VALUES ($1,$2,$11,$3,$4,$5,$6,$7,$8,$9,'creating', now() + ($10 || ' seconds')::interval)`,
-      [id, req.orderId, req.buyer, req.seller, req.amountKes, req.phone, req.sellerPhone, req.metadataCid, accountReference, String(config.ORACLE_STK_EXPIRY_SECONDS), req.salt],
+      `INSERT INTO oracle.payment_requests (id, order_id, order_salt, buyer, seller, amount_kes, phone, seller_phone, metadata_cid, account_reference, status, expires_at, trace_context)
+       VALUES ($1,$2,$11,$3,$4,$5,$6,$7,$8,$9,'creating', now() + ($10 || ' seconds')::interval, $12)`,
+      [id, req.orderId, req.buyer, req.seller, req.amountKes, req.phone, req.sellerPhone, req.metadataCid, accountReference, String(config.ORACLE_STK_EXPIRY_SECONDS), req.salt,
+        JSON.stringify({ ...traceHeaders(), ...(origin.requestId ? { requestId: origin.requestId } : {}) })],
     );
   } catch (err) {
     if ((err as { code?: string }).code === '23505') return { ok: false, httpStatus: 409, code: 'PAYMENT_IN_PROGRESS', message: 'a payment request for this order is already being created' };

@@ -15,6 +15,9 @@ import { clientAddress, safeEqual } from './guards';
 import { ledgerRoutes } from './ledgerApi';
 import { payoutRoutes } from './payoutApi';
 import { failpoint } from '../failpoints';
+import { context, contextFrom, metricsResponse, REQUEST_ID_ATTRIBUTE, SpanKind, trace, type Span } from '@descrow/common';
+
+const tracer = trace.getTracer('descrow-oracle');
 
 const ACK = { ResultCode: 0, ResultDesc: 'Accepted' };
 
@@ -36,18 +39,50 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
   });
 
-  // Connections to the public listener (Daraja's hooks, /health). /internal/* answers only on
-  // the internal listener (main.ts), which compose does not publish.
+  // Connections to the public listener (Daraja's hooks, /health). /internal/* and /metrics
+  // answer only on the internal listener (main.ts), which compose does not publish.
   const publicSockets = new WeakSet<object>();
   app.server.on('connection', (socket) => publicSockets.add(socket));
   const isPublic = (req: FastifyRequest) => publicSockets.has(req.raw.socket);
   app.addHook('onRequest', async (req, reply) => {
-    if (isPublic(req) && req.url.startsWith('/internal')) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
+    if (isPublic(req) && (req.url.startsWith('/internal') || req.url.split('?')[0] === '/metrics')) {
+      return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
+    }
+  });
+
+  // A server span per request, continuing the caller's trace (the API's traceparent); it is
+  // made active for the handler (preHandler, after the body is read) so Daraja calls join it.
+  const spans = new WeakMap<FastifyRequest, Span>();
+  const routeOf = (req: FastifyRequest) => req.routeOptions?.url ?? 'unmatched';
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (req.url === '/metrics' || req.url === '/health') return done();
+    spans.set(req, tracer.startSpan(`${req.method} ${routeOf(req)}`, {
+      kind: SpanKind.SERVER, attributes: { [REQUEST_ID_ATTRIBUTE]: req.id, 'http.request.method': req.method, 'http.route': routeOf(req) },
+    }, contextFrom(req.headers)));
+    done();
+  });
+  app.addHook('preHandler', (req, _reply, done) => {
+    const span = spans.get(req);
+    if (!span) return done();
+    context.with(trace.setSpan(context.active(), span), done);
   });
 
   app.addHook('onResponse', (req, reply, done) => {
     req.log.info({ method: req.method, url: loggableUrl(req), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    ctx.metrics?.httpDuration.observe({ method: req.method, route: routeOf(req), status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const span = spans.get(req);
+    if (span) {
+      span.setAttribute('http.response.status_code', reply.statusCode);
+      span.end();
+    }
     done();
+  });
+
+  // Prometheus (internal listener only: the public one answered 404 above).
+  app.get('/metrics', async (_req, reply) => {
+    if (!ctx.metrics) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
+    const m = await metricsResponse(ctx.metrics.registry);
+    return reply.status(m.status).type(m.contentType).send(m.body);
   });
 
   // Never a stack trace; a client's mistake is a 4xx with a precise message.
@@ -112,7 +147,7 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
         const issue = parsed.error.issues[0]!;
         return reply.status(400).send({ error: { code: 'INVALID_INPUT', field: issue.path.join('.'), message: issue.message } });
       }
-      const result = await initiateStk(ctx, parsed.data);
+      const result = await initiateStk(ctx, parsed.data, { requestId: req.id });
       if (!result.ok) return reply.status(result.httpStatus).send({ error: { code: result.code, message: result.message } });
       return reply.status(result.reused ? 200 : 201).send(result);
     });

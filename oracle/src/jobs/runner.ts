@@ -32,7 +32,7 @@ export class JobRunner {
   private lastSweep = 0;
 
   constructor(private readonly ctx: OracleContext) {
-    this.outbox = new OutboxWorker(ctx.pool, ctx.chain, ctx.log.child({ part: 'outbox' }));
+    this.outbox = new OutboxWorker(ctx.pool, ctx.chain, ctx.log.child({ part: 'outbox' }), { metrics: ctx.metrics });
     this.leader = new HeldLock(ctx.pool, LEADER_LOCK, ctx.log, 'jobs');
     // Only the leader writes to the chain; a wake-up elsewhere waits for the leader's tick.
     ctx.wake = () => {

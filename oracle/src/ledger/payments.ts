@@ -46,10 +46,13 @@ export async function markPaid(
       await client.query('ROLLBACK');
       return false;
     }
+    // The request's trace (since the API asked for the push) travels with the record, so the chain transaction joins it.
     await client.query(
-      `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status) VALUES ($1, 'record_payment', $2, $3, 'pending')
+      `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status)
+       SELECT $1, 'record_payment', $2, $3::jsonb || CASE WHEN p.trace_context IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('trace', p.trace_context) END, 'pending'
+         FROM oracle.payment_requests p WHERE p.id = $4
        ON CONFLICT (idempotency_key) DO NOTHING`,
-      [`payment:${key}`, req.order_id, JSON.stringify({ salt: req.order_salt, buyer: req.buyer, seller: req.seller, amountKes: req.amount_kes, receiptHash: receiptHash(key), metadataCid: req.metadata_cid })],
+      [`payment:${key}`, req.order_id, JSON.stringify({ salt: req.order_salt, buyer: req.buyer, seller: req.seller, amountKes: req.amount_kes, receiptHash: receiptHash(key), metadataCid: req.metadata_cid }), req.id],
     );
     await recordEvent(client, req.id, 'paid', `${how}${paid.receipt ? ` (receipt ${paid.receipt})` : ''}`);
     await client.query('COMMIT');
