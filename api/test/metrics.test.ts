@@ -72,7 +72,7 @@ test('index height, chain height and lag are read at scrape time', async () => {
   expect(s.value('descrow_chain_up')).toBe(1);
 });
 
-test('one STK push: API, oracle and Daraja spans share one trace id and carry the request id', async () => {
+test('one M-Pesa payment: the API, oracle, Daraja and chain-transaction spans share one trace id and carry the request id', async () => {
   spans.reset();
   const salt = keccak256(toHex(`api-metrics-trace-${Date.now()}`));
   const orderId = orderIdFor(DEV_ROLES.oracle.address as `0x${string}`, salt);
@@ -101,7 +101,16 @@ test('one STK push: API, oracle and Daraja spans share one trace id and carry th
   // The request keeps its trace for the chain record written later.
   const row = (await fx.pool.query(`SELECT trace_context FROM oracle.payment_requests WHERE order_id=$1`, [orderId])).rows[0];
   expect(row.trace_context).toMatchObject({ requestId, traceparent: expect.stringContaining(traceId) });
-}, 30_000);
+  // The simulator pays, the callback is verified, and the outbox writes the payment on chain:
+  // that transaction's span joins the same trace, with the same request id, and names the tx.
+  const withChain = await eventually(async () => spans.getFinishedSpans(), (all) => all.some((x) => x.name.startsWith('chain ') && x.spanContext().traceId === traceId), 20_000);
+  const chainSpan = withChain.find((x) => x.name.startsWith('chain ') && x.spanContext().traceId === traceId)!;
+  expect(chainSpan.name).toBe('chain createPaidOffchainOrder');
+  expect(chainSpan.attributes['descrow.request_id']).toBe(requestId);
+  expect(chainSpan.attributes['descrow.order_id']).toBe(orderId);
+  const { rows: sent } = await fx.pool.query(`SELECT tx_hash FROM oracle.outbox WHERE order_id=$1 AND kind='record_payment'`, [orderId]);
+  expect(chainSpan.attributes['chain.tx_hash']).toBe(sent[0]!.tx_hash);
+}, 40_000);
 
 test('every metric the alert rules and the dashboard use is one the API or the oracle exports', async () => {
   const root = join(__dirname, '../..');

@@ -34,6 +34,9 @@ beforeAll(async () => {
     INDEXER_NODE_PORT: String(node), QUERY_PORT: String(query), API_PORT: String(api),
     ADMIN_ADDRESSES: actors().owner.address, EVIDENCE_STORE: join(dir, 'evidence'), LOG_LEVEL: 'warn',
     INDEXER_DB_SCHEMA: 'descrow_index', START_TIMEOUT_MS: '120000',
+    // Rate limits live in Redis, which outlives a run: a key prefix of this run's own, so an earlier
+    // run's M-Pesa prompts to the same test phones do not count against this one.
+    REDIS_PREFIX: `descrow:e2e:${process.pid}-${Date.now()}:`,
   };
   stack = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'scripts/start.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   stack.stdout!.on('data', (d: Buffer) => (output += d.toString()));
