@@ -103,7 +103,7 @@ export function AccountPage({ address }: { address: string }) {
       </dl>
       <h2>Orders</h2>
       {a.orders.nodes.length === 0 ? <Empty>No orders.</Empty> : (
-        <table>
+        <div className="scroll"><table>
           <thead><tr><th scope="col">Order</th><th scope="col">Role</th><th scope="col">Status</th><th scope="col">Amount</th><th scope="col">Created</th></tr></thead>
           <tbody>
             {a.orders.nodes.map((o) => (
@@ -116,7 +116,7 @@ export function AccountPage({ address }: { address: string }) {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
     </>
   );

@@ -40,16 +40,23 @@ export function Disputes() {
   const [open, setOpen] = useState(true);
   const { data, error, loading, reload } = useQuery(DisputesQuery, { open }, { pollMs: 5_000 });
   const me = useSession();
+  // Kept here, not in the card: a resolved dispute leaves the open queue once indexed.
+  const [notice, setNotice] = useState<string | null>(null);
+  const resolved = (message: string) => {
+    setNotice(message);
+    reload();
+  };
   return (
     <>
       <h1>Disputes</h1>
+      {notice && <p role="status" className="ok">{notice}</p>}
       <fieldset className="inline">
         <legend>Show</legend>
-        <label><input type="radio" name="which" checked={open} onChange={() => setOpen(true)} /> open</label>
-        <label><input type="radio" name="which" checked={!open} onChange={() => setOpen(false)} /> all</label>
+        <label className="choice"><input type="radio" name="which" checked={open} onChange={() => setOpen(true)} /> open</label>
+        <label className="choice"><input type="radio" name="which" checked={!open} onChange={() => setOpen(false)} /> all</label>
       </fieldset>
       {loading ? <Loading what="the dispute queue" /> : error && !data ? <ErrorBox error={error} retry={reload} /> : !data?.disputes.nodes.length ? <Empty>No {open ? 'open ' : ''}disputes.</Empty> : (
-        data.disputes.nodes.map((c) => <DisputeCard key={c.id} c={c} arbiter={hasRole(me, 'ARBITER')} onResolved={reload} />)
+        data.disputes.nodes.map((c) => <DisputeCard key={c.id} c={c} arbiter={hasRole(me, 'ARBITER')} onResolved={resolved} />)
       )}
     </>
   );
@@ -68,7 +75,7 @@ function Evidence({ who, items }: { who: string; items: Case['buyerEvidence'] })
   );
 }
 
-function DisputeCard({ c, arbiter, onResolved }: { c: Case; arbiter: boolean; onResolved: () => void }) {
+function DisputeCard({ c, arbiter, onResolved }: { c: Case; arbiter: boolean; onResolved: (message: string) => void }) {
   const mode = c.order.paymentMode;
   const titleId = `dispute-${c.id}`;
   return (
@@ -90,7 +97,7 @@ function DisputeCard({ c, arbiter, onResolved }: { c: Case; arbiter: boolean; on
   );
 }
 
-function Resolve({ orderId, mode, onResolved }: { orderId: string; mode: string; onResolved: () => void }) {
+function Resolve({ orderId, mode, onResolved }: { orderId: string; mode: string; onResolved: (message: string) => void }) {
   const [bps, setBps] = useState(5_000);
   const [prepared, setPrepared] = useState<{ bps: number; p: Prepared } | null>(null);
   const [state, setState] = useState<{ busy?: string; error?: string; done?: string }>({});
@@ -112,8 +119,9 @@ function Resolve({ orderId, mode, onResolved }: { orderId: string; mode: string;
     setState({ busy: `Waiting for ${signer.label} to sign and the chain to mine…` });
     try {
       const hash = await sendPrepared(signer, ready.call);
-      setState({ done: `Resolved in transaction ${hash}. The index shows it within seconds.` });
-      onResolved();
+      const message = `Order ${orderId.slice(0, 10)}… resolved in transaction ${hash}: ${bps / 100} % to the buyer. The index shows it within seconds.`;
+      setState({ done: message });
+      onResolved(message);
     } catch (e) {
       setState({ error: (e as Error).message });
     }
