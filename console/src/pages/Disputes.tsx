@@ -142,7 +142,6 @@ function Resolve({ orderId, mode, onResolved }: { orderId: string; mode: string;
       </div>
       <button type="button" className="primary" disabled={!ready || !!state.busy || !!state.done} onClick={sign}>Resolve: sign with the wallet</button>
       {state.busy && <p role="status">{state.busy}</p>}
-      {state.done && <p role="status" className="ok">{state.done}</p>}
       {state.error && <ErrorBox error={state.error} />}
     </div>
   );

@@ -15,7 +15,7 @@ export function BarChart({ title, days, series, values, format }: {
   const height = 180;
   const top = 10;
   const bottom = 30;
-  const left = 50;
+  const left = 76;
   const max = Math.max(1, ...days.flatMap((d) => series.map((s) => values(d, s))));
   const plot = height - top - bottom;
   const group = (width - left - 10) / Math.max(1, days.length);
@@ -23,7 +23,7 @@ export function BarChart({ title, days, series, values, format }: {
   return (
     <figure className="chart">
       <figcaption>{title}</figcaption>
-      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${title}: ${days.length} days, highest ${format(max)}`}>
+      <svg viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label={`${title}: ${days.length} days, highest ${format(max)}`}>
         <line x1={left} x2={width - 10} y1={top + plot} y2={top + plot} className="axis" />
         <text x={left - 4} y={top + 8} className="tick" textAnchor="end">{format(max)}</text>
         <text x={left - 4} y={top + plot} className="tick" textAnchor="end">0</text>
