@@ -51,6 +51,8 @@ beforeAll(async () => {
     INDEXER_NODE_PORT: String(node), QUERY_PORT: String(query), API_PORT: String(api),
     EVIDENCE_STORE: join(dir, 'evidence'), LOG_LEVEL: 'warn', INDEXER_DB_SCHEMA: 'descrow_index', START_TIMEOUT_MS: '120000',
     ADMIN_ADDRESSES: '', // npm start's development default: the dev owner is the admin
+    // Its own Redis keys: M-Pesa prompt limits and rate limits must not carry over from other runs.
+    REDIS_PREFIX: `descrow:console-test:${process.pid}-${Date.now()}:`,
   };
   stack = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'scripts/start.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   stack.stdout!.on('data', (d: Buffer) => (output += d.toString()));
