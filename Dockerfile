@@ -17,11 +17,13 @@ COPY sandbox/package.json sandbox/
 COPY indexer/package.json indexer/
 COPY oracle/package.json oracle/
 COPY api/package.json api/
+COPY console/package.json console/
 COPY query/package.json query/package-lock.json query/
 COPY patches/ patches/
 RUN npm ci
 
-# ---- build: contract artifact, indexer bundle, Prisma client, the services compiled to JS
+# ---- build: contract artifact, indexer bundle, Prisma client, the services compiled to JS,
+#      the web console built by Vite (build/console/dist, served by the API at /console)
 FROM deps AS build
 COPY . .
 RUN npm run build:contracts \
@@ -41,6 +43,7 @@ COPY sandbox/package.json sandbox/
 COPY indexer/package.json indexer/
 COPY oracle/package.json oracle/
 COPY api/package.json api/
+COPY console/package.json console/
 RUN npm ci --omit=dev --ignore-scripts \
  && rm -rf node_modules/@descrow
 

@@ -6,7 +6,8 @@
  * (`@descrow/*`) are compiled in; every other package stays a `require` of node_modules,
  * which the image installs with production dependencies only (Dockerfile).
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 
@@ -45,8 +46,33 @@ const asIfInPlace = (entry: string): Plugin => ({
 /** Files the services read next to their code; the runtime image copies each (Dockerfile). */
 export const RUNTIME_ASSETS = ['oracle/migrations', 'api/migrations', 'api/src/schema', 'sandbox/daraja/certs'];
 
+/** Where the API looks for the console (api/src/app.ts CONSOLE_DIR), relative to the app's root. */
+export const CONSOLE_DIST = 'console/dist';
+
+/**
+ * The web console (console/): its typed GraphQL client generated from the API's schema,
+ * then Vite's production build into `outDir` (the API serves it at /console).
+ */
+export function buildConsole(outDir = resolve(ROOT, CONSOLE_DIST)): void {
+  const bin = (name: string) => resolve(ROOT, 'node_modules/.bin', name);
+  for (const [cmd, args] of [[bin('graphql-codegen'), ['--config', 'codegen.ts']], [bin('vite'), ['build', '--logLevel', 'warn', '--outDir', outDir]]] as const) {
+    const r = spawnSync(cmd, [...args], { cwd: resolve(ROOT, 'console'), encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`console: ${cmd.split('/').pop()} failed:\n${r.stdout}${r.stderr}`);
+  }
+}
+
+/** The console's build is older than its sources or the API schema (or missing). */
+export function consoleStale(outDir = resolve(ROOT, CONSOLE_DIST)): boolean {
+  const built = resolve(outDir, 'index.html');
+  if (!existsSync(built)) return true;
+  const newest = (p: string): number => (statSync(p).isDirectory() ? Math.max(0, ...readdirSync(p).filter((f) => f !== 'gql').map((f) => newest(resolve(p, f)))) : statSync(p).mtimeMs);
+  const sources = ['console/src', 'console/index.html', 'console/vite.config.ts', 'console/codegen.ts', 'api/src/schema/schema.graphql'].map((p) => newest(resolve(ROOT, p)));
+  return Math.max(...sources) > statSync(built).mtimeMs;
+}
+
 export async function buildServices(out = OUT): Promise<void> {
   if (out === OUT) rmSync(OUT, { recursive: true, force: true });
+  buildConsole(resolve(out, CONSOLE_DIST));
   for (const entry of ENTRIES) {
     await build({
       absWorkingDir: ROOT,
@@ -65,7 +91,7 @@ export async function buildServices(out = OUT): Promise<void> {
 
 if (require.main === module) {
   buildServices().then(
-    () => console.log(`build: ${ENTRIES.length} services compiled into build/`),
+    () => console.log(`build: ${ENTRIES.length} services compiled into build/, the console into build/${CONSOLE_DIST}`),
     (err: Error) => {
       console.error(`build: ${err.message}`);
       process.exit(1);

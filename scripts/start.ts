@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { buildConsole, consoleStale } from './build';
 import { DEV_ROLES, ensureDatabase, env, loadConfigOrExit, rpcAnswers, startEmbeddedPostgres, warnIfEndOfLife, type EmbeddedPostgresHandle } from '@descrow/common';
 
 const root = resolve(__dirname, '..');
@@ -194,13 +195,19 @@ async function main() {
     {
       name: 'api',
       command: [tsx, 'api/src/main.ts'],
-      env: { API_PORT: String(config.API_PORT), API_METRICS_PORT: String(config.API_METRICS_PORT), ORACLE_URL: `http://127.0.0.1:${oracleInternalPort}` },
+      // Development: the dev chain's owner account is the admin unless ADMIN_ADDRESSES says otherwise.
+      env: { API_PORT: String(config.API_PORT), API_METRICS_PORT: String(config.API_METRICS_PORT), ORACLE_URL: `http://127.0.0.1:${oracleInternalPort}`, ADMIN_ADDRESSES: process.env.ADMIN_ADDRESSES || DEV_ROLES.owner.address },
       healthy: () => httpOk(`http://127.0.0.1:${config.API_PORT}/health`, true),
       url: `http://localhost:${config.API_PORT}/graphql`,
     },
   ];
   // The API's Prisma client is generated code (not committed): make sure it exists.
   await new Promise<void>((res, rej) => spawn(tsx, ['api/scripts/generate.ts'], { cwd: root, stdio: 'inherit' }).once('exit', (c) => (c === 0 ? res() : rej(new Error('api: prisma generate failed')))));
+  // The web console the API serves at /console: rebuilt when its sources or the schema changed.
+  if (consoleStale()) {
+    say('building the web console (console/, Vite)…');
+    buildConsole();
+  }
   for (const part of parts) await launch(part, baseEnv);
 
   say(`Descrow is running (${((Date.now() - started) / 1000).toFixed(1)}s):`);
@@ -210,9 +217,10 @@ async function main() {
   say(`  M-Pesa oracle    http://localhost:${config.ORACLE_PORT}/health (payouts after ${config.ORACLE_CONFIRMATION_DEPTH} blocks; internal API on :${oracleInternalPort})`);
   say(`  SubQuery index   node http://localhost:${config.INDEXER_NODE_PORT}/health, query http://localhost:${config.QUERY_PORT} (time travel: blockHeight)`);
   say(`  GraphQL API      http://localhost:${config.API_PORT}/graphql`);
+  say(`  Web console      http://localhost:${config.API_PORT}/console (explorer; sign in as a dev account for admin and arbiter views)`);
   say(`  metrics          http://127.0.0.1:${config.API_METRICS_PORT}/metrics (API), http://127.0.0.1:${oracleInternalPort}/metrics (oracle), http://localhost:${config.INDEXER_NODE_PORT}/metrics (SubQuery node); see docs/operations.md`);
   say('dev accounts (anvil defaults, never use on a real network):');
-  for (const [role, acct] of Object.entries(DEV_ROLES)) say(`  ${role.padEnd(9)} ${acct.address}`);
+  for (const [role, acct] of Object.entries(DEV_ROLES)) say(`  ${(role === 'owner' && !process.env.ADMIN_ADDRESSES ? 'owner/admin' : role).padEnd(11)} ${acct.address}`);
   say('Ctrl-C stops everything.');
 }
 

@@ -10,7 +10,7 @@ import { GraphQLError, type ExecutionResult } from 'graphql';
 import { createSchema, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
-import { createLogger, type Logger } from '@descrow/common';
+import { createLogger, isDevelopment, type Logger } from '@descrow/common';
 import type { Deployment } from '@descrow/contracts';
 import type { ApiConfig } from './config';
 import type { Ctx, Deps } from './context';
@@ -31,6 +31,7 @@ import { RateLimiter } from './data/rateLimit';
 import { resolvers } from './resolvers';
 import { healthReport } from './health';
 import { ApiMetrics } from './metrics';
+import { serveConsole } from './consoleFiles';
 import { parseJsonBodyWithin } from './requestBody';
 import { createInMemoryCache, useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
@@ -38,6 +39,8 @@ import { useGraphQlJit } from '@envelop/graphql-jit';
 
 export const ROOT = resolve(__dirname, '../..');
 export const MIGRATIONS_DIR = resolve(__dirname, '../migrations');
+/** The web console as Vite builds it (`npm run build`; the image carries it at the same place). */
+export const CONSOLE_DIR = resolve(__dirname, '../../console/dist');
 export const typeDefs = readFileSync(resolve(__dirname, 'schema/schema.graphql'), 'utf8');
 
 export interface Api {
@@ -82,7 +85,7 @@ const codeValidationErrors: Plugin = {
   },
 };
 
-export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger } = {}): Api {
+export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger; consoleDir?: string } = {}): Api {
   const root = opts.root ?? ROOT;
   const log = opts.log ?? createLogger('api', config.LOG_LEVEL);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required (npm start provides the embedded Postgres)');
@@ -150,6 +153,9 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
         const report = await healthReport(deps);
         return endResponse(json(report.status === 'ok' ? 200 : 503, report));
       }
+      // The console is static files: no session, no GraphQL (it calls /graphql like any client).
+      const page = await serveConsole(opts.consoleDir ?? CONSOLE_DIR, url, request.method, isDevelopment(config) ? config.RPC_URL : null);
+      if (page) return endResponse(page);
       const requestId = request.headers.get('x-request-id')?.slice(0, 64) || randomUUID();
       // A declared length over the limit is refused before anything is read; a chunked body is
       // counted as it is read (the request parser below).

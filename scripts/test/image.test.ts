@@ -91,6 +91,10 @@ test('compiled: the deployer deployed, the oracle serves health and keeps /inter
   expect((await fetch(`http://127.0.0.1:${ports.oracle + 1}/internal/reconciliation/latest`)).status).toBe(401); // service token required
   const res = await gql('{ products(first: 5) { nodes { id } } }');
   expect(await res.json()).toEqual({ data: { products: { nodes: [] } } });
+  // The web console, built by the same build, is served from the compiled layout.
+  const page = await fetch(`http://127.0.0.1:${ports.api}/console/`);
+  expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+  expect(await page.text()).toContain('<div id="root">');
 });
 
 const browserTest = CHROMIUM ? test : test.skip;

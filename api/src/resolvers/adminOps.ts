@@ -4,7 +4,7 @@
  * daily rollups and the ledger's figures (never by scanning events).
  */
 import { z } from 'zod';
-import { requireRole } from '../auth/guards';
+import { hasRole, requireRole } from '../auth/guards';
 import type { Ctx } from '../context';
 import type { Prisma } from '../generated/prisma/client';
 import type { IndexDispute } from '../data/indexReader';
@@ -97,7 +97,8 @@ export const adminOpsResolvers = {
     },
 
     async disputes(_: unknown, args: { open?: boolean | null; first?: number | null; after?: string | null }, ctx: Ctx) {
-      requireRole(ctx, 'ADMIN');
+      // The arbiter works the queue it resolves (both parties' evidence); admins oversee it.
+      if (!hasRole(ctx, 'ARBITER')) requireRole(ctx, 'ADMIN');
       const first = pageSize(ctx, args.first);
       const cursor = decodeCursor<[number]>(args.after, (v) => v.length === 1 && Number.isInteger(v[0]) && (v[0] as number) >= 0);
       const offset = cursor?.[0] ?? 0;

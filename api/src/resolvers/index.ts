@@ -8,6 +8,7 @@ import { contractCallResolvers } from './contractCalls';
 import { kycResolvers } from './kyc';
 import { adminOpsResolvers } from './adminOps';
 import { subscriptionResolvers } from './subscription';
+import { consoleResolvers } from './console';
 
 export const resolvers = [
   { BigInt: BigIntScalar, DateTime: DateTimeScalar, JSON: JSONScalar },
@@ -20,4 +21,5 @@ export const resolvers = [
   kycResolvers,
   adminOpsResolvers,
   subscriptionResolvers,
+  consoleResolvers,
 ];

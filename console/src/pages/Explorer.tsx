@@ -1,0 +1,69 @@
+/** The public explorer's front page: the newest blocks and escrow transactions, refreshed live. */
+import { graphql } from '../gql';
+import { useQuery } from '../useQuery';
+import { formatTime } from '../format';
+import { AddressLink, BlockLink, Empty, ErrorBox, Loading, OrderLink, TxLink } from '../ui/parts';
+
+const Latest = graphql(`
+  query ConsoleLatest {
+    latestBlocks(first: 10) { number hash timestamp transactions { hash } events { id } }
+    contractEvents(first: 15) { nodes { id kind orderId transactionHash blockNumber sender timestamp } }
+    indexStatus { lastProcessedHeight chainHead lagBlocks }
+  }
+`);
+
+export function Explorer() {
+  const { data, error, loading, reload } = useQuery(Latest, {}, { pollMs: 2_000 });
+  if (loading) return <Loading what="the latest blocks" />;
+  if (error && !data) return <ErrorBox error={error} retry={reload} />;
+  if (!data) return null;
+  return (
+    <>
+      <h1>Explorer</h1>
+      <p className="live" aria-live="off">
+        <span className="dot" aria-hidden="true" /> Live: indexed to block {data.indexStatus.lastProcessedHeight}
+        {data.indexStatus.lagBlocks ? ` (${data.indexStatus.lagBlocks} behind the chain)` : ''}, refreshed every 2 s
+      </p>
+      {error && <ErrorBox error={error} />}
+      <div className="columns">
+        <section aria-labelledby="blocks-h">
+          <h2 id="blocks-h">Latest blocks with escrow activity</h2>
+          {data.latestBlocks.length === 0 ? <Empty>No blocks indexed yet.</Empty> : (
+            <table>
+              <thead><tr><th scope="col">Block</th><th scope="col">Time</th><th scope="col">Txs</th><th scope="col">Events</th></tr></thead>
+              <tbody>
+                {data.latestBlocks.map((b) => (
+                  <tr key={b.hash}>
+                    <td><BlockLink number={b.number} /></td>
+                    <td>{formatTime(b.timestamp)}</td>
+                    <td>{b.transactions.length}</td>
+                    <td>{b.events.length}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </section>
+        <section aria-labelledby="events-h">
+          <h2 id="events-h">Latest escrow transactions</h2>
+          {data.contractEvents.nodes.length === 0 ? <Empty>No escrow events yet.</Empty> : (
+            <table>
+              <thead><tr><th scope="col">Event</th><th scope="col">Order</th><th scope="col">Transaction</th><th scope="col">From</th><th scope="col">Block</th></tr></thead>
+              <tbody>
+                {data.contractEvents.nodes.map((e) => (
+                  <tr key={e.id}>
+                    <td>{e.kind}</td>
+                    <td>{e.orderId ? <OrderLink id={e.orderId} /> : '—'}</td>
+                    <td><TxLink hash={e.transactionHash} /></td>
+                    <td><AddressLink address={e.sender} /></td>
+                    <td><BlockLink number={e.blockNumber} /></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </section>
+      </div>
+    </>
+  );
+}
