@@ -8,15 +8,12 @@
  * nothing is fetched from outside this machine.
  * `npm run console:screenshots` runs it with CONSOLE_SCREENSHOTS=1 to refresh docs/console/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { freePort, freePortPair } from '@descrow/common';
-import { createTestDatabase } from '@descrow/common/src/testing/database';
 import { payoutSplit } from '@descrow/contracts';
-import { actors, fundedMpesaOrder, fundedNativeOrder, seedSeller, SELLER_PHONE, shipAndConfirm, Stack } from '../journeys';
+import { actors, fundedMpesaOrder, fundedNativeOrder, seedSeller, SELLER_PHONE, shipAndConfirm, type Stack } from '../journeys';
+import { startStack, type RunningStack } from './stack';
 
 const ROOT = resolve(__dirname, '../..');
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -26,46 +23,23 @@ const log = (l: string) => process.env.E2E_VERBOSE && process.stdout.write(`${l}
 const describeBrowser = CHROMIUM ? describe : describe.skip;
 if (!CHROMIUM) process.stderr.write('console.test: chromium is not installed (`apt-get install chromium`; .ci/run does): skipped\n');
 
-let stack: ChildProcess;
+let stack: RunningStack;
 let s: Stack;
-let db: { url: string; drop: () => Promise<void> };
 let browser: Browser;
 let productId: string;
 let base: string;
-let output = '';
 const ports = { chain: 0, api: 0 };
 const blocked: string[] = [];
 const cspViolations: string[] = [];
 
 beforeAll(async () => {
   if (!CHROMIUM) return;
-  db = await createTestDatabase('console');
-  const dir = mkdtempSync(join(tmpdir(), 'descrow-console-'));
-  const [chain, sim, oracle, node, query, api] = await Promise.all([freePort(), freePort(), freePortPair(), freePort(), freePort(), freePort()]);
-  Object.assign(ports, { chain, api });
-  const env = {
-    ...process.env, TZ: 'UTC', DATABASE_URL: db.url,
-    RPC_URL: `http://127.0.0.1:${chain}`, DEPLOYMENT_FILE: join(dir, 'deployment.json'), CHAIN_STATE_FILE: join(dir, 'anvil.json'),
-    DARAJA_SIM_PORT: String(sim), DARAJA_SIM_STK_RESOLVE_MS: '0', DARAJA_SIM_B2C_RESOLVE_MS: '300',
-    ORACLE_PORT: String(oracle), ORACLE_JOB_INTERVAL_MS: '200',
-    INDEXER_NODE_PORT: String(node), QUERY_PORT: String(query), API_PORT: String(api),
-    EVIDENCE_STORE: join(dir, 'evidence'), LOG_LEVEL: 'warn', INDEXER_DB_SCHEMA: 'descrow_index', START_TIMEOUT_MS: '120000',
-    ADMIN_ADDRESSES: '', // npm start's development default: the dev owner is the admin
-    // Its own Redis keys: M-Pesa prompt limits and rate limits must not carry over from other runs.
-    REDIS_PREFIX: `descrow:console-test:${process.pid}-${Date.now()}:`,
-  };
-  stack = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'scripts/start.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  stack.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  stack.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const until = Date.now() + 180_000;
-  while (!output.includes('Descrow is running')) {
-    if (stack.exitCode !== null) throw new Error(`npm start failed:\n${output.slice(-4000)}`);
-    if (Date.now() > until) throw new Error(`npm start did not come up:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  expect(output).toContain(`Web console      http://localhost:${api}/console`);
-  base = `http://localhost:${api}/console`;
-  s = new Stack({ api: `http://127.0.0.1:${api}`, rpc: env.RPC_URL, sim: `http://127.0.0.1:${sim}`, deploymentFile: env.DEPLOYMENT_FILE }, log);
+  // ADMIN_ADDRESSES empty: npm start's development default, the dev owner is the admin.
+  stack = await startStack('console', { ADMIN_ADDRESSES: '' }, log);
+  s = stack.s;
+  Object.assign(ports, { chain: stack.ports.chain, api: stack.ports.api });
+  expect(stack.output()).toContain(`Web console      http://localhost:${stack.ports.api}/console`);
+  base = `http://localhost:${stack.ports.api}/console`;
   await s.sim('PUT', `/ledger/accounts/customer:${SELLER_PHONE}`, { balance: 0 });
   ({ productId } = await seedSeller(s, log, 10n ** 18n, 2_000));
   const { chromium } = await import('playwright-core');
@@ -77,11 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close().catch(() => undefined);
-  if (stack && stack.exitCode === null) {
-    stack.kill('SIGINT');
-    await new Promise((r) => { stack.once('exit', r); setTimeout(r, 20_000); });
-  }
-  await db?.drop().catch(() => undefined);
+  await stack?.stop();
 }, 60_000);
 
 /** A browser context as a visitor on this machine only: the API and (for the dev wallet) the dev chain. */

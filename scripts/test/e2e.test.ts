@@ -4,60 +4,25 @@
  * a fresh database and free ports; the tests act as buyer, seller and arbiter through
  * the API and their wallets, and check the money where it lands.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { freePort, freePortPair } from '@descrow/common';
-import { createTestDatabase } from '@descrow/common/src/testing/database';
 import { payoutSplit } from '@descrow/contracts';
-import { actors, BUYER_PHONE, disputeWithSplit, fundedMpesaOrder, fundedNativeOrder, seedSeller, SELLER_PHONE, shipAndConfirm, Stack } from '../journeys';
+import { actors, BUYER_PHONE, disputeWithSplit, fundedMpesaOrder, fundedNativeOrder, seedSeller, SELLER_PHONE, shipAndConfirm, type Stack } from '../journeys';
+import { startStack, type RunningStack } from './stack';
 
-const ROOT = resolve(__dirname, '../..');
 const log = (l: string) => process.env.E2E_VERBOSE && process.stdout.write(`${l}\n`);
-let stack: ChildProcess;
+let stack: RunningStack;
 let s: Stack;
-let db: { url: string; drop: () => Promise<void> };
 let productId: string;
-let output = '';
 const FEE_BPS = 250;
 
 beforeAll(async () => {
-  db = await createTestDatabase('e2e');
-  const dir = mkdtempSync(join(tmpdir(), 'descrow-e2e-'));
-  const [chain, sim, oracle, node, query, api] = await Promise.all([freePort(), freePort(), freePortPair(), freePort(), freePort(), freePort()]); // the oracle's internal listener is its port + 1
-  const env = {
-    ...process.env, TZ: 'UTC', DATABASE_URL: db.url,
-    RPC_URL: `http://127.0.0.1:${chain}`, DEPLOYMENT_FILE: join(dir, 'deployment.json'), CHAIN_STATE_FILE: join(dir, 'anvil.json'),
-    DARAJA_SIM_PORT: String(sim), DARAJA_SIM_STK_RESOLVE_MS: '0', DARAJA_SIM_B2C_RESOLVE_MS: '300',
-    ORACLE_PORT: String(oracle), ORACLE_JOB_INTERVAL_MS: '200',
-    INDEXER_NODE_PORT: String(node), QUERY_PORT: String(query), API_PORT: String(api),
-    ADMIN_ADDRESSES: actors().owner.address, EVIDENCE_STORE: join(dir, 'evidence'), LOG_LEVEL: 'warn',
-    INDEXER_DB_SCHEMA: 'descrow_index', START_TIMEOUT_MS: '120000',
-    // Rate limits live in Redis, which outlives a run: a key prefix of this run's own, so an earlier
-    // run's M-Pesa prompts to the same test phones do not count against this one.
-    REDIS_PREFIX: `descrow:e2e:${process.pid}-${Date.now()}:`,
-  };
-  stack = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'scripts/start.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  stack.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  stack.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const until = Date.now() + 180_000;
-  while (!output.includes('Descrow is running')) {
-    if (stack.exitCode !== null) throw new Error(`npm start failed:\n${output.slice(-4000)}`);
-    if (Date.now() > until) throw new Error(`npm start did not come up:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  s = new Stack({ api: `http://127.0.0.1:${api}`, rpc: env.RPC_URL, sim: `http://127.0.0.1:${sim}`, deploymentFile: env.DEPLOYMENT_FILE }, log);
+  stack = await startStack('e2e', { ADMIN_ADDRESSES: actors().owner.address }, log);
+  s = stack.s;
   await s.sim('PUT', `/ledger/accounts/customer:${SELLER_PHONE}`, { balance: 0 });
   ({ productId } = await seedSeller(s, log, 10n ** 18n, 2_000));
 }, 240_000);
 
 afterAll(async () => {
-  if (stack && stack.exitCode === null) {
-    stack.kill('SIGINT');
-    await new Promise((r) => { stack.once('exit', r); setTimeout(r, 20_000); });
-  }
-  await db?.drop().catch(() => undefined);
+  await stack?.stop();
 }, 60_000);
 
 test('native journey: the buyer funds from the wallet, ship, confirm; the seller receives amount minus fee; full history', async () => {

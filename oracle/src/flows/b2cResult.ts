@@ -5,9 +5,9 @@
  * same transaction that marks the payout paid.
  */
 import type { OracleContext } from '../context';
-import { receiptHash } from '@descrow/contracts';
 import { resultCallback, resultParam, timeoutNotice } from '../daraja/schemas';
 import { markProcessed } from '../ledger/callbacks';
+import { queuePayoutRecord } from '../ledger/outbox';
 
 /** Codes where retrying cannot help and a person must act (docs/daraja.md §4). */
 const NEEDS_PERSON: Record<string, string> = {
@@ -220,10 +220,7 @@ async function settle(ctx: OracleContext, payout: PayoutRow, v: { receipt: strin
       `UPDATE oracle.payouts SET status='succeeded', mpesa_receipt=$2, result_code='0', completed_at=now(), updated_at=now(), reason=$3 WHERE id=$1`,
       [payout.id, v.receipt, late ? `paid after being marked ${payout.status}` : null],
     );
-    await client.query(
-      `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status) VALUES ($1,'record_payout',$2,$3,'pending') ON CONFLICT (idempotency_key) DO NOTHING`,
-      [`payout:${v.receipt}`, payout.order_id, JSON.stringify({ beneficiary: payout.beneficiary, amountKes: payout.amount_kes, receiptHash: receiptHash(v.receipt) })],
-    );
+    await queuePayoutRecord(client, v.receipt, payout.order_id, { beneficiary: payout.beneficiary, amountKes: payout.amount_kes });
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -254,10 +251,7 @@ async function promoteOverpaid(ctx: OracleContext, failed: PayoutRow): Promise<b
     );
     const p = rows[0];
     if (p) {
-      await client.query(
-        `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status) VALUES ($1,'record_payout',$2,$3,'pending') ON CONFLICT (idempotency_key) DO NOTHING`,
-        [`payout:${p.mpesa_receipt}`, failed.order_id, JSON.stringify({ beneficiary: p.beneficiary, amountKes: p.amount_kes, receiptHash: receiptHash(p.mpesa_receipt) })],
-      );
+      await queuePayoutRecord(client, p.mpesa_receipt, failed.order_id, { beneficiary: p.beneficiary, amountKes: p.amount_kes });
     }
     await client.query('COMMIT');
     if (p) ctx.log.warn({ orderId: failed.order_id, role: failed.role, receipt: p.mpesa_receipt }, 'an earlier attempt paid after all; recording it');

@@ -21,6 +21,7 @@ import type { OracleContext } from '../context';
 import { DarajaError } from '../daraja/errors';
 import type { PulledTransaction } from '../daraja/schemas';
 import { markPaid, type PaymentRequestRow } from '../ledger/payments';
+import { queuePaymentRecord } from '../ledger/outbox';
 import { openRefundCase, recordEvent } from '../ledger/refunds';
 
 export async function pullTransactions(ctx: OracleContext, now = new Date()): Promise<{ seen: number; recovered: number; cases: number }> {
@@ -149,10 +150,7 @@ async function rebuildFromChain(ctx: OracleContext, t: PulledTransaction, receip
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'paid',$9,$5,$6,'0',$10,$10,$10,$9)`,
       [id, orderId, order.buyer, order.seller, amount, phone, sellerPhone, t.billreference, receipt, paidAt],
     );
-    await client.query(
-      `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status) VALUES ($1, 'record_payment', $2, $3, 'pending') ON CONFLICT (idempotency_key) DO NOTHING`,
-      [`payment:${receipt}`, orderId, JSON.stringify({ salt: null, buyer: order.buyer, seller: order.seller, amountKes: amount, receiptHash: receiptHash(receipt), metadataCid: '' })],
-    );
+    await queuePaymentRecord(client, receipt, orderId, { salt: null, buyer: order.buyer, seller: order.seller, amountKes: amount, metadataCid: '' });
     await recordEvent(client, id, 'rebuilt_from_chain',
       `the paybill's ${receipt} (reference ${t.billreference}) names no request in this ledger; the chain records it for this order, so the request was rebuilt from the chain${sellerPhone ? '' : "; the seller's phone is unknown"}${phone ? '' : "; the payer's phone is unknown"}`);
     await client.query('COMMIT');

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { receiptHash } from '@descrow/contracts';
 import type { OracleContext } from '../context';
 import { originatorConversationId } from '../flows/payoutWatcher';
+import { queuePayoutRecord } from '../ledger/outbox';
 
 const COLS = `id, order_id AS "orderId", role, beneficiary, phone, amount_kes AS "amountKes", attempt, status, reason, hint,
   result_code AS "resultCode", mpesa_receipt AS receipt, conversation_id AS "conversationId", not_completed_answers AS "notCompletedAnswers",
@@ -106,10 +107,7 @@ export function payoutRoutes(internal: FastifyInstance, ctx: OracleContext): voi
         throw e;
       }
       // The chain still owes it: record the settlement so the order completes (same outbox as B2C receipts).
-      await client.query(
-        `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status) VALUES ($1,'record_payout',$2,$3,'pending') ON CONFLICT (idempotency_key) DO NOTHING`,
-        [`payout:${key}`, p.orderId, JSON.stringify({ beneficiary: p.beneficiary, amountKes: p.amountKes, receiptHash: receiptHash(key) })],
-      );
+      await queuePayoutRecord(client, key, p.orderId, { beneficiary: p.beneficiary, amountKes: p.amountKes });
       await client.query('COMMIT');
       log.info({ payoutId: p.id, orderId: p.orderId, reference: key, actor: body.actor }, 'payout settled outside M-Pesa');
       return { outcome: 'settled', receiptKey: key, receiptHash: receiptHash(key) };
