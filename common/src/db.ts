@@ -1,4 +1,4 @@
-import { Pool, type PoolConfig } from 'pg';
+import { Pool, type PoolClient, type PoolConfig } from 'pg';
 
 export { Pool };
 
@@ -9,6 +9,22 @@ export function createPool(connectionString: string, applicationName: string, ex
   // crash the process: the pool drops it and opens a new one on the next query.
   pool.on('error', (err) => onIdleError?.(err));
   return pool;
+}
+
+/** Run `fn` in one transaction on a client of `pool`: committed if it returns, rolled back if it throws. */
+export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 /** Split a postgres URL into the DB_* variables SubQuery wants. */

@@ -16,6 +16,7 @@
  * The pull is the paybill's ledger, not an unsigned callback: it needs no further query.
  */
 import { randomUUID } from 'node:crypto';
+import { inTransaction } from '@descrow/common';
 import { receiptHash } from '@descrow/contracts';
 import type { OracleContext } from '../context';
 import { DarajaError } from '../daraja/errors';
@@ -141,9 +142,7 @@ async function rebuildFromChain(ctx: OracleContext, t: PulledTransaction, receip
     : await lastKnown(`SELECT COALESCE(paid_phone, phone) AS p FROM oracle.payment_requests WHERE lower(buyer)=lower($1) AND COALESCE(paid_phone, phone) IS NOT NULL ORDER BY created_at DESC LIMIT 1`, order.buyer);
   const paidAt = Number.isNaN(Date.parse(t.trxDate)) ? new Date() : new Date(t.trxDate);
   const id = randomUUID();
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO oracle.payment_requests (id, order_id, buyer, seller, amount_kes, phone, seller_phone, account_reference, status, mpesa_receipt, paid_amount, paid_phone,
                                             result_code, expires_at, created_at, paid_at, chain_receipt_key)
@@ -153,13 +152,7 @@ async function rebuildFromChain(ctx: OracleContext, t: PulledTransaction, receip
     await queuePaymentRecord(client, receipt, orderId, { salt: null, buyer: order.buyer, seller: order.seller, amountKes: amount, metadataCid: '' });
     await recordEvent(client, id, 'rebuilt_from_chain',
       `the paybill's ${receipt} (reference ${t.billreference}) names no request in this ledger; the chain records it for this order, so the request was rebuilt from the chain${sellerPhone ? '' : "; the seller's phone is unknown"}${phone ? '' : "; the payer's phone is unknown"}`);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   log.warn({ orderId, receipt, requestId: id, sellerPhoneKnown: sellerPhone !== null, payerPhoneKnown: phone !== null }, 'payment request missing from the ledger rebuilt from the chain');
   ctx.wake?.();
   return id;
