@@ -34,6 +34,43 @@ afterAll(async () => {
 const lc = (a: string) => a.toLowerCase();
 
 // ------------------------------------------------------------------------------ identity
+
+/** A GraphQL subscription over SSE on the in-process API: every `next` event's payload, with when it arrived. */
+async function subscribeSse(query: string, variables: Record<string, unknown>): Promise<{ seen: { data: any; at: number }[]; close: () => Promise<void> }> {
+  const seen: { data: any; at: number }[] = [];
+  const abort = new AbortController();
+  const res = await fx.api.yoga.fetch('http://api.test/graphql', {
+    method: 'POST', signal: abort.signal,
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ query, variables }),
+  });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  const reading = (async () => {
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      buf += new TextDecoder().decode(value);
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const chunk = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = chunk.split('\n').find((l) => l.startsWith('data:'));
+        if (data && chunk.includes('event: next')) seen.push({ data: JSON.parse(data.slice(5)).data, at: Date.now() });
+      }
+    }
+  })();
+  return {
+    seen,
+    close: async () => {
+      abort.abort();
+      await reader.cancel().catch(() => undefined);
+      await Promise.race([reading, new Promise((r) => setTimeout(r, 1_000))]);
+    },
+  };
+}
+
 describe('identity', () => {
   test('login returns a JWT with the roles; me answers with the profile', async () => {
     const me = await gql(fx.api, '{ me { address roles } }', {}, { token: tokens.admin });
@@ -452,31 +489,9 @@ describe('order journeys', () => {
     mpesaOrderId = c.data.createOrder.orderId;
     expect(c.data.createOrder).toMatchObject({ amount: '1600', paymentMode: 'MPESA', contractCall: null });
 
-    // Subscribe (GraphQL over SSE) before paying.
-    const seen: { status: string; at: number }[] = [];
-    const abort = new AbortController();
-    const res = await fx.api.yoga.fetch('http://api.test/graphql', {
-      method: 'POST', signal: abort.signal,
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: `subscription($id: ID!) { orderUpdated(id: $id) { id status order { status } } }`, variables: { id: mpesaOrderId } }),
-    });
-    expect(res.status).toBe(200);
-    const reader = res.body!.getReader();
-    const reading = (async () => {
-      let buf = '';
-      for (;;) {
-        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-        if (done) return;
-        buf += new TextDecoder().decode(value);
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const chunk = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const data = chunk.split('\n').find((l) => l.startsWith('data:'));
-          if (data && chunk.includes('event: next')) seen.push({ status: JSON.parse(data.slice(5)).data.orderUpdated.status, at: Date.now() });
-        }
-      }
-    })();
+    // Subscribe (GraphQL over SSE) before paying: to the order, and to the explorer's feed of the index's steps.
+    const updates = await subscribeSse(`subscription($id: ID!) { orderUpdated(id: $id) { id status order { status } } }`, { id: mpesaOrderId });
+    const feed = await subscribeSse(`subscription { indexAdvanced { lastProcessedHeight changedOrderIds } }`, {});
 
     const pay = await gql(fx.api, `mutation($id: ID!, $p: String!) { payWithMpesa(orderId: $id, phoneNumber: $p) { orderId checkoutRequestId status } }`, { id: mpesaOrderId, p: BUYER_PHONE }, { token: tokens.buyer });
     expect(pay.errors).toBeUndefined();
@@ -492,12 +507,16 @@ describe('order journeys', () => {
       const outbox = await fx.pool.query(`SELECT kind, status, last_error FROM oracle.outbox WHERE order_id = $1`, [mpesaOrderId]);
       throw new Error(`${e.message}\nledger: ${JSON.stringify(ledger.rows)}\noutbox: ${JSON.stringify(outbox.rows)}\nindexer: ${fx.node.output().slice(-5).join('\n')}`);
     });
-    const funded = await eventually(async () => seen.find((s) => s.status === 'FUNDED'), (s) => !!s, 3_000, 'the subscriber to see FUNDED');
+    const status = (e: { data: any }) => e.data.orderUpdated.status as string;
+    const funded = await eventually(async () => updates.seen.find((e) => status(e) === 'FUNDED'), (e) => !!e, 3_000, 'the subscriber to see FUNDED');
     expect(funded!.at - indexedAt).toBeLessThan(1_000);
-    expect(seen[0]!.status).toBe('DRAFT');
-    abort.abort();
-    await reader.cancel().catch(() => undefined);
-    await Promise.race([reading, new Promise((r) => setTimeout(r, 1_000))]);
+    expect(status(updates.seen[0]!)).toBe('DRAFT');
+    // The public feed named the order in the step that indexed it, as soon, and its heights only go up.
+    const step = await eventually(async () => feed.seen.find((e) => e.data.indexAdvanced.changedOrderIds.includes(mpesaOrderId)), (e) => !!e, 3_000, 'the feed to name the order');
+    expect(step!.at - indexedAt).toBeLessThan(1_000);
+    const heights = feed.seen.map((e) => e.data.indexAdvanced.lastProcessedHeight as number);
+    expect(heights).toEqual([...heights].sort((a, b) => a - b));
+    await Promise.all([updates.close(), feed.close()]);
 
     const o = await gql(fx.api, ORDER, { id: mpesaOrderId }, { token: tokens.seller });
     expect(o.errors).toBeUndefined();

@@ -108,9 +108,11 @@ describeBrowser('the web console', () => {
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('search');
     expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).not.toBe('none');
 
-    // The order appears in the live list while the page stays open.
+    // The order appears in the live list while the page stays open, pushed by the index's
+    // steps (the fallback reload every 30 s would be too late for this wait).
+    await page.getByText('updated as the index moves').waitFor();
     const { orderId, amount } = await fundedNativeOrder(s, productId, log);
-    await page.locator(`a[href="/console/order/${orderId}"]`).first().waitFor({ timeout: 30_000 });
+    await page.locator(`a[href="/console/order/${orderId}"]`).first().waitFor({ timeout: 10_000 });
     await accessible(page, 'explorer');
     await shot(page, 'explorer');
     const done = await shipAndConfirm(s, orderId, log);

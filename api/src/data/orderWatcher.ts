@@ -1,9 +1,10 @@
 /**
- * Feeds the `orderUpdated` subscription. One API instance at a time (a Redis lease)
- * watches the index's progress (`_metadata.lastProcessedHeight`, a one-row read every
- * ORDER_WATCH_INTERVAL_MS); when it moves, the orders whose current version began after
- * the previous height are published on a Redis channel, which every instance relays to
- * its own subscribers. Without REDIS_URL (single process) it publishes locally.
+ * Feeds the `orderUpdated` and `indexAdvanced` subscriptions. One API instance at a time
+ * (a Redis lease) watches the index's progress (`_metadata.lastProcessedHeight`, a one-row
+ * read every ORDER_WATCH_INTERVAL_MS); when it moves, the new height and the orders whose
+ * current version began after the previous height are published on a Redis channel, which
+ * every instance relays to its own subscribers. Without REDIS_URL (single process) it
+ * publishes locally.
  */
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
@@ -12,10 +13,11 @@ import type { Logger } from '@descrow/common';
 import type { IndexReader } from './indexReader';
 
 export interface OrderChange { id: string; status: string; updatedBlock: number }
-
+/** One step of the index: the height it reached and the orders it changed on the way. */
+export interface IndexAdvance { lastProcessedHeight: number; changes: OrderChange[] }
 
 export class OrderWatcher {
-  readonly pubsub = createPubSub<{ orderUpdated: [id: string, change: OrderChange] }>();
+  readonly pubsub = createPubSub<{ orderUpdated: [id: string, change: OrderChange]; indexAdvanced: [advance: IndexAdvance] }>();
   private timer: NodeJS.Timeout | null = null;
   private subscriber: Redis | null = null;
   private lastHeight: number | null = null;
@@ -45,9 +47,11 @@ export class OrderWatcher {
     this.listeners.push(listener);
   }
 
-  private deliver(changes: OrderChange[]): void {
-    for (const l of this.listeners) l(changes.map((c) => c.id));
+  private deliver(advance: IndexAdvance): void {
+    const { changes } = advance;
+    if (changes.length) for (const l of this.listeners) l(changes.map((c) => c.id));
     for (const c of changes) this.pubsub.publish('orderUpdated', c.id, c);
+    this.pubsub.publish('indexAdvanced', advance);
   }
 
   async start(): Promise<void> {
@@ -55,7 +59,9 @@ export class OrderWatcher {
       this.subscriber = this.redis.duplicate();
       this.subscriber.on('message', (_ch: string, msg: string) => {
         try {
-          this.deliver(JSON.parse(msg) as OrderChange[]);
+          const parsed = JSON.parse(msg) as IndexAdvance | OrderChange[];
+          // A bare list is what instances of the previous version publish (changes only).
+          this.deliver(Array.isArray(parsed) ? { lastProcessedHeight: Math.max(0, ...parsed.map((c) => c.updatedBlock)), changes: parsed } : parsed);
         } catch (e) {
           this.log.warn({ err: (e as Error).message }, 'bad order-updated message');
         }
@@ -92,9 +98,9 @@ export class OrderWatcher {
       if (lastProcessedHeight === this.lastHeight) return;
       const changes = await this.index.ordersChangedSince(Math.min(this.lastHeight, lastProcessedHeight));
       this.lastHeight = lastProcessedHeight;
-      if (!changes.length) return;
-      if (this.redis) await this.redis.publish(this.channel, JSON.stringify(changes));
-      else this.deliver(changes);
+      const advance: IndexAdvance = { lastProcessedHeight, changes };
+      if (this.redis) await this.redis.publish(this.channel, JSON.stringify(advance));
+      else this.deliver(advance);
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code !== '42P01' && code !== '3F000') this.log.warn({ err: (e as Error).message }, 'order watcher tick failed');

@@ -1,7 +1,10 @@
-/** orderUpdated(id): the current state first, then every change the watcher sees. */
+/**
+ * orderUpdated(id): the current state first, then every change the watcher sees.
+ * indexAdvanced: every step of the index the watcher sees (../data/orderWatcher).
+ */
 import { Repeater } from 'graphql-yoga';
 import type { Ctx } from '../context';
-import type { OrderChange } from '../data/orderWatcher';
+import type { IndexAdvance, OrderChange } from '../data/orderWatcher';
 import { bytes32, parse } from '../validate';
 import { loadOrder } from './orders';
 
@@ -29,6 +32,10 @@ export const subscriptionResolvers = {
         const view = await loadOrder(ctx, id);
         return { id, status: change?.status ?? view?.chain?.status ?? 'DRAFT', updatedBlock: change?.updatedBlock ?? view?.chain?.updatedBlock ?? null, order: view };
       },
+    },
+    indexAdvanced: {
+      subscribe: (_: unknown, _args: unknown, ctx: Ctx) => ctx.deps.watcher.pubsub.subscribe('indexAdvanced'),
+      resolve: (advance: IndexAdvance) => ({ lastProcessedHeight: advance.lastProcessedHeight, changedOrderIds: advance.changes.map((c) => c.id) }),
     },
   },
 };

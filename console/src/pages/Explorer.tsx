@@ -1,4 +1,10 @@
-/** The public explorer's front page: the newest blocks and escrow transactions, refreshed live. */
+/**
+ * The public explorer's front page: the newest blocks and escrow transactions, reloaded on
+ * every step of the index the `indexAdvanced` subscription reports (and every 30 s should
+ * the live connection drop).
+ */
+import { useEffect, useRef, useState } from 'react';
+import { subscribe } from '../api';
 import { graphql } from '../gql';
 import { useQuery } from '../useQuery';
 import { formatTime } from '../format';
@@ -12,8 +18,22 @@ const Latest = graphql(`
   }
 `);
 
+const Steps = graphql(`
+  subscription ConsoleIndexSteps {
+    indexAdvanced { lastProcessedHeight changedOrderIds }
+  }
+`);
+
 export function Explorer() {
-  const { data, error, loading, reload } = useQuery(Latest, {}, { pollMs: 2_000 });
+  const { data, error, loading, reload } = useQuery(Latest, {}, { pollMs: 30_000 });
+  const [live, setLive] = useState(true);
+  // One subscription for the page's life (reload is a new function on every render).
+  const reloadLatest = useRef(reload);
+  reloadLatest.current = reload;
+  useEffect(() => subscribe(Steps, {}, () => {
+    setLive(true);
+    reloadLatest.current();
+  }, () => setLive(false)), []);
   if (loading) return <Loading what="the latest blocks" />;
   if (error && !data) return <ErrorBox error={error} retry={reload} />;
   if (!data) return null;
@@ -22,7 +42,8 @@ export function Explorer() {
       <h1>Explorer</h1>
       <p className="live" aria-live="off">
         <span className="dot" aria-hidden="true" /> Live: indexed to block {data.indexStatus.lastProcessedHeight}
-        {data.indexStatus.lagBlocks ? ` (${data.indexStatus.lagBlocks} behind the chain)` : ''}, refreshed every 2 s
+        {data.indexStatus.lagBlocks ? ` (${data.indexStatus.lagBlocks} behind the chain)` : ''}
+        {live ? ', updated as the index moves' : ', live updates interrupted: refreshed every 30 s'}
       </p>
       {error && <ErrorBox error={error} />}
       <div className="columns">
