@@ -60,7 +60,7 @@ COPY --from=build /app/schema.graphql /app/package.json ./
 COPY --from=build /app/build/scripts scripts
 RUN mkdir -p /project /deploy && chown node:node /project /deploy
 USER node
-# docker-compose.yml runs three commands on it: the manifest step, the node, the query service.
+# docker-compose.yml runs four commands on it: the manifest step, the logs dictionary, the node, the query service.
 CMD ["node", "scripts/compose-indexer-manifest.js", "/project"]
 
 # ---- runtime: compiled services, production dependencies, non-root; files owned by root

@@ -21,6 +21,7 @@ export const ENTRIES = [
   'sandbox/chain/start.ts',
   'sandbox/daraja/main.ts',
   'scripts/compose-indexer-manifest.ts',
+  'scripts/compose-indexer-dictionary.ts',
 ];
 
 /**

@@ -24,6 +24,8 @@ export interface LogsDictionaryOptions {
   /** Largest block range per eth_getLogs call (public RPCs cap it). */
   maxLogRange?: number;
   port?: number;
+  /** Address to listen on (default 127.0.0.1: only this machine's node asks). */
+  host?: string;
 }
 
 export interface LogsDictionary {
@@ -156,7 +158,7 @@ export async function startLogsDictionary(opts: LogsDictionaryOptions): Promise<
       }
     })();
   });
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,

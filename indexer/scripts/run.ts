@@ -50,6 +50,19 @@ export const indexerEnvShape = {
 export type IndexerEnv = ReturnType<typeof parseEnv<typeof indexerEnvShape>>;
 
 /**
+ * Wait for the deployer's file when no contract address is configured (compose starts the
+ * indexer's steps beside the deployer), for at most 5 minutes.
+ */
+export async function waitForDeployment(config: IndexerEnv, say: (line: string) => void, root = ROOT): Promise<void> {
+  const file = resolve(root, config.DEPLOYMENT_FILE);
+  for (let waited = 0; !config.INDEXER_CONTRACT_ADDRESS && !existsSync(file); waited += 1) {
+    if (waited === 0) say(`waiting for ${file} (the deployer writes it)`);
+    if (waited > 300) throw new Error(`${file} did not appear within 5 minutes`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
+/**
  * Where to index: explicit variables win over the deployment file. With an address and no
  * start block, the start block is the contract's deploy block, found on chain.
  */

@@ -14,7 +14,8 @@ import { DEV_SECRETS, sharedEnvShape } from '@descrow/common';
 import { oracleEnvShape } from '../../oracle/src/config';
 import { apiEnvShape } from '../../api/src/config';
 import { darajaSimEnvShape } from '../../sandbox/daraja/src/config';
-import { indexerEnvShape } from '../../indexer/scripts/run';
+import { composeDictionaryEnvShape } from '../compose-indexer-dictionary';
+import { composeManifestEnvShape } from '../compose-indexer-manifest';
 import { ENTRIES } from '../build';
 
 const ROOT = resolve(__dirname, '../..');
@@ -76,12 +77,13 @@ test('no secret has a default in docker-compose.yml: each is ${VAR:?message}', (
 });
 
 test('every service has a health check, and readiness is waited for', () => {
-  expect(Object.keys(s).sort()).toEqual(['api', 'chain', 'daraja-sim', 'deployer', 'grafana', 'indexer-manifest', 'oracle', 'postgres', 'prometheus', 'redis', 'subql-node', 'subql-query'].sort());
+  expect(Object.keys(s).sort()).toEqual(['api', 'chain', 'daraja-sim', 'deployer', 'grafana', 'indexer-dictionary', 'indexer-manifest', 'oracle', 'postgres', 'prometheus', 'redis', 'subql-node', 'subql-query'].sort());
   for (const [name, svc] of Object.entries(s)) expect([name, Array.isArray(svc.healthcheck?.test)]).toEqual([name, true]);
   expect(s.api!.depends_on).toMatchObject({ oracle: { condition: 'service_healthy' }, 'indexer-manifest': { condition: 'service_completed_successfully' } });
   expect(s['subql-query']!.depends_on).toMatchObject({ 'subql-node': { condition: 'service_healthy' } });
   // The manifest step waits for the deployer's file (sandbox) or uses ESCROW_ADDRESS.
-  expect(readFileSync(join(ROOT, 'scripts/compose-indexer-manifest.ts'), 'utf8')).toMatch(/waiting for .* \(the deployer writes it\)/);
+  expect(readFileSync(join(ROOT, 'scripts/compose-indexer-manifest.ts'), 'utf8')).toContain('await waitForDeployment(config');
+  expect(readFileSync(join(ROOT, 'indexer/scripts/run.ts'), 'utf8')).toMatch(/waiting for .* \(the deployer writes it\)/);
   // The local chain, deployer and simulator are a profile: off for a real RPC and Safaricom.
   for (const name of ['chain', 'deployer', 'daraja-sim']) expect(s[name]!.profiles).toEqual(['sandbox']);
   // Prometheus and Grafana are a profile too, published on loopback only.
@@ -117,6 +119,14 @@ test('our images run compiled entry points with node, never tsx; SubQuery is the
   expect(s['subql-query']!.command).toContain('query/node_modules/@subql/query/bin/run');
   expect(s['indexer-manifest']!.build!.target).toBe('indexer');
   expect(s['indexer-manifest']!.command).toEqual(['node', 'scripts/compose-indexer-manifest.js', '/project']);
+  // The node skips blocks without escrow events as under npm start: compose serves the logs
+  // dictionary (compiled, on the compose network only) and the manifest names it.
+  expect(s['indexer-dictionary']!.build!.target).toBe('indexer');
+  expect(s['indexer-dictionary']!.command).toEqual(['node', 'scripts/compose-indexer-dictionary.js']);
+  expect(s['indexer-dictionary']!.ports).toBeUndefined();
+  expect(s['indexer-manifest']!.environment).toMatchObject({ INDEXER_DICTIONARY: '${INDEXER_DICTIONARY:-logs}', INDEXER_DICTIONARY_URL: 'http://indexer-dictionary:3100' });
+  expect(s['subql-node']!.depends_on).toMatchObject({ 'indexer-dictionary': { condition: 'service_healthy' } });
+  expect(s['subql-node']!.command).toContain('--dictionary-query-size=100000');
   // The indexer image applies patches/ with `npm ci`, whose postinstall fails on a patch that does not apply.
   expect((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.postinstall).toMatch(/^patch-package --error-on-fail /);
 });
@@ -126,7 +136,8 @@ test('every variable handed to our services is one that service reads (no silent
     oracle: Object.keys(oracleEnvShape),
     api: Object.keys(apiEnvShape),
     'daraja-sim': Object.keys(darajaSimEnvShape),
-    'indexer-manifest': Object.keys(indexerEnvShape),
+    'indexer-manifest': Object.keys(composeManifestEnvShape),
+    'indexer-dictionary': Object.keys(composeDictionaryEnvShape),
     deployer: ['RPC_URL', 'CHAIN_ID', 'CHAIN_BLOCK_TIME', 'DEPLOYMENT_FILE', 'ESCROW_FEE_BPS', 'CHAIN_STATE_FILE', 'DEPLOYER_PRIVATE_KEY', 'DEPLOYER_KEY_FILE', 'ESCROW_OWNER', 'ESCROW_ORACLE', 'ESCROW_ARBITER', 'ESCROW_TREASURY'],
   };
   const deployerSource = readFileSync(join(ROOT, 'sandbox/chain/start.ts'), 'utf8');
@@ -189,7 +200,7 @@ test('.env.example lists every variable the services read', () => {
   const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
   const listed = new Set([...example.matchAll(/^#?\s?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
   const read = new Set([
-    ...Object.keys(sharedEnvShape), ...Object.keys(oracleEnvShape), ...Object.keys(apiEnvShape), ...Object.keys(darajaSimEnvShape), ...Object.keys(indexerEnvShape),
+    ...Object.keys(sharedEnvShape), ...Object.keys(oracleEnvShape), ...Object.keys(apiEnvShape), ...Object.keys(darajaSimEnvShape), ...Object.keys(composeManifestEnvShape), ...Object.keys(composeDictionaryEnvShape),
     'DEPLOYER_PRIVATE_KEY', 'DEPLOYER_KEY_FILE', 'ESCROW_OWNER', 'ESCROW_ORACLE', 'ESCROW_ARBITER', 'ESCROW_TREASURY', 'ESCROW_FEE_BPS', 'CHAIN_BLOCK_TIME', 'CHAIN_STATE_FILE',
   ]);
   expect([...read].filter((k) => !listed.has(k))).toEqual([]);

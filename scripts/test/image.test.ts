@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { freePort, freePortPair, startAnvil, type AnvilHandle } from '@descrow/common';
 import { createTestDatabase } from '@descrow/common/src/testing/database';
 import { buildServices, RUNTIME_ASSETS } from '../build';
+import { prepareIndexer } from '../../indexer/scripts/prepare';
 
 const ROOT = resolve(__dirname, '../..');
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -64,7 +65,7 @@ beforeAll(async () => {
   await until('daraja simulator', sim, async () => (await fetch(`http://127.0.0.1:${ports.sim}/__sim/settings`)).ok);
   const oracle = start('oracle/src/main.js', { ...shared, ORACLE_PORT: String(ports.oracle), ORACLE_HOST: '127.0.0.1', ORACLE_RUN_JOBS: 'false' });
   await until('oracle', oracle, async () => (await fetch(`http://127.0.0.1:${ports.oracle}/health`)).status === 200);
-  const api = start('api/src/main.js', { ...shared, API_PORT: String(ports.api), API_HOST: '127.0.0.1', ORACLE_URL: `http://127.0.0.1:${ports.oracle + 1}` });
+  const api = start('api/src/main.js', { ...shared, API_PORT: String(ports.api), API_HOST: '127.0.0.1', API_METRICS_PORT: String(await freePort()), ORACLE_URL: `http://127.0.0.1:${ports.oracle + 1}` });
   await until('api', api, async () => (await gql('{ __typename }')).ok);
 }, 120_000);
 
@@ -95,6 +96,39 @@ test('compiled: the deployer deployed, the oracle serves health and keeps /inter
   const page = await fetch(`http://127.0.0.1:${ports.api}/console/`);
   expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
   expect(await page.text()).toContain('<div id="root">');
+});
+
+test("compiled: compose's logs dictionary finds the deployment and answers the node's dictionary protocol", async () => {
+  const port = await freePort();
+  const deployment = JSON.parse(readFileSync(join(app, 'deployment.json'), 'utf8')) as { address: string; deployBlock: number };
+  const dictionary = start('scripts/compose-indexer-dictionary.js', { RPC_URL: anvil.url, DEPLOYMENT_FILE: join(app, 'deployment.json'), INDEXER_DICTIONARY_PORT: String(port) });
+  const url = `http://127.0.0.1:${port}`;
+  const rpc = async (method: string, params: unknown[] = []) =>
+    (await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json()) as { result?: any; error?: unknown };
+  await until('indexer dictionary', dictionary, async () => (await fetch(url)).ok);
+  const caps = await rpc('subql_filterBlocksCapabilities');
+  expect(caps.result).toMatchObject({ chainId: '31337', availableBlocks: [{ startHeight: deployment.deployBlock }], filters: { logs: expect.arrayContaining(['address', 'topics0']) } });
+  // It names exactly the blocks where the chain itself has the contract's logs.
+  const range = { fromBlock: `0x${deployment.deployBlock.toString(16)}`, toBlock: 'latest' };
+  const chainLogs = (await (await fetch(anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getLogs', params: [{ ...range, address: deployment.address }] }) })).json()) as { result: { blockNumber: string }[] };
+  const found = await rpc('subql_filterBlocks', [{ fromBlock: range.fromBlock, toBlock: '0xffffff', limit: '0x64', blockFilter: { logs: [{ address: [deployment.address] }] } }]);
+  expect(found.error).toBeUndefined();
+  const numbers = (found.result.blocks as { header: { number: string } }[]).map((b) => Number(b.header.number));
+  expect(numbers).toEqual([...new Set(chainLogs.result.map((l) => Number(l.blockNumber)))]);
+  // The compiled manifest step names it as the network's dictionary (and leaves it out when
+  // told to); it copies the project's files as the indexer image holds them.
+  await prepareIndexer(() => undefined);
+  for (const rel of ['indexer/dist', 'schema.graphql', 'contracts/artifacts']) cpSync(join(ROOT, rel), join(app, rel), { recursive: true });
+  for (const [setting, expected] of [['logs', true], ['off', false]] as const) {
+    const project = mkdtempSync(join(tmpdir(), 'descrow-project-'));
+    const manifest = spawnSync(process.execPath, [join(app, 'scripts/compose-indexer-manifest.js'), project], {
+      cwd: app, encoding: 'utf8',
+      env: { PATH: process.env.PATH, RPC_URL: anvil.url, DEPLOYMENT_FILE: join(app, 'deployment.json'), INDEXER_DICTIONARY: setting, INDEXER_DICTIONARY_URL: url },
+    });
+    expect([setting, manifest.status, manifest.stderr]).toEqual([setting, 0, '']);
+    const yaml = readFileSync(join(project, 'indexer/dist/runs/compose/project.yaml'), 'utf8');
+    expect([setting, yaml.includes(url)]).toEqual([setting, expected]);
+  }
 });
 
 const browserTest = CHROMIUM ? test : test.skip;

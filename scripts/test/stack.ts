@@ -18,7 +18,7 @@ const ROOT = resolve(__dirname, '../..');
 export interface RunningStack {
   /** The journeys' client of the API, the chain and the simulator. */
   s: Stack;
-  ports: { chain: number; sim: number; oracle: number; node: number; query: number; api: number };
+  ports: { chain: number; sim: number; oracle: number; node: number; query: number; api: number; metrics: number };
   /** Everything start.ts printed so far. */
   output: () => string;
   stop: () => Promise<void>;
@@ -29,7 +29,7 @@ export async function startStack(label: string, env: Record<string, string>, log
   const db = await createTestDatabase(label);
   const dir = mkdtempSync(join(tmpdir(), `descrow-${label}-`));
   // The oracle's internal listener is its port + 1.
-  const [chain, sim, oracle, node, query, api] = await Promise.all([freePort(), freePort(), freePortPair(), freePort(), freePort(), freePort()]);
+  const [chain, sim, oracle, node, query, api, metrics] = await Promise.all([freePort(), freePort(), freePortPair(), freePort(), freePort(), freePort(), freePort()]);
   const rpc = `http://127.0.0.1:${chain}`;
   const deploymentFile = join(dir, 'deployment.json');
   const child: ChildProcess = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'scripts/start.ts')], {
@@ -39,7 +39,7 @@ export async function startStack(label: string, env: Record<string, string>, log
       RPC_URL: rpc, DEPLOYMENT_FILE: deploymentFile, CHAIN_STATE_FILE: join(dir, 'anvil.json'),
       DARAJA_SIM_PORT: String(sim), DARAJA_SIM_STK_RESOLVE_MS: '0', DARAJA_SIM_B2C_RESOLVE_MS: '300',
       ORACLE_PORT: String(oracle), ORACLE_JOB_INTERVAL_MS: '200',
-      INDEXER_NODE_PORT: String(node), QUERY_PORT: String(query), API_PORT: String(api),
+      INDEXER_NODE_PORT: String(node), QUERY_PORT: String(query), API_PORT: String(api), API_METRICS_PORT: String(metrics),
       EVIDENCE_STORE: join(dir, 'evidence'), LOG_LEVEL: 'warn', INDEXER_DB_SCHEMA: 'descrow_index', START_TIMEOUT_MS: '120000',
       REDIS_PREFIX: `descrow:${label}:${process.pid}-${Date.now()}:`,
       ...env,
@@ -66,5 +66,5 @@ export async function startStack(label: string, env: Record<string, string>, log
     await new Promise((r) => setTimeout(r, 250));
   }
   const s = new Stack({ api: `http://127.0.0.1:${api}`, rpc, sim: `http://127.0.0.1:${sim}`, deploymentFile }, log);
-  return { s, ports: { chain, sim, oracle, node, query, api }, output: () => output, stop };
+  return { s, ports: { chain, sim, oracle, node, query, api, metrics }, output: () => output, stop };
 }
