@@ -3,13 +3,13 @@
  * real ids and W3C `traceparent` headers travel between the API, the oracle and Daraja;
  * spans leave the process only when OTEL_EXPORTER_OTLP_ENDPOINT is set (OTLP over HTTP).
  */
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
-export { context, propagation, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer };
+export { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer };
 
 /** The attribute that carries our request id (the x-request-id header) on every span. */
 export const REQUEST_ID_ATTRIBUTE = 'descrow.request_id';

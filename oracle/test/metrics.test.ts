@@ -3,9 +3,12 @@
  * Daraja simulator: served on the internal listener only, and the figures an operator
  * alerts on move — an unanswered STK push shows as pending with an age, a B2C refusal and
  * a payout for a person show up, reconciliation counts it, and a stopped chain reads as
- * down (and no nonce gap is invented while it is).
+ * down (and no nonce gap is invented while it is). And a payout is one trace, from its send
+ * to the chain record of its receipt.
  */
 import type { Hex } from 'viem';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { startTracing, type Tracing } from '@descrow/common';
 import { parseMetrics, scrape, type Scrape } from '@descrow/common/src/testing/metrics';
 import { eventually, OracleHarness, type OracleUnderTest } from './harness';
 import { nonceGaps } from '../src/metrics';
@@ -13,7 +16,11 @@ import { nonceGaps } from '../src/metrics';
 const h = new OracleHarness();
 let oracle: OracleUnderTest;
 let metricsUrl: string;
+const spans = new InMemorySpanExporter();
+let tracing: Tracing;
 beforeAll(async () => {
+  // Spans of the in-process oracle, kept in memory for the payout's trace below.
+  tracing = startTracing('descrow-test', { processors: [new SimpleSpanProcessor(spans)] });
   await h.start('metrics', {}, { ORACLE_RECONCILE_INTERVAL_SECONDS: '0', ORACLE_PULL_INTERVAL_SECONDS: '0' });
   oracle = await h.oracleInProcess();
   metricsUrl = `${h.internalUrl(oracle.url)}/metrics`;
@@ -21,6 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await oracle?.stop();
   await h.stop();
+  await tracing?.shutdown();
 });
 
 const until = (what: string, ok: (s: Scrape) => boolean, ms = 20_000) => eventually(() => scrape(metricsUrl), ok, ms, what);
@@ -112,3 +120,24 @@ test('nonce gaps: nonces below the highest waiting transaction that nothing hold
   expect(nonceGaps(5, [3, 4])).toBe(0); // already mined (stale rows), not a gap
   expect(parseMetrics('# TYPE x gauge\nx{a="1"} 2\n').value('x', { a: '1' })).toBe(2);
 });
+
+test('a payout is one trace: its send, the Daraja call, the settlement of the result and the chain record of the receipt', async () => {
+  const phone = '254711000703';
+  spans.reset();
+  const orderId = await deliveredOrder(phone);
+  const { rows } = await eventually(
+    () => h.pool.query(`SELECT p.id, p.mpesa_receipt, o.tx_hash FROM oracle.payouts p JOIN oracle.outbox o ON o.idempotency_key = 'payout:' || p.mpesa_receipt WHERE p.order_id=$1 AND o.tx_hash IS NOT NULL`, [orderId]),
+    (r) => r.rows.length === 1, 30_000, 'the payout recorded on chain');
+  const all = await eventually(async () => spans.getFinishedSpans(), (x) => x.some((sp) => sp.name === 'chain recordPayout' && sp.attributes['descrow.order_id'] === orderId), 10_000, 'the chain span');
+  const send = all.find((sp) => sp.name === 'payout seller' && sp.attributes['descrow.order_id'] === orderId)!;
+  const traceId = send.spanContext().traceId;
+  const inTrace = all.filter((sp) => sp.spanContext().traceId === traceId);
+  const named = (n: string) => inTrace.find((sp) => sp.name === n);
+  // A trace of its own (the job that sent it is no request), with the Daraja call inside it.
+  expect(send.parentSpanContext).toBeUndefined();
+  expect(named('daraja b2c')?.parentSpanContext?.spanId).toBe(send.spanContext().spanId);
+  // The result callback, which carries no trace, is settled in the payout's, and so is the chain record.
+  expect(named('payout settle')).toMatchObject({ attributes: expect.objectContaining({ 'mpesa.receipt': rows[0]!.mpesa_receipt, 'descrow.outcome': 'paid' }) });
+  expect(named('payout settle')!.parentSpanContext?.spanId).toBe(send.spanContext().spanId);
+  expect(named('chain recordPayout')).toMatchObject({ attributes: expect.objectContaining({ 'chain.tx_hash': rows[0]!.tx_hash, 'descrow.request_id': send.attributes['descrow.request_id'] }) });
+}, 60_000);

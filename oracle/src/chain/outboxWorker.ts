@@ -36,7 +36,7 @@ export interface OutboxRow {
 /** The trace of the payment that led to a record: its W3C trace context and the API's request id. */
 export interface TraceOrigin { traceparent?: string; tracestate?: string; requestId?: string }
 export interface RecordPaymentPayload { salt: Hex; buyer: Hex; seller: Hex; amountKes: number; receiptHash: Hex; metadataCid: string; trace?: TraceOrigin }
-export interface RecordPayoutPayload { beneficiary: Hex; amountKes: number; receiptHash: Hex }
+export interface RecordPayoutPayload { beneficiary: Hex; amountKes: number; receiptHash: Hex; trace?: TraceOrigin }
 
 type Step = { done: true } | { failed: string } | { call: { functionName: string; args: readonly unknown[] } };
 
@@ -278,7 +278,7 @@ export class OutboxWorker {
    * payload since the API's request), carrying its request id; counted by function and result.
    */
   private async tracedBroadcast(s: { row: OutboxRow; hash: Hex; raw: Hex; nonce: number; fn: string }): Promise<void> {
-    const origin = (s.row.payload as RecordPaymentPayload).trace;
+    const origin = s.row.payload.trace;
     const parent = origin?.traceparent ? contextFrom({ traceparent: origin.traceparent, tracestate: origin.tracestate }) : undefined;
     try {
       await inSpan(tracer, `chain ${s.fn}`, {

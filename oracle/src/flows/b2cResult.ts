@@ -4,10 +4,12 @@
  * late arrivals change nothing. A success enqueues the on-chain payout record in the
  * same transaction that marks the payout paid.
  */
+import { contextFrom, inSpan, REQUEST_ID_ATTRIBUTE, SpanKind, trace } from '@descrow/common';
 import type { OracleContext } from '../context';
 import { resultCallback, resultParam, timeoutNotice } from '../daraja/schemas';
 import { markProcessed } from '../ledger/callbacks';
 import { queuePayoutRecord } from '../ledger/outbox';
+import type { TraceOrigin } from '../chain/outboxWorker';
 
 /** Codes where retrying cannot help and a person must act (docs/daraja.md §4). */
 const NEEDS_PERSON: Record<string, string> = {
@@ -23,9 +25,12 @@ const NEEDS_PERSON: Record<string, string> = {
   SFC_IC0003: 'the recipient phone number does not exist on M-Pesa',
 };
 
+const tracer = trace.getTracer('descrow-oracle');
+
 interface PayoutRow {
   id: string; order_id: string; beneficiary: string; role: string; amount_kes: number; status: string; attempt: number;
   originator_conversation_id: string; conversation_id: string | null; not_completed_answers: number; first_not_completed_at: Date | null;
+  trace_context: TraceOrigin | null;
 }
 type Kind = 'b2c_result' | 'b2c_timeout' | 'status_result' | 'status_timeout';
 
@@ -180,7 +185,14 @@ async function giveUp(ctx: OracleContext, payout: PayoutRow, status: 'failed' | 
  * recorded all the same — it takes the order's slot back if no other attempt holds it, and
  * otherwise becomes `overpaid` for a person (the seller may have been paid twice).
  */
-async function settle(ctx: OracleContext, payout: PayoutRow, v: { receipt: string; amount: number }): Promise<string> {
+/** A verified success, decided in the payout's trace (started when it was first sent, ./payoutSender). */
+function settle(ctx: OracleContext, payout: PayoutRow, v: { receipt: string; amount: number }): Promise<string> {
+  const parent = payout.trace_context?.traceparent ? contextFrom({ traceparent: payout.trace_context.traceparent, tracestate: payout.trace_context.tracestate }) : undefined;
+  return inSpan(tracer, 'payout settle', { 'descrow.order_id': payout.order_id, 'descrow.payout_id': payout.id, [REQUEST_ID_ATTRIBUTE]: payout.trace_context?.requestId, 'mpesa.receipt': v.receipt },
+    (span) => settleInLedger(ctx, payout, v).then((outcome) => (span.setAttribute('descrow.outcome', outcome), outcome)), SpanKind.INTERNAL, parent);
+}
+
+async function settleInLedger(ctx: OracleContext, payout: PayoutRow, v: { receipt: string; amount: number }): Promise<string> {
   const { pool, log } = ctx;
   if (!/^[A-Z0-9]{6,20}$/.test(v.receipt)) return 'invalid_receipt';
   if (payout.status === 'succeeded' || payout.status === 'overpaid') return 'already_final';
@@ -220,7 +232,7 @@ async function settle(ctx: OracleContext, payout: PayoutRow, v: { receipt: strin
       `UPDATE oracle.payouts SET status='succeeded', mpesa_receipt=$2, result_code='0', completed_at=now(), updated_at=now(), reason=$3 WHERE id=$1`,
       [payout.id, v.receipt, late ? `paid after being marked ${payout.status}` : null],
     );
-    await queuePayoutRecord(client, v.receipt, payout.order_id, { beneficiary: payout.beneficiary, amountKes: payout.amount_kes });
+    await queuePayoutRecord(client, v.receipt, payout.order_id, { beneficiary: payout.beneficiary, amountKes: payout.amount_kes, trace: payout.trace_context });
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -3,52 +3,70 @@
  * payout row (with its deterministic OriginatorConversationID) exists before Daraja is
  * called; Daraja refuses a reused id, so a crash-and-retry can never pay twice.
  */
+import { context, contextFrom, inSpan, REQUEST_ID_ATTRIBUTE, ROOT_CONTEXT, SpanKind, trace, traceHeaders } from '@descrow/common';
+import type { TraceOrigin } from '../chain/outboxWorker';
 import type { OracleContext } from '../context';
 import { callbackUrl } from '../context';
 import { DarajaError } from '../daraja/errors';
 import { failpoint } from '../failpoints';
 
-interface PayoutRow { id: string; order_id: string; role: string; phone: string; amount_kes: number; originator_conversation_id: string; status: string; checks: number }
+interface PayoutRow { id: string; order_id: string; role: string; phone: string; amount_kes: number; originator_conversation_id: string; status: string; checks: number; trace_context: TraceOrigin | null }
+const tracer = trace.getTracer('descrow-oracle');
 const MAX_STATUS_CHECKS = 10;
 
 export async function sendQueuedPayouts(ctx: OracleContext, limit = 20): Promise<number> {
-  const { pool, daraja, config, log } = ctx;
+  const { pool } = ctx;
   const { rows } = await pool.query<PayoutRow>(
     `SELECT * FROM oracle.payouts WHERE status='queued' AND (next_check_at IS NULL OR next_check_at <= now()) ORDER BY created_at LIMIT $1`,
     [limit],
   );
   let sent = 0;
   for (const p of rows) {
-    try {
-      const ack = await daraja.b2c({
-        originatorConversationId: p.originator_conversation_id, amount: p.amount_kes, phone: p.phone,
-        remarks: `Descrow ${p.role === 'seller' ? 'payout' : 'refund'} ${p.order_id.slice(2, 10)}`,
-        resultUrl: callbackUrl(config, 'b2c/result', p.id), timeoutUrl: callbackUrl(config, 'b2c/timeout', p.id), occasion: p.role === 'seller' ? 'Payout' : 'Refund',
-      });
-      failpoint('payout:after-b2c-ack');
-      await pool.query(
-        `UPDATE oracle.payouts SET status='sent', conversation_id=$2, updated_at=now(), next_check_at=now() + ($3 || ' seconds')::interval WHERE id=$1 AND status='queued'`,
-        [p.id, ack.ConversationID, String(Math.max(config.ORACLE_B2C_STATUS_DELAY_SECONDS, 1) * 5)],
-      );
-      sent++;
-      log.info({ orderId: p.order_id, role: p.role, amountKes: p.amount_kes, originatorConversationId: p.originator_conversation_id }, 'b2c payout accepted by daraja');
-    } catch (err) {
-      if (!(err instanceof DarajaError)) throw err;
-      if (err.kind === 'retryable' || err.kind === 'invalid_token') {
-        await pool.query(`UPDATE oracle.payouts SET next_check_at=now() + interval '5 seconds', reason=$2, updated_at=now() WHERE id=$1`, [p.id, err.message]);
-      } else if (err.kind === 'indeterminate' || /duplicate/i.test(err.errorMessage ?? '')) {
-        // It may have been sent (a timeout, or we sent it before a crash): ask before any retry.
-        await pool.query(
-          `UPDATE oracle.payouts SET status='unknown', reason=$2, updated_at=now(), next_check_at=now() + ($3 || ' seconds')::interval WHERE id=$1`,
-          [p.id, err.message, String(config.ORACLE_B2C_STATUS_DELAY_SECONDS)],
-        );
-      } else {
-        await pool.query(`UPDATE oracle.payouts SET status='needs_attention', reason=$2, updated_at=now() WHERE id=$1`, [p.id, `Daraja refused the payout: ${err.message}`]);
-        log.error({ orderId: p.order_id, role: p.role, err: err.message }, 'b2c payout refused; needs a person');
-      }
-    }
+    // Each payout has a trace of its own, begun by its first send (a retry continues it); the
+    // Daraja call below, the result's settlement and the receipt's chain record join it.
+    const parent = p.trace_context?.traceparent ? contextFrom({ traceparent: p.trace_context.traceparent, tracestate: p.trace_context.tracestate }, ROOT_CONTEXT) : ROOT_CONTEXT;
+    const attributes = { 'descrow.order_id': p.order_id, 'descrow.payout_id': p.id, 'descrow.payout_role': p.role, [REQUEST_ID_ATTRIBUTE]: p.originator_conversation_id };
+    if (await inSpan(tracer, `payout ${p.role}`, attributes, () => sendOne(ctx, p), SpanKind.INTERNAL, parent)) sent++;
   }
   return sent;
+}
+
+/** One queued payout to Daraja; whether Daraja accepted it. */
+async function sendOne(ctx: OracleContext, p: PayoutRow): Promise<boolean> {
+  const { pool, daraja, config, log } = ctx;
+  if (!p.trace_context) {
+    const origin: TraceOrigin = { ...traceHeaders(context.active()), requestId: p.originator_conversation_id };
+    await pool.query(`UPDATE oracle.payouts SET trace_context=$2 WHERE id=$1 AND trace_context IS NULL`, [p.id, JSON.stringify(origin)]);
+  }
+  try {
+    const ack = await daraja.b2c({
+      originatorConversationId: p.originator_conversation_id, amount: p.amount_kes, phone: p.phone,
+      remarks: `Descrow ${p.role === 'seller' ? 'payout' : 'refund'} ${p.order_id.slice(2, 10)}`,
+      resultUrl: callbackUrl(config, 'b2c/result', p.id), timeoutUrl: callbackUrl(config, 'b2c/timeout', p.id), occasion: p.role === 'seller' ? 'Payout' : 'Refund',
+    });
+    failpoint('payout:after-b2c-ack');
+    await pool.query(
+      `UPDATE oracle.payouts SET status='sent', conversation_id=$2, updated_at=now(), next_check_at=now() + ($3 || ' seconds')::interval WHERE id=$1 AND status='queued'`,
+      [p.id, ack.ConversationID, String(Math.max(config.ORACLE_B2C_STATUS_DELAY_SECONDS, 1) * 5)],
+    );
+    log.info({ orderId: p.order_id, role: p.role, amountKes: p.amount_kes, originatorConversationId: p.originator_conversation_id }, 'b2c payout accepted by daraja');
+    return true;
+  } catch (err) {
+    if (!(err instanceof DarajaError)) throw err;
+    if (err.kind === 'retryable' || err.kind === 'invalid_token') {
+      await pool.query(`UPDATE oracle.payouts SET next_check_at=now() + interval '5 seconds', reason=$2, updated_at=now() WHERE id=$1`, [p.id, err.message]);
+    } else if (err.kind === 'indeterminate' || /duplicate/i.test(err.errorMessage ?? '')) {
+      // It may have been sent (a timeout, or we sent it before a crash): ask before any retry.
+      await pool.query(
+        `UPDATE oracle.payouts SET status='unknown', reason=$2, updated_at=now(), next_check_at=now() + ($3 || ' seconds')::interval WHERE id=$1`,
+        [p.id, err.message, String(config.ORACLE_B2C_STATUS_DELAY_SECONDS)],
+      );
+    } else {
+      await pool.query(`UPDATE oracle.payouts SET status='needs_attention', reason=$2, updated_at=now() WHERE id=$1`, [p.id, `Daraja refused the payout: ${err.message}`]);
+      log.error({ orderId: p.order_id, role: p.role, err: err.message }, 'b2c payout refused; needs a person');
+    }
+  }
+  return false;
 }
 
 /** Payouts whose result never came (or timed out in Daraja's queue): ask Transaction Status. */

@@ -5,12 +5,17 @@
  */
 import type { PoolClient } from 'pg';
 import { receiptHash } from '@descrow/contracts';
+import type { TraceOrigin } from '../chain/outboxWorker';
 
-/** Record a payout (a B2C receipt, or a settlement's `MANUAL:` reference) for `orderId`. */
-export async function queuePayoutRecord(client: PoolClient, receiptKey: string, orderId: string, payout: { beneficiary: string; amountKes: number | string }): Promise<void> {
+/**
+ * Record a payout (a B2C receipt, or a settlement's `MANUAL:` reference) for `orderId`; with
+ * the payout's trace, the chain transaction joins it.
+ */
+export async function queuePayoutRecord(client: PoolClient, receiptKey: string, orderId: string, payout: { beneficiary: string; amountKes: number | string; trace?: TraceOrigin | null }): Promise<void> {
+  const payload = { beneficiary: payout.beneficiary, amountKes: payout.amountKes, receiptHash: receiptHash(receiptKey), ...(payout.trace ? { trace: payout.trace } : {}) };
   await client.query(
     `INSERT INTO oracle.outbox (idempotency_key, kind, order_id, payload, status) VALUES ($1,'record_payout',$2,$3,'pending') ON CONFLICT (idempotency_key) DO NOTHING`,
-    [`payout:${receiptKey}`, orderId, JSON.stringify({ beneficiary: payout.beneficiary, amountKes: payout.amountKes, receiptHash: receiptHash(receiptKey) })],
+    [`payout:${receiptKey}`, orderId, JSON.stringify(payload)],
   );
 }
 
