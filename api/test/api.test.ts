@@ -754,6 +754,26 @@ describe('admin', () => {
     expect(codes(await gql(fx.api, `{ refundCases { kind } }`, {}, { token: tokens.buyer }))).toEqual(['FORBIDDEN']);
   });
 
+  test('closeRefundCase: an admin closes an open case once, with a note, audited; others and bad input change nothing', async () => {
+    const CLOSE = `mutation($id: ID!, $o: RefundCaseOutcome!, $n: String!) { closeRefundCase(id: $id, outcome: $o, note: $n) { id status note resolvedAt receipt } }`;
+    const [open] = (await gql(fx.api, `{ refundCases { id receipt } }`, {}, { token: tokens.admin })).data.refundCases;
+    // Refused without changing anything: another role, a note too short, an id that is no id.
+    expect(codes(await gql(fx.api, CLOSE, { id: open.id, o: 'REFUNDED', n: 'reversed' }, { token: tokens.seller }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(fx.api, CLOSE, { id: open.id, o: 'REFUNDED', n: 'ok' }, { token: tokens.admin }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(fx.api, CLOSE, { id: 'x1', o: 'REFUNDED', n: 'reversed' }, { token: tokens.admin }))).toEqual(['BAD_USER_INPUT']);
+    expect((await gql(fx.api, `{ refundCases { id } }`, {}, { token: tokens.admin })).data.refundCases).toEqual([{ id: open.id }]);
+
+    const closed = await gql(fx.api, CLOSE, { id: open.id, o: 'REFUNDED', n: 'M-Pesa reversal RVS123ABC' }, { token: tokens.admin });
+    expect(closed.errors).toBeUndefined();
+    expect(closed.data.closeRefundCase).toMatchObject({ id: open.id, status: 'REFUNDED', receipt: 'RCPTTWICE1', note: expect.stringContaining('M-Pesa reversal RVS123ABC'), resolvedAt: expect.any(String) });
+    // Once only: a second close (say, another admin at the same moment) is refused.
+    expect(codes(await gql(fx.api, CLOSE, { id: open.id, o: 'DISMISSED', n: 'not owed after all' }, { token: tokens.admin }))).toEqual(['CONFLICT']);
+    expect((await gql(fx.api, `{ refundCases { id } }`, {}, { token: tokens.admin })).data.refundCases).toEqual([]);
+    expect((await gql(fx.api, `{ refundCases(status: REFUNDED) { id status } }`, {}, { token: tokens.admin })).data.refundCases).toEqual([{ id: open.id, status: 'REFUNDED' }]);
+    const log = (await gql(fx.api, `{ auditLog(first: 5) { nodes { actor action subject } } }`, {}, { token: tokens.admin })).data.auditLog.nodes;
+    expect(log[0]).toEqual({ actor: ADMIN.address.toLowerCase(), action: 'refund_case.refunded', subject: open.id });
+  });
+
   test('admin operations refuse other roles', async () => {
     expect(codes(await gql(fx.api, RECON, range(), { token: tokens.buyer }))).toEqual(['FORBIDDEN']);
     expect(codes(await gql(fx.api, RECON, range()))).toEqual(['UNAUTHENTICATED']);

@@ -19,6 +19,8 @@ export interface RunningStack {
   /** The journeys' client of the API, the chain and the simulator. */
   s: Stack;
   ports: { chain: number; sim: number; oracle: number; node: number; query: number; api: number; metrics: number };
+  /** The stack's database (for facts a test must set up that no journey creates). */
+  databaseUrl: string;
   /** Everything start.ts printed so far. */
   output: () => string;
   stop: () => Promise<void>;
@@ -66,5 +68,5 @@ export async function startStack(label: string, env: Record<string, string>, log
     await new Promise((r) => setTimeout(r, 250));
   }
   const s = new Stack({ api: `http://127.0.0.1:${api}`, rpc, sim: `http://127.0.0.1:${sim}`, deploymentFile }, log);
-  return { s, ports: { chain, sim, oracle, node, query, api, metrics }, output: () => output, stop };
+  return { s, ports: { chain, sim, oracle, node, query, api, metrics }, databaseUrl: db.url, output: () => output, stop };
 }

@@ -65,10 +65,20 @@ export class OracleClient {
   }
 
   /** Ask the oracle to act on a payout; its refusal (4xx with a reason) comes back as a value, not an error. */
-  async payoutAction(id: string, action: 'retry' | 'settle', body: Record<string, string>): Promise<{ ok: true; result: PayoutActionFacts } | { ok: false; status: number; code: string; message: string }> {
+  async payoutAction(id: string, action: 'retry' | 'settle', body: Record<string, string>): Promise<ActionAnswer<PayoutActionFacts>> {
+    return this.act(`/internal/payouts/${encodeURIComponent(id)}/${action}`, body);
+  }
+
+  /** Close an open refund case (refunded outside, or dismissed) with a note; a case not open comes back as a refusal. */
+  async closeRefundCase(id: string, status: 'refunded' | 'dismissed', note: string): Promise<ActionAnswer<{ id: string; status: string }>> {
+    return this.act(`/internal/refund-cases/${encodeURIComponent(id)}`, { status, note });
+  }
+
+  /** POST an action: the answer, or the oracle's refusal (4xx with a code) as a value; 5xx and 401 are the oracle's trouble. */
+  private async act<T>(path: string, body: Record<string, string>): Promise<ActionAnswer<T>> {
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl.replace(/\/$/, '')}/internal/payouts/${encodeURIComponent(id)}/${action}`, {
+      res = await fetch(`${this.baseUrl.replace(/\/$/, '')}${path}`, {
         method: 'POST', headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -76,7 +86,7 @@ export class OracleClient {
       throw new OracleUnavailable(`the payment service did not answer (${(e as Error).name})`);
     }
     const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-    if (res.ok) return { ok: true, result: json as unknown as PayoutActionFacts };
+    if (res.ok) return { ok: true, result: json as unknown as T };
     if (res.status >= 500 || res.status === 401) throw new OracleUnavailable(`the payment service answered ${res.status}`);
     const err = (json.error ?? {}) as { code?: string; message?: string };
     return { ok: false, status: res.status, code: err.code ?? 'REFUSED', message: err.message ?? `the payment service answered ${res.status}` };
@@ -115,6 +125,8 @@ export class OracleUnavailable extends Error {
 }
 
 export interface LedgerPaid { orderId: string; receipt: string | null; receiptHash: string; amountKes: number; paidAt: string; phone: string; outboxStatus: string | null }
+export type ActionAnswer<T> = { ok: true; result: T } | { ok: false; status: number; code: string; message: string };
+
 export interface RefundCaseFacts {
   id: string; kind: string; orderId: string | null; requestId: string | null; receipt: string | null; phone: string | null; amountKes: number;
   reason: string; status: string; note: string | null; createdAt: string; resolvedAt: string | null;

@@ -132,6 +132,6 @@ export const adminResolvers = {
   },
 };
 
-function refundCase(c: import('../data/oracleClient').RefundCaseFacts) {
+export function refundCase(c: import('../data/oracleClient').RefundCaseFacts) {
   return { ...c, kind: c.kind.toUpperCase(), status: c.status.toUpperCase(), createdAt: new Date(c.createdAt), resolvedAt: c.resolvedAt ? new Date(c.resolvedAt) : null };
 }

@@ -15,6 +15,7 @@ import { connection, decodeCursor, encodeCursor, pageSize } from './pagination';
 import { userRef } from './identity';
 import { audit } from '../data/audit';
 import { OracleUnavailable } from '../data/oracleClient';
+import { refundCase } from './admin';
 import { fail } from '../errors';
 
 const userFilter = z
@@ -34,6 +35,8 @@ type DisputeRow = IndexDispute & { orderId: string };
 
 const payoutReason = z.string().trim().min(3, 'say why (at least 3 characters)').max(500);
 const payoutId = z.string().uuid('expected a payout id');
+const refundCaseId = z.string().regex(/^[1-9][0-9]{0,17}$/, 'expected a refund case id');
+const refundNote = z.string().trim().min(3, 'say how it was refunded, or why it is dismissed (at least 3 characters)').max(500);
 const settlement = z.object({ reference: z.string().trim().regex(/^[A-Za-z0-9-]{4,40}$/, 'a payment reference: 4–40 letters, digits or dashes'), reason: payoutReason });
 
 /** Ask the oracle, mapping its being down to SERVICE_UNAVAILABLE. */
@@ -68,6 +71,19 @@ export const adminOpsResolvers = {
       if (!r.ok) return fail(r.status === 404 ? 'NOT_FOUND' : 'CONFLICT', r.message, { reason: r.code });
       await audit(ctx.deps.prisma, { actor: admin.address, action: 'payout.settle', subject: id, details: { ...input, ...r.result } });
       return { outcome: 'SETTLED', message: null, payoutId: id, receiptHash: r.result.receiptHash ?? null };
+    },
+
+    /** Money a customer paid that funds no order, given back (or found not owed) by a person: closed in the oracle's ledger. */
+    async closeRefundCase(_: unknown, args: { id: string; outcome: 'REFUNDED' | 'DISMISSED'; note: string }, ctx: Ctx) {
+      const admin = requireRole(ctx, 'ADMIN');
+      const id = parse(refundCaseId, args.id);
+      const note = parse(refundNote, args.note);
+      const status = args.outcome === 'REFUNDED' ? 'refunded' : 'dismissed';
+      const r = await oracle(() => ctx.deps.oracle.closeRefundCase(id, status, `${note} (by ${admin.address})`));
+      if (!r.ok) return fail(r.status === 409 ? 'CONFLICT' : r.status === 404 ? 'NOT_FOUND' : 'BAD_USER_INPUT', r.status === 409 ? 'this refund case is not open (already closed, or no such case)' : r.message, { reason: r.code });
+      await audit(ctx.deps.prisma, { actor: admin.address, action: `refund_case.${status}`, subject: id, details: { note } });
+      const closed = (await oracle(() => ctx.deps.oracle.refundCases('all'))).find((c) => c.id === id)!;
+      return refundCase(closed);
     },
   },
   Query: {

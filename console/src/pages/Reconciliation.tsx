@@ -4,6 +4,7 @@
  * to do about it.
  */
 import { useState, type FormEvent, type ReactNode } from 'react';
+import { request } from '../api';
 import { graphql } from '../gql';
 import type { ConsoleReconciliationQuery } from '../gql/graphql';
 import { useQuery } from '../useQuery';
@@ -27,19 +28,21 @@ const Recon = graphql(`
   }
 `);
 
+const CloseCase = graphql(`mutation ConsoleCloseRefundCase($id: ID!, $outcome: RefundCaseOutcome!, $note: String!) { closeRefundCase(id: $id, outcome: $outcome, note: $note) { id status } }`);
+
 type R = ConsoleReconciliationQuery['reconciliation'];
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
-interface Finding { key: string; what: ReactNode; todo: string }
+interface Finding { key: string; what: ReactNode; todo: string; action?: ReactNode }
 
-function findings(r: R): Finding[] {
+function findings(r: R, reload: () => void): Finding[] {
   const f: Finding[] = [];
   for (const p of r.paidNotOnChain) f.push({ key: `pnc-${p.orderId}`, what: <>Paid, not on chain: order <OrderLink id={p.orderId} />, receipt {p.receipt}, {formatKes(p.amountKes)}, {formatAge(p.ageSeconds)} ago (outbox: {p.outboxStatus ?? 'none'})</>, todo: 'The oracle records payments within seconds. If the outbox shows failed or it is older than an hour, check the oracle logs for the order; if it cannot be recorded, refund the customer from the paybill.' });
   for (const p of r.onChainWithoutLedger) f.push({ key: `ocl-${p.orderId}`, what: <>On chain without a ledger payment: order <OrderLink id={p.orderId} />, {formatKes(p.amount)}</>, todo: 'Find the payment on the M-Pesa statement by amount and time. If there is none, the oracle key recorded a payment that never happened: escalate at once (rotate the oracle key).' });
   for (const p of r.amountMismatches) f.push({ key: `am-${p.orderId}`, what: <>Amount differs: order <OrderLink id={p.orderId} />, receipt {p.receipt}: ledger {formatKes(p.ledgerAmountKes)}, chain {formatKes(p.chainAmount)}</>, todo: 'Compare with the M-Pesa statement line for the receipt; refund any over-payment to the customer and note the case.' });
   for (const p of r.payoutsDue) f.push({ key: `pd-${p.orderId}-${p.role}`, what: <>Payout due to the {p.role}: order <OrderLink id={p.orderId} />, {formatKes(p.amount)}, due {formatAge(p.ageSeconds)} (ledger: {p.ledgerStatus ?? 'no attempt'})</>, todo: 'The oracle pays within minutes. If it waits for a person, retry or settle it under Payouts.' });
   for (const p of r.failedPayouts) f.push({ key: `fp-${p.orderId}-${p.role}-${p.attempt}`, what: <>Payout failed: order <OrderLink id={p.orderId} />, {p.role}, {formatKes(p.amountKes)}, {p.status} {p.reason && `(${p.reason})`} attempt {p.attempt}</>, todo: 'Open Payouts: retry when the reason is fixed (e.g. the phone number), or settle it if paid another way.' });
-  for (const c of r.refundCases) f.push({ key: `rc-${c.id}`, what: <>Refund needed ({c.kind}): {formatKes(c.amountKes)} from {c.phone ?? 'unknown phone'} {c.receipt && `receipt ${c.receipt}`} {c.orderId && <>order <OrderLink id={c.orderId} /></>}: {c.reason}</>, todo: 'Refund the customer from the paybill (reversal or B2C), then mark the case refunded.' });
+  for (const c of r.refundCases) f.push({ key: `rc-${c.id}`, what: <>Refund needed ({c.kind}): {formatKes(c.amountKes)} from {c.phone ?? 'unknown phone'} {c.receipt && `receipt ${c.receipt}`} {c.orderId && <>order <OrderLink id={c.orderId} /></>}: {c.reason}</>, todo: 'Refund the customer from the paybill (reversal or B2C), then mark the case refunded with the reversal\'s receipt; or dismiss it, saying why.', action: <CloseRefundCase id={c.id} onDone={reload} /> });
   for (const o of r.oracleFindings) f.push({ key: `of-${o.kind}-${o.orderId}`, what: <>Oracle reconciliation: {o.kind} on order <OrderLink id={o.orderId} />: {o.detail}</>, todo: 'See docs/operations.md for this finding: most need a refund or a manual settlement.' });
   for (const d of r.dailyTotals.filter((t) => !t.balanced)) f.push({ key: `ub-${d.date}-${d.paymentMode}`, what: <>{d.date} {d.paymentMode} does not balance</>, todo: 'Opening + collected − paid out − fees should equal held: read that day\'s events in the explorer for a payout or fee the index missed.' });
   return f;
@@ -53,7 +56,10 @@ export function Reconciliation() {
   const { data, error, loading, reload } = useQuery(Recon, vars);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (form.from <= form.to) setRange(form);
+    if (form.from > form.to) return;
+    // The same range again still asks again: finance presses Reconcile to see what changed.
+    if (form.from === range.from && form.to === range.to) reload();
+    else setRange(form);
   };
   return (
     <>
@@ -65,13 +71,13 @@ export function Reconciliation() {
         {form.from > form.to && <span role="alert" className="warn">“From” must be on or before “To”.</span>}
       </form>
       <p className="small muted">Days are UTC, as the chain's rollups are; times below are in your zone ({timeZone()}).</p>
-      {loading ? <Loading what="the reconciliation" /> : error ? <ErrorBox error={error} retry={reload} /> : data && <Report r={data.reconciliation} />}
+      {loading ? <Loading what="the reconciliation" /> : error ? <ErrorBox error={error} retry={reload} /> : data && <Report r={data.reconciliation} reload={reload} />}
     </>
   );
 }
 
-function Report({ r }: { r: R }) {
-  const list = findings(r);
+function Report({ r, reload }: { r: R; reload: () => void }) {
+  const list = findings(r, reload);
   const modes = ['NATIVE', 'MPESA'] as const;
   return (
     <>
@@ -112,11 +118,36 @@ function Report({ r }: { r: R }) {
         <h2 id="findings-h">Discrepancies</h2>
         {list.length === 0 ? <Empty>None: the chain, the M-Pesa ledger and the payouts agree.</Empty> : (
           <ul className="findings">
-            {list.map((f) => <li key={f.key}><div>{f.what}</div><div className="todo"><strong>What to do:</strong> {f.todo}</div></li>)}
+            {list.map((f) => <li key={f.key}><div>{f.what}</div><div className="todo"><strong>What to do:</strong> {f.todo}</div>{f.action}</li>)}
           </ul>
         )}
       </section>
       <p className="small muted">As of {formatTime(new Date().toISOString())}.</p>
     </>
+  );
+}
+
+/** Close a refund case once the money went back (or was not owed): the note is kept and audited. */
+function CloseRefundCase({ id, onDone }: { id: string; onDone: () => void }) {
+  const [note, setNote] = useState('');
+  const [msg, setMsg] = useState<{ ok?: string; error?: string }>({});
+  const close = async (e: FormEvent, outcome: 'REFUNDED' | 'DISMISSED') => {
+    e.preventDefault();
+    try {
+      const r = (await request(CloseCase, { id, outcome, note })).closeRefundCase;
+      setMsg({ ok: `Case ${r.id}: ${r.status.toLowerCase()}` });
+      onDone();
+    } catch (err) {
+      setMsg({ error: (err as Error).message });
+    }
+  };
+  return (
+    <form className="inline" onSubmit={(e) => close(e, 'REFUNDED')}>
+      <label>Note for case {id} (how it was refunded, or why dismissed) <input value={note} onChange={(e) => setNote(e.target.value)} required minLength={3} /></label>
+      <button type="submit">Mark refunded</button>
+      <button type="button" disabled={note.trim().length < 3} onClick={(e) => close(e, 'DISMISSED')}>Dismiss</button>
+      {msg.ok && <p role="status" className="ok">{msg.ok}</p>}
+      {msg.error && <ErrorBox error={msg.error} />}
+    </form>
   );
 }
