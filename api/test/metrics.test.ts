@@ -110,6 +110,10 @@ test('one M-Pesa payment: the API, oracle, Daraja and chain-transaction spans sh
   expect(chainSpan.attributes['descrow.order_id']).toBe(orderId);
   const { rows: sent } = await fx.pool.query(`SELECT tx_hash FROM oracle.outbox WHERE order_id=$1 AND kind='record_payment'`, [orderId]);
   expect(chainSpan.attributes['chain.tx_hash']).toBe(sent[0]!.tx_hash);
+  // The simulator's callback carries no trace; it is decided in the payment's (with the STK Query it asks).
+  const callback = withChain.find((x) => x.name === 'stk callback' && x.spanContext().traceId === traceId);
+  expect(callback?.attributes).toMatchObject({ 'descrow.request_id': requestId, 'descrow.outcome': 'paid' });
+  expect(withChain.some((x) => x.name === 'daraja stk query' && x.parentSpanContext?.spanId === callback!.spanContext().spanId)).toBe(true);
 }, 40_000);
 
 test('every metric the alert rules and the dashboard use is one the API or the oracle exports', async () => {

@@ -3,12 +3,16 @@
  * (docs/daraja.md §6): the callback is a hint; we pay attention only if it names a request we
  * issued that is still open, with the same amount and phone, and STK Query agrees.
  */
+import { contextFrom, inSpan, REQUEST_ID_ATTRIBUTE, SpanKind, trace } from '@descrow/common';
+import type { TraceOrigin } from '../chain/outboxWorker';
 import type { OracleContext } from '../context';
 import { DarajaError } from '../daraja/errors';
-import { stkCallback, stkPaidFields } from '../daraja/schemas';
+import { stkCallback, stkPaidFields, type StkCallback } from '../daraja/schemas';
 import { markProcessed } from '../ledger/callbacks';
 import { markFailed, markPaid, type PaymentRequestRow } from '../ledger/payments';
 import { openRefundCase, recordEvent } from '../ledger/refunds';
+
+const tracer = trace.getTracer('descrow-oracle');
 
 export type StkOutcome =
   | 'paid' | 'failed' | 'invalid_shape' | 'unknown_request' | 'already_final' | 'amount_mismatch' | 'phone_mismatch'
@@ -43,6 +47,18 @@ async function decide(ctx: OracleContext, raw: unknown): Promise<StkOutcome | 'q
     ).rows[0];
   }
   if (!req) return 'unknown_request';
+  // The callback carries no trace; once it names our request it is decided in that payment's
+  // trace (begun by the API's request, kept in trace_context), with the STK Query it asks.
+  const origin = (req as PaymentRequestRow & { trace_context?: TraceOrigin | null }).trace_context;
+  const parent = origin?.traceparent ? contextFrom({ traceparent: origin.traceparent, tracestate: origin.tracestate }) : undefined;
+  const matched = req;
+  return inSpan(tracer, 'stk callback', { 'descrow.order_id': matched.order_id, 'descrow.payment_request_id': matched.id, [REQUEST_ID_ATTRIBUTE]: origin?.requestId },
+    (span) => decideFor(ctx, matched, cb, paid).then((outcome) => (span.setAttribute('descrow.outcome', outcome), outcome)), SpanKind.INTERNAL, parent);
+}
+
+/** A callback that names one of our requests: believed only as far as STK Query agrees. */
+async function decideFor(ctx: OracleContext, req: PaymentRequestRow, cb: StkCallback['Body']['stkCallback'], paid: ReturnType<typeof stkPaidFields>): Promise<StkOutcome | 'query_pending'> {
+  const { pool } = ctx;
   if (req.status === 'paid') return 'already_final';
 
   if (cb.ResultCode !== '0') {
