@@ -1,4 +1,5 @@
 /** GET /health: Postgres, Redis, the index's freshness against the chain head, the oracle. */
+import { jsonRpc } from '@descrow/common';
 import type { Deps } from './context';
 
 type Check = { ok: boolean; ms: number; error?: string; [k: string]: unknown };
@@ -14,13 +15,9 @@ async function check(fn: () => Promise<Record<string, unknown> | void>): Promise
 }
 
 export async function chainHead(rpcUrl: string): Promise<number> {
-  const res = await fetch(rpcUrl, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] }), signal: AbortSignal.timeout(2_000),
-  });
-  const body = (await res.json()) as { result?: string };
-  if (!body.result) throw new Error('no block number from RPC');
-  return Number(body.result);
+  const head = await jsonRpc<string | undefined>(rpcUrl, 'eth_blockNumber', [], 2_000);
+  if (!head) throw new Error('no block number from RPC');
+  return Number(head);
 }
 
 export async function healthReport(deps: Deps) {

@@ -34,10 +34,11 @@ export class ApiMetrics {
     let reading: { at: number; value: Promise<{ index: number | null; chain: number | null }> } | null = null;
     const read = () => {
       if (reading && Date.now() - reading.at < 1_000) return reading.value;
+      // The database read gets a deadline here; chainHead has its own (2 s).
       const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2_000).unref())]);
       const value = Promise.all([
         timeout(index.metadata()).then((m) => (m.lastProcessedHeight >= 0 ? m.lastProcessedHeight : null), () => null),
-        timeout(chainHead(rpcUrl)).catch(() => null),
+        chainHead(rpcUrl).catch(() => null),
       ]).then(([i, c]) => ({ index: i, chain: c }));
       reading = { at: Date.now(), value };
       return value;

@@ -1,3 +1,5 @@
+import { jsonRpc } from '@descrow/common';
+
 /**
  * The block a contract was deployed in, found from the chain alone: the first block at
  * which `eth_getCode` returns code, by binary search (about log2(head) calls — 23 for
@@ -6,14 +8,7 @@
  * Block 0 is never asked about (Polkadot Hub's RPC answers null for it).
  */
 export async function findDeployBlock(rpcUrl: string, address: string): Promise<number> {
-  let id = 0;
-  const rpc = async <T>(method: string, params: unknown[]): Promise<T> => {
-    const res = await fetch(rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }) });
-    if (!res.ok) throw new Error(`${method}: the RPC answered ${res.status}`);
-    const body = (await res.json()) as { result?: T; error?: { message: string } };
-    if (body.error) throw new Error(`${method}: ${body.error.message}`);
-    return body.result as T;
-  };
+  const rpc = <T>(method: string, params: unknown[]) => jsonRpc<T>(rpcUrl, method, params);
   const hasCode = async (block: number) => {
     const code = await rpc<string | null>('eth_getCode', [address, `0x${block.toString(16)}`]).catch((e: Error) => {
       throw new Error(`${e.message} (the RPC cannot answer for old blocks: set INDEXER_START_BLOCK to the deploy block)`);

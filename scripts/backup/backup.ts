@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { createPool, env, loadConfigOrExit, pgUrlParts } from '@descrow/common';
+import { createPool, env, jsonRpc, loadConfigOrExit, pgUrlParts } from '@descrow/common';
 import { connection, findPgTool, runPgTool, serverMajor } from './pgTools';
 import { DUMP_FILE, MANIFEST_FILE, manifestSchema, sha256File, type Manifest } from './manifest';
 
@@ -27,15 +27,8 @@ export interface BackupOptions {
   embedded?: boolean;
 }
 
-async function rpc<T>(url: string, method: string): Promise<T | null> {
-  try {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: [] }), signal: AbortSignal.timeout(5_000) });
-    const body = (await res.json()) as { result?: T };
-    return body.result ?? null;
-  } catch {
-    return null;
-  }
-}
+/** What the RPC says, or null when it cannot say (the backup records what it knows). */
+const rpc = <T>(url: string, method: string): Promise<T | null> => jsonRpc<T | undefined>(url, method, [], 5_000).then((r) => r ?? null, () => null);
 
 function deploymentAddress(file: string | undefined): { address: string | null; chainId: number | null } {
   if (!file || !existsSync(file)) return { address: null, chainId: null };
