@@ -13,16 +13,15 @@
  * Each case runs against the API with its response cache off and on, and against
  * @subql/query. Prints req/s, p99 and the API / query-service ratio per case.
  */
-import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { privateKeyToAccount } from 'viem/accounts';
 import { freePort } from '@descrow/common';
-import { PARTIES, driveOrders, startDevChain } from '../../indexer/scripts/chain';
+import { PARTIES, driveOrders } from '../../indexer/scripts/chain';
 import { startIndexerNode } from '../../indexer/scripts/node';
 import { startQueryService } from '../../indexer/scripts/query';
 import { ANVIL_ACCOUNTS } from '@descrow/common';
 import type { Api } from '../src/app';
-import { scratchDatabase, startBenchApi } from './benchApi';
+import { benchWorld, startBenchApi } from './benchApi';
 
 interface Result { requests: { average: number }; latency: { p99: number; p50: number; average: number }; non2xx: number; errors: number }
 interface Req { method: string; path: string; headers: Record<string, string>; body: string }
@@ -46,11 +45,7 @@ async function signIn(api: Api, privateKey: `0x${string}`): Promise<string> {
 }
 
 async function main() {
-  const schema = `bench_api_${randomBytes(3).toString('hex')}`;
-  const db = await scratchDatabase(SERVER, 'descrow_bench_api');
-  const url = db.url;
-  const chain = await startDevChain();
-  const stops: (() => Promise<unknown>)[] = [];
+  const { schema, url, chain, stops, close } = await benchWorld(SERVER, 'bench_api');
   try {
     const ids = (await driveOrders(chain, ORDERS, { label: 'bench-api' })).map((i) => i.toLowerCase());
     say(`${ids.length} orders on chain; indexing…`);
@@ -127,9 +122,7 @@ async function main() {
     say(`machine: ${cpus().length} cores, Node ${process.versions.node}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${ids.length} orders, ${CONNECTIONS} connections, ${SECONDS} s per run`);
     process.stdout.write(['', '| case | API, cache off | p99 | API, cache on | p99 | @subql/query | p99 | off / query |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |', ...rows, ''].join('\n'));
   } finally {
-    for (const s of stops.reverse()) await s().catch(() => undefined);
-    await chain.stop();
-    await db.drop();
+    await close();
   }
 }
 

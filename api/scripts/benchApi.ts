@@ -1,13 +1,32 @@
 /**
  * What the API benchmarks share (bench:api and bench:indexer's freshness modes): a scratch
- * database on the server, and the API as deployed — production mode, Node HTTP server,
+ * database on the server and a dev chain to index, and the API as deployed — production mode, Node HTTP server,
  * rate limits out of the way — on a free port.
  */
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { Pool, freePort, migrate, parseEnv, withDatabase } from '@descrow/common';
+import { startDevChain, type DevChain } from '../../indexer/scripts/chain';
 import { apiEnvShape } from '../src/config';
 import { createApi, MIGRATIONS_DIR, ROOT, type Api } from '../src/app';
+
+/**
+ * What a benchmark runs in: a scratch database `descrow_<prefix>_…`, a schema name for its
+ * index `<prefix>_…`, and a fresh dev chain. `close()` stops what the run pushed on `stops`
+ * (last started, first stopped), then the chain, then drops the database.
+ */
+export async function benchWorld(server: string, prefix: string): Promise<{ schema: string; url: string; chain: DevChain; stops: (() => Promise<unknown>)[]; close: () => Promise<void> }> {
+  const schema = `${prefix}_${randomBytes(3).toString('hex')}`;
+  const db = await scratchDatabase(server, `descrow_${prefix}`);
+  const chain = await startDevChain();
+  const stops: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await chain.stop();
+    await db.drop();
+  };
+  return { schema, url: db.url, chain, stops, close };
+}
 
 /** A fresh database named `<prefix>_<random>`; `drop()` removes it whatever holds it open. */
 export async function scratchDatabase(server: string, prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {

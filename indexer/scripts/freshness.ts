@@ -8,11 +8,10 @@
  * subscription (GraphQL over SSE, opened before the transaction) delivers it. One warm-up
  * sample is taken first and not counted.
  */
-import { randomBytes } from 'node:crypto';
 import type { Hex } from 'viem';
 import { DEV_ROLES } from '@descrow/common';
-import { scratchDatabase, startBenchApi } from '../../api/scripts/benchApi';
-import { PARTIES, orderId, saltFor, startDevChain } from './chain';
+import { benchWorld, startBenchApi } from '../../api/scripts/benchApi';
+import { PARTIES, orderId, saltFor } from './chain';
 import { startIndexerNode } from './node';
 
 export interface FreshnessResult { blockTime: number; samples: number; query: number[]; subscription: number[] }
@@ -24,11 +23,7 @@ export const percentile = (xs: number[], p: number) => {
 };
 
 export async function measureFreshness(blockTime: number, samples: number, server: string, say: (l: string) => void): Promise<FreshnessResult> {
-  const schema = `fresh_${randomBytes(3).toString('hex')}`;
-  const db = await scratchDatabase(server, 'descrow_fresh');
-  const url = db.url;
-  const chain = await startDevChain();
-  const stops: (() => Promise<unknown>)[] = [];
+  const { schema, url, chain, stops, close } = await benchWorld(server, 'fresh');
   try {
     await chain.rpc('evm_setIntervalMining', [blockTime]);
     const node = await startIndexerNode({ databaseUrl: url, schema, target: chain.target, logsDictionary: true, blockConfirmations: 10 });
@@ -117,8 +112,6 @@ export async function measureFreshness(blockTime: number, samples: number, serve
     }
     return { blockTime, samples, query, subscription };
   } finally {
-    for (const s of stops.reverse()) await s().catch(() => undefined);
-    await chain.stop();
-    await db.drop();
+    await close();
   }
 }
