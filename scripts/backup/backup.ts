@@ -5,11 +5,12 @@
  * the manifest's heights and counts are read too, so dump and manifest describe the same
  * instant and the three schemas are consistent with each other. docs/operations.md, Backups.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createPool, env, jsonRpc, loadConfigOrExit, pgUrlParts } from '@descrow/common';
+import { readDeployment } from '../../sandbox/chain/deploy';
 import { connection, findPgTool, runPgTool, serverMajor } from './pgTools';
 import { DUMP_FILE, MANIFEST_FILE, manifestSchema, sha256File, type Manifest } from './manifest';
 
@@ -32,7 +33,7 @@ const rpc = <T>(url: string, method: string): Promise<T | null> => jsonRpc<T | u
 
 function deploymentAddress(file: string | undefined): { address: string | null; chainId: number | null } {
   if (!file || !existsSync(file)) return { address: null, chainId: null };
-  const d = JSON.parse(readFileSync(file, 'utf8')) as { address?: string; chainId?: number };
+  const d = readDeployment(file);
   return { address: d.address ?? null, chainId: d.chainId ?? null };
 }
 
