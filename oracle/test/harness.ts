@@ -158,6 +158,17 @@ export class OracleHarness {
     return u.origin;
   }
 
+  /** An M-Pesa order paid through the oracle at `oracleUrl`, shipped and delivered: its seller's payout is due. */
+  async deliveredOrder(oracleUrl: string, sellerPhone: string, amountKes = 1_000, fundedWithinMs = 15_000): Promise<Hex> {
+    const orderId = this.newOrderId();
+    expect((await this.requestStk(oracleUrl, { ...this.stkBody(orderId, amountKes), sellerPhone })).status).toBe(201);
+    await eventually(() => this.getOrder(orderId), (o) => o.status === 2, fundedWithinMs, 'order funded');
+    await this.act('seller', 'markShipped', [orderId, '']);
+    await this.act('buyer', 'confirmDelivery', [orderId]);
+    await this.mine(2);
+    return orderId;
+  }
+
   async requestStk(oracleUrl: string, body: Record<string, unknown>, token = this.env.ORACLE_SERVICE_TOKEN ?? 'dev-service-token-change-me') {
     const res = await fetch(`${this.internalUrl(oracleUrl)}/internal/stk`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body),

@@ -22,12 +22,7 @@ test('no callback secret reaches a log line, whatever the callback', async () =>
     const sellerPhone = '254711000801';
     // The first B2C attempt's result is late (a queue timeout first): result, timeout and status URLs all get used.
     await h.control('POST', '/rules', { product: 'b2c', phone: sellerPhone, outcome: 'success', delivery: { mode: 'timeout_then_result', delayMs: 2_000 } });
-    const orderId = h.newOrderId();
-    expect((await h.requestStk(oracle.url, { ...h.stkBody(orderId, 900), sellerPhone })).status).toBe(201);
-    await eventually(() => h.getOrder(orderId), (o) => o.status === 2, 20_000, 'funded');
-    await h.act('seller', 'markShipped', [orderId, '']);
-    await h.act('buyer', 'confirmDelivery', [orderId]);
-    await h.mine(2);
+    const orderId = await h.deliveredOrder(oracle.url, sellerPhone, 900, 20_000);
     await eventually(() => h.getOrder(orderId), (o) => o.status === 5, 30_000, 'completed');
     expect((await h.pool.query(`SELECT amount_kes FROM oracle.payouts WHERE order_id=$1 AND status='succeeded'`, [orderId])).rows).toEqual([{ amount_kes: Number(payoutSplit(900n, 250).sellerAmount) }]);
     // A forger guessing at a URL is refused and logged — without what they sent as the secret.

@@ -60,15 +60,7 @@ test('an STK push nobody answers is pending with a growing age; the request and 
 }, 30_000);
 
 /** A paid M-Pesa order, delivered: the seller's payout is due. */
-async function deliveredOrder(sellerPhone: string): Promise<Hex> {
-  const orderId = h.newOrderId();
-  expect((await h.requestStk(oracle.url, { ...h.stkBody(orderId, 1_000), sellerPhone })).status).toBe(201);
-  await eventually(() => h.getOrder(orderId), (o) => o.status === 2, 15_000, 'order funded');
-  await h.act('seller', 'markShipped', [orderId, '']);
-  await h.act('buyer', 'confirmDelivery', [orderId]);
-  await h.mine(2);
-  return orderId;
-}
+const deliveredOrder = (sellerPhone: string): Promise<Hex> => h.deliveredOrder(oracle.url, sellerPhone);
 
 test('Daraja refusing B2C: refusals are counted, the payout waits for a person, and reconciliation reports it', async () => {
   const before = await scrape(metricsUrl);

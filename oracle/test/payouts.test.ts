@@ -28,17 +28,10 @@ const b2cAt = async (phone: string): Promise<{ OriginatorConversationID: string;
 const payouts = async (orderId: Hex) =>
   (await h.pool.query(`SELECT id, status, attempt, mpesa_receipt, originator_conversation_id, conversation_id FROM oracle.payouts WHERE order_id=$1 ORDER BY attempt`, [orderId])).rows;
 
-/** An M-Pesa order paid, shipped and delivered: the seller's payout is due. */
+/** An M-Pesa order paid, shipped and delivered, its seller's wallet empty before: the seller's payout is due. */
 async function deliveredOrder(sellerPhone: string): Promise<Hex> {
   await h.control('PUT', `/ledger/accounts/customer:${sellerPhone}`, { balance: 0 });
-  const orderId = h.newOrderId();
-  const res = await h.requestStk(oracle.url, { ...h.stkBody(orderId, AMOUNT), sellerPhone });
-  expect(res.status).toBe(201);
-  await eventually(() => h.getOrder(orderId), (o) => o.status === 2, 15_000, 'order funded');
-  await h.act('seller', 'markShipped', [orderId, '']);
-  await h.act('buyer', 'confirmDelivery', [orderId]);
-  await h.mine(2);
-  return orderId;
+  return h.deliveredOrder(oracle.url, sellerPhone, AMOUNT);
 }
 
 const postHook = (path: string, body: unknown) =>
