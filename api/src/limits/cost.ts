@@ -6,8 +6,9 @@
  * - a field costs 1, plus what its selection costs;
  * - a field with `first` multiplies its selection by the `first` asked for (the default
  *   page when absent) — the request, not what the resolver clamps it to;
- * - a list without `first` (an order's events, a block's transactions, …) counts as
- *   LIST_GUESS items; the item cap (./budget) stops the rare longer one while it runs;
+ * - a connection's `nodes` and `edges` are that page (the `first` above them counted it);
+ * - any other list (an order's events, a block's transactions, …) counts as LIST_GUESS
+ *   items; the item cap (./budget) stops the rare longer one while it runs;
  * - long text costs by its longest possible length (FIELD_COST).
  *
  * Anything over the limit is refused (BAD_USER_INPUT) before a resolver runs.
@@ -29,7 +30,9 @@ export const FIELD_COST: Record<string, number> = {
   'Evidence.note': 20,
   'Evidence.filename': 2,
   'DisputeCase.statement': 50,
-  'KycDocument.contentBase64': 14_000, // a 1 MiB document, base64
+  // Up to 1.4 MB (a 1 MiB document, base64), but only its owner and admins get it, a few at a
+  // time; the answer's byte cap (./budget) bounds it rather than the cost.
+  'KycDocument.contentBase64': 1_000,
   'Kyc.reason': 10,
   'AuditEntry.details': 20,
   'RefundCase.reason': 5,
@@ -45,6 +48,7 @@ function estimator(defaultPage: number): ComplexityEstimator {
       const first = typeof args.first === 'number' && args.first >= 0 ? args.first : defaultPage;
       return own + first * childComplexity;
     }
+    if (type.name.endsWith('Connection') && (field.name === 'nodes' || field.name === 'edges')) return own + childComplexity;
     const listed = isListType(getNullableType(field.type));
     return own + (listed ? LIST_GUESS * Math.max(1, childComplexity) : childComplexity);
   };
