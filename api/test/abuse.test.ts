@@ -359,7 +359,8 @@ describe('limits and sessions (point 8)', () => {
   test('attack: while Redis is down, requests fail fast, the limits still hold, and a logout made then stays in force when Redis returns', async () => {
     const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     const proxy = await startTcpProxy({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) });
-    const api = await fx.makeApi({ REDIS_URL: proxy.url, RATE_LIMIT_PER_IP: '6' });
+    // Its own key prefix: only this test's requests count against its limits.
+    const api = await fx.makeApi({ REDIS_URL: proxy.url, RATE_LIMIT_PER_IP: '6', REDIS_PREFIX: `descrow:redis-down-${randomUUID()}:` });
     try {
       await eventually(async () => api.deps.redis.status, (s) => s === 'ready', 5_000, 'redis ready');
       const USER = { address: ANVIL_ACCOUNTS[4]!.address, privateKey: ANVIL_ACCOUNTS[4]!.privateKey };
