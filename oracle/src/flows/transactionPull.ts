@@ -20,6 +20,7 @@ import { inTransaction } from '@descrow/common';
 import { receiptHash } from '@descrow/contracts';
 import type { OracleContext } from '../context';
 import { DarajaError } from '../daraja/errors';
+import { forEachItem } from '../jobs/isolation';
 import type { PulledTransaction } from '../daraja/schemas';
 import { markPaid, type PaymentRequestRow } from '../ledger/payments';
 import { queuePaymentRecord } from '../ledger/outbox';
@@ -38,12 +39,13 @@ export async function pullTransactions(ctx: OracleContext, now = new Date()): Pr
       log.warn({ err: err.message }, 'transaction pull failed; will try again next interval');
       break;
     }
-    for (const t of page) {
+    // Each payment on its own: one that throws is retried on a later pull, the others are matched.
+    await forEachItem(ctx, 'transaction_pull', page, (t) => t.transactionId.toUpperCase(), async (t) => {
       result.seen++;
       const outcome = await matchPulled(ctx, t);
       if (outcome === 'recovered') result.recovered++;
       if (outcome.startsWith('case')) result.cases++;
-    }
+    });
     if (page.length < 1_000) break;
     offset += page.length;
   }

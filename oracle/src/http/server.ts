@@ -15,6 +15,7 @@ import { clientAddress, safeEqual } from './guards';
 import { ledgerRoutes } from './ledgerApi';
 import { payoutRoutes } from './payoutApi';
 import { failpoint } from '../failpoints';
+import { runItem } from '../jobs/isolation';
 import { context, contextFrom, metricsResponse, REQUEST_ID_ATTRIBUTE, SpanKind, trace, type Span } from '@descrow/common';
 
 const tracer = trace.getTracer('descrow-oracle');
@@ -156,9 +157,10 @@ function callbackRoutes(app: FastifyInstance, ctx: OracleContext): void {
       const id = await callbacks.store(kind, body, source, correlate(req.body));
       failpoint('callback:after-store');
       // Acknowledge first; verification talks to Daraja and the chain and must not delay Daraja.
+      // One that throws is recorded with its error and retried by the job with backoff (jobs/isolation.ts).
       setImmediate(() => {
-        const work = kind === 'stk' ? processStkCallback(ctx, id, body) : processPayoutCallback(ctx, id, kind, body);
-        work.catch((err: Error) => log.error({ callbackId: id, err: err.message }, 'callback processing failed; the job will retry'));
+        runItem(ctx, 'callback', String(id), () => (kind === 'stk' ? processStkCallback(ctx, id, body) : processPayoutCallback(ctx, id, kind, body)), false)
+          .catch((err: Error) => log.error({ callbackId: id, err: err.message }, 'callback processing failed; the job will retry'));
       });
       return reply.status(200).send(ACK);
     };
@@ -206,6 +208,15 @@ function internalRoutes(app: FastifyInstance, ctx: OracleContext): void {
       return rows[0] ?? null;
     });
     internal.post('/internal/reconciliation', async () => reconcile(ctx));
+
+    // Callbacks and job items failing right now (jobs/isolation.ts): what the DescrowJobItemFailing alert points at.
+    internal.get('/internal/job-failures', async () => {
+      const { rows } = await pool.query(
+        `SELECT job, item, attempts, last_error AS "lastError", first_failed_at AS "firstFailedAt", last_failed_at AS "lastFailedAt", run_at AS "retryAt"
+           FROM oracle.job_item_failures ORDER BY first_failed_at`,
+      );
+      return { failures: rows };
+    });
 
     internal.get('/internal/payments/:orderId', async (req: FastifyRequest<{ Params: { orderId: string } }>, reply) => {
       const orderId = z.string().regex(/^0x[0-9a-fA-F]{64}$/).safeParse(req.params.orderId);
