@@ -9,6 +9,7 @@ import type { OracleContext } from '../context';
 import { callbackUrl } from '../context';
 import { DarajaError } from '../daraja/errors';
 import { failpoint } from '../failpoints';
+import { forEachItem } from '../jobs/isolation';
 
 interface PayoutRow { id: string; order_id: string; role: string; phone: string; amount_kes: number; originator_conversation_id: string; status: string; checks: number; trace_context: TraceOrigin | null }
 const tracer = trace.getTracer('descrow-oracle');
@@ -21,13 +22,13 @@ export async function sendQueuedPayouts(ctx: OracleContext, limit = 20): Promise
     [limit],
   );
   let sent = 0;
-  for (const p of rows) {
+  await forEachItem(ctx, 'payout_send', rows, (p) => p.id, async (p) => { // each on its own (jobs/isolation.ts)
     // Each payout has a trace of its own, begun by its first send (a retry continues it); the
     // Daraja call below, the result's settlement and the receipt's chain record join it.
     const parent = p.trace_context?.traceparent ? contextFrom({ traceparent: p.trace_context.traceparent, tracestate: p.trace_context.tracestate }, ROOT_CONTEXT) : ROOT_CONTEXT;
     const attributes = { 'descrow.order_id': p.order_id, 'descrow.payout_id': p.id, 'descrow.payout_role': p.role, [REQUEST_ID_ATTRIBUTE]: p.originator_conversation_id };
     if (await inSpan(tracer, `payout ${p.role}`, attributes, () => sendOne(ctx, p), SpanKind.INTERNAL, parent)) sent++;
-  }
+  });
   return sent;
 }
 
@@ -76,11 +77,11 @@ export async function checkUnansweredPayouts(ctx: OracleContext, limit = 20): Pr
     `SELECT * FROM oracle.payouts WHERE status IN ('sent','unknown') AND next_check_at <= now() ORDER BY next_check_at LIMIT $1`,
     [limit],
   );
-  for (const p of rows) {
+  await forEachItem(ctx, 'payout_check', rows, (p) => p.id, async (p) => { // each on its own (jobs/isolation.ts)
     if (p.checks >= MAX_STATUS_CHECKS) {
       await pool.query(`UPDATE oracle.payouts SET status='needs_attention', reason='no result after ${MAX_STATUS_CHECKS} status checks', updated_at=now() WHERE id=$1`, [p.id]);
       log.error({ orderId: p.order_id, role: p.role }, 'payout outcome unknown after repeated status checks; needs a person');
-      continue;
+      return;
     }
     try {
       const ack = await daraja.transactionStatus({
@@ -99,6 +100,6 @@ export async function checkUnansweredPayouts(ctx: OracleContext, limit = 20): Pr
     }
     const wait = Math.max(1, config.ORACLE_B2C_STATUS_DELAY_SECONDS) * 2 ** Math.min(p.checks, 6);
     await pool.query(`UPDATE oracle.payouts SET checks=checks+1, next_check_at=now() + ($2 || ' seconds')::interval, updated_at=now() WHERE id=$1`, [p.id, String(wait)]);
-  }
+  });
   return rows.length;
 }
