@@ -2,13 +2,14 @@
  * The GraphQL API: `npm run api` (tsx api/src/main.ts). Applies the `app` migrations,
  * then serves http://localhost:4000/graphql (+ GET /health).
  */
-import { createLogger, createPool, loadConfigOrExit, migrate, startTracing } from '@descrow/common';
+import { createLogger, createPool, loadSafeConfigOrExit, migrate, startTracing } from '@descrow/common';
 import { apiEnvShape, apiSafety } from './config';
 import { createApi, MIGRATIONS_DIR } from './app';
 import { listen } from './serve';
 
 async function main() {
-  const config = loadConfigOrExit(apiEnvShape, process.env, apiSafety);
+  // Development is decided from the chain the RPC serves as well as the settings (common/src/safety.ts).
+  const config = await loadSafeConfigOrExit(apiEnvShape, apiSafety);
   const log = createLogger('api', config.LOG_LEVEL);
   // Spans always get ids and travel in traceparent headers; they are exported only with an OTLP endpoint.
   const tracing = startTracing('descrow-api', { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
