@@ -107,6 +107,7 @@ export function restoreReport(r: RestoreResult, target: string): string {
     `  ${r.rows.paymentRequests} payment requests, ${r.rows.payouts} payouts, ${r.rows.outbox} on-chain records in the ledger; ${r.rows.indexedOrders} orders in the index`,
     `  contract ${m.chain.contractAddress ?? 'unknown'} on chain ${m.chain.chainId ?? 'unknown'}: the index stops at block ${m.index.lastProcessedHeight ?? 'none'} (chain head then: ${m.chain.headAtBackup ?? 'unknown'})`,
     'next:',
+    '  - run npm run db:setup as the database admin: the restore made its role the owner of everything; db:setup hands each schema back to its role and grants again (docs/operations.md, Database roles)',
     `  - start the SubQuery node (INDEXER_DB_SCHEMA=${s.index}): it resumes after block ${m.index.lastProcessedHeight ?? 'its start block'} and re-indexes everything the chain holds since (the chain is the source of truth)`,
     '  - start the oracle: its outbox re-reads the contract before sending, so records already on chain are confirmed, not sent again;',
     '    its first job pass pulls the paybill\'s transactions (ORACLE_PULL_LOOKBACK_HOURS must cover the time since the backup) and re-adds',

@@ -11,6 +11,8 @@
  * does every day (its own tables, appending to and reading the log, reading the ledger and
  * the index) works.
  */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { migrate, Pool, setupDatabase } from '@descrow/common';
 import { createTestDatabase } from '@descrow/common/src/testing/database';
@@ -126,3 +128,41 @@ test('db:setup runs again safely: roles updated, objects made by someone else (a
   // A service given the admin's own role is refused: it would own everything.
   await expect(setupDatabase({ adminUrl: db.url, services: { api: db.url.replace('postgres@', 'postgres:x@') }, appMigrations: APP_MIGRATIONS })).rejects.toThrow(/is used twice \(or is the admin role of DATABASE_URL\)/);
 });
+
+/** `npm run api` in production with a complete, safe configuration but the given database. */
+function apiMain(databaseUrl: string): Promise<{ status: number | null; stderr: string }> {
+  const secret = () => randomBytes(24).toString('hex');
+  const address = () => `0x${randomBytes(20).toString('hex')}`;
+  const env = {
+    PATH: process.env.PATH!, TZ: 'UTC', LOG_LEVEL: 'error', NODE_ENV: 'production', DATABASE_URL: databaseUrl, REDIS_URL: 'redis://127.0.0.1:1',
+    JWT_SECRET: secret(), ORACLE_SERVICE_TOKEN: secret(), KYC_ENCRYPTION_KEYS: `k1:${secret()}`, LOGIN_DOMAIN: 'shop.example.com', LOGIN_URI: 'https://shop.example.com',
+    ADMIN_ADDRESSES: address(), ESCROW_ADDRESS: address(), ORACLE_ADDRESS: address(), ARBITER_ADDRESS: address(),
+  };
+  return new Promise((done) => {
+    const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'api/src/main.ts')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      done({ status, stderr });
+    });
+  });
+}
+
+test('attack: outside development the API refuses to start connected as a role that could change the audit log; a role that cannot apply pending migrations is told to run db:setup', async () => {
+  const superuser = await apiMain(db.url);
+  expect(superuser.status).toBe(1);
+  expect(superuser.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Unsafe configuration \(NODE_ENV=production\): DATABASE_URL connects as "postgres", which is a superuser and could rewrite or empty the audit log: connect the API as its own role \(npm run db:setup/)]);
+
+  const empty = await createTestDatabase('roles_empty');
+  try {
+    const u = new URL(roles.urls.api);
+    u.pathname = new URL(empty.url).pathname;
+    const pending = await apiMain(u.toString());
+    expect(pending.status).toBe(1);
+    expect(pending.stderr).toMatch(/app migrations 001_app\.sql, .* are not applied and this role cannot apply them \(.*permission denied.*\): run npm run db:setup as the database admin/);
+  } finally {
+    await empty.drop();
+  }
+}, 120_000);
