@@ -9,7 +9,9 @@ import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebStream } from 'node:stream/web';
-import { Decrypter, Encrypter } from 'age-encryption';
+
+/** typage is an ES module: loaded when a backup is encrypted or decrypted (the rest of backup/restore stays plain CommonJS). */
+const age = () => import('age-encryption');
 
 /** The name the decrypted dump gets in restore's private temporary folder. */
 export const DUMP_FILE_NAME_PLAIN = 'descrow.dump';
@@ -25,7 +27,7 @@ const toFile = (stream: ReadableStream<Uint8Array>, path: string) =>
 
 /** Encrypt `src` into `dst` (0600) for every recipient; an invalid recipient is named. */
 export async function encryptFile(src: string, dst: string, recipients: readonly string[]): Promise<void> {
-  const e = new Encrypter();
+  const e = new (await age()).Encrypter();
   for (const r of recipients) {
     try {
       e.addRecipient(r);
@@ -47,7 +49,7 @@ export function readIdentities(file: string): string[] {
 
 /** Decrypt `src` into `dst` (0600) with the identity file's keys; a key that does not match is said plainly. */
 export async function decryptFile(src: string, dst: string, identityFile: string): Promise<void> {
-  const d = new Decrypter();
+  const d = new (await age()).Decrypter();
   for (const id of readIdentities(identityFile)) d.addIdentity(id);
   try {
     await toFile(await d.decrypt(fileStream(src)), dst);
