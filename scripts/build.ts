@@ -22,6 +22,7 @@ export const ENTRIES = [
   'sandbox/daraja/main.ts',
   'scripts/compose-indexer-manifest.ts',
   'scripts/compose-indexer-dictionary.ts',
+  'scripts/dbSetup.ts',
 ];
 
 /**

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { buildConsole, consoleStale } from './build';
-import { DEV_ROLES, ensureDatabase, env, loadConfigOrExit, rpcAnswers, startEmbeddedPostgres, warnIfEndOfLife, type EmbeddedPostgresHandle } from '@descrow/common';
+import { asRole, DEV_ROLES, ensureDatabase, env, loadConfigOrExit, rpcAnswers, setupDatabase, startEmbeddedPostgres, warnIfEndOfLife, type EmbeddedPostgresHandle, type ServiceRole } from '@descrow/common';
 
 const root = resolve(__dirname, '..');
 warnIfEndOfLife();
@@ -117,6 +117,31 @@ async function launch(part: Part, baseEnv: NodeJS.ProcessEnv): Promise<void> {
   say(`${part.name} is up: ${part.url}`);
 }
 
+/**
+ * Each part connects as its own database role, as in production (docs/operations.md,
+ * "Database roles"): db:setup's step runs here as DATABASE_URL's role. The development
+ * passwords are public (this machine's database only); API_DATABASE_URL etc. override them.
+ * A DATABASE_URL role that may not create roles runs every part as itself, and says so.
+ */
+async function serviceDatabases(adminUrl: string): Promise<Record<ServiceRole, string> | null> {
+  const services = ['api', 'oracle', 'indexer', 'query'] as const;
+  const urls = Object.fromEntries(services.map((s) => [s, process.env[`${s.toUpperCase()}_DATABASE_URL`] || asRole(adminUrl, `descrow_${s}`, `descrow-dev-${s}-password`)])) as Record<ServiceRole, string>;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await setupDatabase({ adminUrl, services: urls, appMigrations: resolve(root, 'api/migrations'), schemas: { index: process.env.INDEXER_DB_SCHEMA || 'descrow_index' } });
+      return urls;
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      if (e.code === '42501') {
+        say(`DATABASE_URL's role may not create database roles (${e.message}): every part connects as it (docs/operations.md, Database roles)`);
+        return null;
+      }
+      // Roles are per server: another database's setup on the same server may be changing the same role.
+      if (attempt >= 3 || !['42710', '23505', 'XX000', '40001'].includes(e.code ?? '')) throw new Error(`database roles: ${e.message}`);
+    }
+  }
+}
+
 let shuttingDown: Promise<never> | undefined;
 function shutdown(code: number): Promise<never> {
   shuttingDown ??= stopAll(code);
@@ -148,6 +173,8 @@ async function main() {
     databaseUrl = embeddedPg.url.replace(/\/postgres$/, '/descrow');
     await ensureDatabase(databaseUrl);
   }
+  const roles = await serviceDatabases(databaseUrl);
+  const dbOf = (service: ServiceRole) => ({ DATABASE_URL: roles?.[service] ?? databaseUrl });
   const baseEnv: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', DATABASE_URL: databaseUrl, RPC_URL: config.RPC_URL };
   const tsx = resolve(root, 'node_modules/.bin/tsx');
 
@@ -169,6 +196,7 @@ async function main() {
       name: 'oracle',
       command: [tsx, 'oracle/src/main.ts'],
       env: {
+        ...dbOf('oracle'),
         ORACLE_PORT: String(config.ORACLE_PORT),
         ORACLE_INTERNAL_PORT: String(oracleInternalPort),
         ORACLE_PUBLIC_URL: process.env.ORACLE_PUBLIC_URL ?? `http://127.0.0.1:${config.ORACLE_PORT}`,
@@ -181,14 +209,14 @@ async function main() {
     {
       name: 'indexer',
       command: [tsx, 'indexer/scripts/run.ts'],
-      env: { INDEXER_NODE_PORT: String(config.INDEXER_NODE_PORT) },
+      env: { ...dbOf('indexer'), INDEXER_NODE_PORT: String(config.INDEXER_NODE_PORT) },
       healthy: () => httpOk(`http://127.0.0.1:${config.INDEXER_NODE_PORT}/health`, true),
       url: `http://localhost:${config.INDEXER_NODE_PORT}/health`,
     },
     {
       name: 'query',
       command: [tsx, 'indexer/scripts/query.ts'],
-      env: { QUERY_PORT: String(config.QUERY_PORT) },
+      env: { ...dbOf('query'), QUERY_PORT: String(config.QUERY_PORT) },
       healthy: () => graphqlOk(`http://127.0.0.1:${config.QUERY_PORT}/`, '{ _metadata { lastProcessedHeight } }'),
       url: `http://localhost:${config.QUERY_PORT}`,
     },
@@ -196,7 +224,7 @@ async function main() {
       name: 'api',
       command: [tsx, 'api/src/main.ts'],
       // Development: the dev chain's owner account is the admin unless ADMIN_ADDRESSES says otherwise.
-      env: { API_PORT: String(config.API_PORT), API_METRICS_PORT: String(config.API_METRICS_PORT), ORACLE_URL: `http://127.0.0.1:${oracleInternalPort}`, ADMIN_ADDRESSES: process.env.ADMIN_ADDRESSES || DEV_ROLES.owner.address },
+      env: { ...dbOf('api'), API_PORT: String(config.API_PORT), API_METRICS_PORT: String(config.API_METRICS_PORT), ORACLE_URL: `http://127.0.0.1:${oracleInternalPort}`, ADMIN_ADDRESSES: process.env.ADMIN_ADDRESSES || DEV_ROLES.owner.address },
       healthy: () => httpOk(`http://127.0.0.1:${config.API_PORT}/health`, true),
       url: `http://localhost:${config.API_PORT}/graphql`,
     },
@@ -212,7 +240,7 @@ async function main() {
 
   say(`Descrow is running (${((Date.now() - started) / 1000).toFixed(1)}s):`);
   say(`  dev chain        ${config.RPC_URL} (chain 31337, contract in sandbox/chain/deployments/local.json)`);
-  say(`  database         ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
+  say(`  database         ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}${roles ? ` (each part as its own role: ${Object.values(roles).map((u) => decodeURIComponent(new URL(u).username)).join(', ')})` : ''}`);
   say(`  Daraja simulator http://localhost:${config.DARAJA_SIM_PORT} (control API under /__sim, see sandbox/daraja/README.md)`);
   say(`  M-Pesa oracle    http://localhost:${config.ORACLE_PORT}/health (payouts after ${config.ORACLE_CONFIRMATION_DEPTH} blocks; internal API on :${oracleInternalPort})`);
   say(`  SubQuery index   node http://localhost:${config.INDEXER_NODE_PORT}/health, query http://localhost:${config.QUERY_PORT} (time travel: blockHeight)`);

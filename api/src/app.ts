@@ -12,7 +12,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { createLogger, isDevelopment, type Logger } from '@descrow/common';
 import type { Deployment } from '@descrow/contracts';
-import type { ApiConfig } from './config';
+import { sealingKeyring, type ApiConfig } from './config';
 import type { Ctx, Deps } from './context';
 import { Tokens, type Session } from './auth/jwt';
 import { SessionStore } from './auth/sessions';
@@ -121,7 +121,9 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
       sharedRedis, config.REDIS_PREFIX,
     ),
     store,
-    sealed: new SealedStore(store, config.KYC_ENCRYPTION_KEY ?? config.JWT_SECRET, 'kyc-documents'),
+    // KYC files, and the order documents (tracking, dispute statements, evidence): the same keyring, one derived key each.
+    sealed: new SealedStore(store, sealingKeyring(config), 'kyc-documents'),
+    orderDocuments: new SealedStore(store, sealingKeyring(config), 'order-documents'),
     admins: new Set(config.ADMIN_ADDRESSES.map((a) => a.toLowerCase())),
     escrowAddress: addresses.escrow,
     oracleAddress: addresses.oracle,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import proxyAddr from 'proxy-addr';
-import { env, refuseUnsafe, rules, sharedEnvShape, type Rule } from '@descrow/common';
+import { DEV_SECRETS, env, refuseUnsafe, rules, sharedEnvShape, type Rule } from '@descrow/common';
+import { parseKeyring, type Keyring, type RingKey } from './data/sealedStore';
 
 const duration = (def: string) =>
   z
@@ -72,7 +73,22 @@ export const apiEnvShape = {
   /** Listing a product above these prices needs an approved KYC (KES; the chain's smallest unit). */
   KYC_REQUIRED_ABOVE_KES: env.int(50_000, 0),
   KYC_REQUIRED_ABOVE_NATIVE: z.string().regex(/^\d{1,78}$/).default('100000000000000000000'),
-  /** Key material for sealing KYC documents in the content store (default: derived from JWT_SECRET). */
+  /**
+   * The keyring that seals private documents (KYC files, tracking details, dispute statements,
+   * evidence): `id1:key1,id2:key2`, each key 32+ characters without commas. The first key seals
+   * new documents; every key opens the documents it sealed (each document names its key id).
+   * Rotate by putting a new key first and keeping the old ones. Required outside development,
+   * and a secret of its own (never JWT_SECRET or any other setting's secret).
+   */
+  KYC_ENCRYPTION_KEYS: env.list().transform((entries, ctx): RingKey[] => {
+    try {
+      return parseKeyring(entries);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  }),
+  /** One key, the same as KYC_ENCRYPTION_KEYS=default:<key> (kept for deployments that set it before the ring). */
   KYC_ENCRYPTION_KEY: z.string().min(32).optional(),
   /** Largest accepted request body (bytes); evidence is base64 inside it. */
   API_BODY_LIMIT: env.int(2 * 1024 * 1024, 1024),
@@ -149,9 +165,51 @@ export const apiEnvShape = {
 
 export type ApiConfig = z.infer<z.ZodObject<typeof apiEnvShape>>;
 
+/** The development sealing key (public, like every development default): used only when no key is set. */
+export const DEV_SEALING_KEY = DEV_SECRETS.KYC_ENCRYPTION_KEYS![0]!;
+
+/**
+ * The sealing keyring from the settings. Unset in development: the public development key,
+ * plus JWT_SECRET for reading documents sealed before the keyring existed (it was the old default).
+ */
+export function sealingKeyring(c: ApiConfig): Keyring {
+  if (c.KYC_ENCRYPTION_KEYS.length) return { keys: c.KYC_ENCRYPTION_KEYS };
+  if (c.KYC_ENCRYPTION_KEY) return { keys: [{ id: 'default', key: c.KYC_ENCRYPTION_KEY }] };
+  return { keys: [{ id: 'dev', key: DEV_SEALING_KEY }], legacyOnly: [c.JWT_SECRET] };
+}
+
+/** Other settings' secrets a sealing key must never equal (a leak of one must not open the documents). */
+function otherSecrets(c: ApiConfig): [string, string][] {
+  const password = (url: string | undefined) => {
+    try {
+      return url ? decodeURIComponent(new URL(url).password) : '';
+    } catch {
+      return '';
+    }
+  };
+  return ([['JWT_SECRET', c.JWT_SECRET], ['ORACLE_SERVICE_TOKEN', c.ORACLE_SERVICE_TOKEN], ['the DATABASE_URL password', password(c.DATABASE_URL)], ['the REDIS_URL password', password(c.REDIS_URL)]] as [string, string][])
+    .filter(([, v]) => !!v);
+}
+
+const sealingKeyRule: Rule<ApiConfig> = (c) => {
+  const variable = 'KYC_ENCRYPTION_KEYS';
+  if (c.KYC_ENCRYPTION_KEY && c.KYC_ENCRYPTION_KEYS.length) {
+    return { variable: 'KYC_ENCRYPTION_KEY', problem: 'is set together with KYC_ENCRYPTION_KEYS: put it in the ring (default:<key>) and unset it' };
+  }
+  const ring = c.KYC_ENCRYPTION_KEYS.length ? c.KYC_ENCRYPTION_KEYS : c.KYC_ENCRYPTION_KEY ? [{ id: 'default', key: c.KYC_ENCRYPTION_KEY }] : [];
+  if (!ring.length) return { variable, problem: 'is missing: set <id>:<32+ random characters> (it seals KYC, tracking and dispute documents; docs/operations.md, Sealing keys)' };
+  for (const k of ring) {
+    if (DEV_SECRETS.KYC_ENCRYPTION_KEYS!.includes(k.key)) return { variable, problem: `key "${k.id}" is the public development default; set your own secret` };
+    const same = otherSecrets(c).find(([, v]) => v === k.key);
+    if (same) return { variable, problem: `key "${k.id}" is the same as ${same[0]}: the sealing key must be a secret of its own` };
+  }
+  return null;
+};
+
 const apiRules: Rule<ApiConfig>[] = [
   rules.secret('JWT_SECRET'),
   rules.secret('ORACLE_SERVICE_TOKEN'),
+  sealingKeyRule,
   rules.notLocalhost('LOGIN_DOMAIN'),
   rules.notLocalhost('LOGIN_URI'),
   (c) => (c.ADMIN_ADDRESSES.length ? null : { variable: 'ADMIN_ADDRESSES', problem: 'is empty: name at least one admin address' }),

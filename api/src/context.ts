@@ -35,6 +35,8 @@ export interface Deps {
   sessions: SessionStore;
   /** The content store for private documents (sealed: AES-256-GCM). */
   sealed: SealedStore;
+  /** Tracking details, dispute statements and evidence (sealed; bound to their order in app.order_documents). */
+  orderDocuments: SealedStore;
   oracle: OracleClient;
   pushLimits: PushLimits;
   store: ContentStore;

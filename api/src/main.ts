@@ -2,20 +2,31 @@
  * The GraphQL API: `npm run api` (tsx api/src/main.ts). Applies the `app` migrations,
  * then serves http://localhost:4000/graphql (+ GET /health).
  */
-import { createLogger, createPool, loadConfigOrExit, migrate, startTracing } from '@descrow/common';
+import { ConfigError, createLogger, createPool, loadSafeConfigOrExit, startTracing } from '@descrow/common';
 import { apiEnvShape, apiSafety } from './config';
 import { createApi, MIGRATIONS_DIR } from './app';
 import { listen } from './serve';
+import { prepareDatabase, refuseAuditLogOwner } from './databaseRole';
 
 async function main() {
-  const config = loadConfigOrExit(apiEnvShape, process.env, apiSafety);
+  // Development is decided from the chain the RPC serves as well as the settings (common/src/safety.ts).
+  const config = await loadSafeConfigOrExit(apiEnvShape, apiSafety);
   const log = createLogger('api', config.LOG_LEVEL);
   // Spans always get ids and travel in traceparent headers; they are exported only with an OTLP endpoint.
   const tracing = startTracing('descrow-api', { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required (npm start provides the embedded Postgres)');
   const migrations = createPool(config.DATABASE_URL, 'descrow-api-migrate', { max: 1 });
-  const { applied } = await migrate(migrations, 'app', MIGRATIONS_DIR);
-  await migrations.end();
+  let applied: string[];
+  try {
+    applied = await prepareDatabase(migrations, MIGRATIONS_DIR);
+    await refuseAuditLogOwner(migrations, config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  } finally {
+    await migrations.end();
+  }
   if (applied.length) log.info({ applied }, 'app migrations applied');
   const api = createApi(config, { log });
   await api.start();

@@ -419,6 +419,8 @@ describe('order journeys', () => {
     const PREP = (m: string, args = '$id: ID!', pass = 'orderId: $id', extra = '') =>
       `mutation(${args}) { ${m}(${pass}) { orderId action call { to data value chainId } ${extra} } }`;
     let id = '';
+    /** The victim's documents: their CIDs are public (on chain). */
+    const victim = { trackingCid: '', evidenceCid: '' };
     const send = (key: string, c: { to: Hex; data: Hex; value: string }) => fx.sendAs(key as Hex, { to: c.to, data: c.data, value: BigInt(c.value) });
     const arbiterToken = () => login(fx.api, DEV_ROLES.arbiter);
 
@@ -436,12 +438,14 @@ describe('order journeys', () => {
       expect(codes(await gql(fx.api, ship, { id, t }, { token: tokens.stranger }))).toEqual(['FORBIDDEN']);
       expect(codes(await gql(fx.api, ship, { id, t: { ...t, url: 'javascript:alert(1)' } }, { token: tokens.seller }))).toEqual(['BAD_USER_INPUT']);
       expect(codes(await gql(fx.api, PREP('prepareClaimTimeout'), { id }, { token: tokens.stranger }))).toEqual(['CONFLICT']);
-      const shipped = (await gql(fx.api, ship, { id, t }, { token: tokens.seller })).data.prepareMarkShipped;
+      const shipped = (await gql(fx.api, ship, { id, t: { ...t, note: 'Deliver to Jane Wanjiru, 0722 555 010, House 14 gate B' } }, { token: tokens.seller })).data.prepareMarkShipped;
+      victim.trackingCid = shipped.trackingCid;
       expect(shipped).toMatchObject({ orderId: id, action: 'markShipped', call: { to: lc(fx.chain.deployment.address), value: '0', chainId: 31337 } });
       await send(SELLER.privateKey, shipped.call);
       await fx.catchUp();
       const q = `query($id: ID!) { order(id: $id) { status trackingCid tracking { carrier trackingNumber url } } }`;
       expect((await gql(fx.api, q, { id }, { token: tokens.buyer })).data.order).toEqual({ status: 'SHIPPED', trackingCid: shipped.trackingCid, tracking: { ...t } });
+      expect((await gql(fx.api, `query($id: ID!) { order(id: $id) { tracking { note } } }`, { id }, { token: tokens.seller })).data.order.tracking.note).toMatch(/Jane Wanjiru/);
       expect((await gql(fx.api, q, { id }, { token: tokens.stranger })).data.order.tracking).toBeNull();
       expect(codes(await gql(fx.api, ship, { id, t }, { token: tokens.seller }))).toEqual(['CONFLICT']);
 
@@ -449,6 +453,7 @@ describe('order journeys', () => {
       expect(codes(await gql(fx.api, dispute, { id, i: { statement: 'not mine' } }, { token: tokens.stranger }))).toEqual(['FORBIDDEN']);
       expect(codes(await gql(fx.api, dispute, { id, i: { statement: '' } }, { token: tokens.buyer }))).toEqual(['BAD_USER_INPUT']);
       const raised = (await gql(fx.api, dispute, { id, i: { statement: 'The basket arrived torn.' } }, { token: tokens.buyer })).data.prepareRaiseDispute;
+      victim.evidenceCid = raised.evidenceCid;
       await send(BUYER.privateKey, raised.call);
       await fx.catchUp();
 
@@ -465,6 +470,33 @@ describe('order journeys', () => {
       await fx.catchUp();
       expect((await gql(fx.api, q, { id }, { token: tokens.buyer })).data.order.status).toBe('RESOLVED');
       expect(codes(await gql(fx.api, PREP('prepareConfirmDelivery'), { id }, { token: tokens.buyer }))).toEqual(['CONFLICT']);
+    });
+
+    test("attack (issue 25): a stranger's own 1-wei order carrying the victim's public trackingCid and dispute CID shows neither document", async () => {
+      expect(victim.trackingCid).toMatch(/^b/);
+      // The stranger's own order, an accomplice as its seller: created, shipped and disputed with the victim's CIDs, straight on chain.
+      const ACCOMPLICE = ANVIL_ACCOUNTS[8]!;
+      const salt = `0x${randomBytes(32).toString('hex')}` as Hex;
+      const attackId = orderIdFor(STRANGER.address as Hex, salt).toLowerCase();
+      const to = fx.chain.deployment.address as Hex;
+      await fx.sendAs(STRANGER.privateKey as Hex, { to, data: encodeFunctionData({ abi: escrowAbi, functionName: 'createOrder', args: [salt, ACCOMPLICE.address as Hex, 1n, 0, 'bafy-attack'] }), value: 1n });
+      await fx.sendAs(ACCOMPLICE.privateKey as Hex, { to, data: encodeFunctionData({ abi: escrowAbi, functionName: 'markShipped', args: [attackId as Hex, victim.trackingCid] }) });
+      await fx.sendAs(STRANGER.privateKey as Hex, { to, data: encodeFunctionData({ abi: escrowAbi, functionName: 'raiseDispute', args: [attackId as Hex, victim.evidenceCid] }) });
+      await fx.catchUp();
+
+      // As the attacker's order's buyer, the stranger may read its tracking: there is none to read.
+      const q = `query($id: ID!) { order(id: $id) { status trackingCid tracking { carrier trackingNumber note } } }`;
+      expect((await gql(fx.api, q, { id: attackId }, { token: tokens.stranger })).data.order).toEqual({ status: 'DISPUTED', trackingCid: victim.trackingCid, tracking: null });
+      expect((await gql(fx.api, q, { id: attackId }, { token: tokens.admin })).data.order.tracking).toBeNull();
+      // The arbiter's queue shows the victim's statement on the victim's dispute only.
+      const cases = (await gql(fx.api, `{ disputes(first: 100) { nodes { order { id } statement } } }`, {}, { token: await arbiterToken() })).data.disputes.nodes as { order: { id: string }; statement: string | null }[];
+      expect(cases.find((c) => c.order.id === attackId)).toEqual({ order: { id: attackId }, statement: null });
+      expect(cases.find((c) => c.order.id === id)!.statement).toBe('The basket arrived torn.');
+      // Sealed at rest: the content store holds no readable tracking number, address or statement.
+      for (const cid of [victim.trackingCid, victim.evidenceCid]) {
+        const stored = Buffer.from((await fx.api.deps.store.get(cid))!).toString('latin1');
+        expect(stored).not.toMatch(/G4S-123456|Jane Wanjiru|basket arrived torn/);
+      }
     });
 
     test('confirm is the buyer\'s; withdraw needs credits; unknown orders are NOT_FOUND; anonymous is UNAUTHENTICATED', async () => {
@@ -577,14 +609,17 @@ describe('order journeys', () => {
     expect(codes(await gql(fx.api, CREATE_ORDER, { i: { productId, paymentMode: 'NATIVE', deliveryAddress: 'Moi Avenue 12' } }))).toEqual(['UNAUTHENTICATED']);
   });
 
-  test('addEvidence stores the file content-addressed for either party; others are refused', async () => {
+  test('addEvidence stores the file sealed and content-addressed for either party; the parties read it back; others are refused', async () => {
     const bytes = Buffer.from('photo of a torn basket');
-    const add = (token: string, id = nativeOrderId) => gql(fx.api, `mutation($id: ID!, $i: EvidenceInput!) { addEvidence(orderId: $id, input: $i) { cid size uploader filename } }`,
+    const add = (token: string, id = nativeOrderId) => gql(fx.api, `mutation($id: ID!, $i: EvidenceInput!) { addEvidence(orderId: $id, input: $i) { cid size uploader filename contentBase64 } }`,
       { id, i: { filename: 'torn.jpg', mimeType: 'image/jpeg', contentBase64: bytes.toString('base64'), note: 'arrived torn' } }, { token });
     const r = await add(tokens.buyer);
     expect(r.errors).toBeUndefined();
-    expect(r.data.addEvidence).toEqual({ cid: rawCidV1(bytes), size: bytes.length, uploader: lc(BUYER.address), filename: 'torn.jpg' });
-    expect(await fx.api.deps.store.get(r.data.addEvidence.cid)).toEqual(new Uint8Array(bytes));
+    expect(r.data.addEvidence).toEqual({ cid: expect.stringMatching(/^bafkrei/), size: bytes.length, uploader: lc(BUYER.address), filename: 'torn.jpg', contentBase64: bytes.toString('base64') });
+    // Sealed at rest (issue 25): the CID names ciphertext, which holds nothing readable.
+    const stored = Buffer.from((await fx.api.deps.store.get(r.data.addEvidence.cid))!);
+    expect(r.data.addEvidence.cid).toBe(rawCidV1(stored));
+    expect(stored.includes(bytes)).toBe(false);
     expect((await add(tokens.seller)).errors).toBeUndefined();
     expect(codes(await add(tokens.stranger))).toEqual(['FORBIDDEN']);
     // Orders created outside the API (no draft) take evidence too.
@@ -592,6 +627,8 @@ describe('order journeys', () => {
     expect(codes(await add(tokens.stranger, fx.orderIds[0]!))).toEqual(idx.data.order.buyer.address === lc(STRANGER.address) ? [] : ['FORBIDDEN']);
     const o = await gql(fx.api, ORDER, { id: nativeOrderId }, { token: tokens.seller });
     expect(o.data.order.evidence).toHaveLength(2);
+    const files = await gql(fx.api, `query($id: ID!) { order(id: $id) { evidence { contentBase64 } } }`, { id: nativeOrderId }, { token: tokens.seller });
+    expect(files.data.order.evidence.map((e: { contentBase64: string }) => e.contentBase64)).toEqual([bytes.toString('base64'), bytes.toString('base64')]);
     const s = await gql(fx.api, `query($id: ID!) { order(id: $id) { evidence { cid } } }`, { id: nativeOrderId }, { token: tokens.stranger });
     expect(s.data.order.evidence).toEqual([]);
     const tooBig = await gql(fx.api, `mutation($id: ID!, $i: EvidenceInput!) { addEvidence(orderId: $id, input: $i) { cid } }`,

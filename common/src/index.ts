@@ -9,3 +9,4 @@ export * from './safety';
 export * from './runtime';
 export * from './metrics';
 export * from './telemetry';
+export * from './roles';

@@ -3,15 +3,52 @@
  * values (default secrets, anvil's keys, localhost sign-in domains, an open callback
  * endpoint, an in-memory Redis) with one line naming the variable.
  *
- * Development means all three: NODE_ENV is not `production`, the chain is the dev chain
- * (31337), and Daraja is the simulator (a plain-http URL that is not Safaricom's).
+ * Development means all of: NODE_ENV is not `production`, the CHAIN_ID setting is the dev
+ * chain (31337), Daraja is the simulator (a plain-http URL that is not Safaricom's) and —
+ * once a service has asked (confirmDevelopmentChain) — the RPC really serves a dev chain
+ * (eth_chainId 31337 from anvil or Hardhat). Settings alone are not enough: an API pointed
+ * at a real chain with NODE_ENV and CHAIN_ID unset must not start with the public secrets.
  */
 import { ANVIL_ACCOUNTS } from './anvil';
-import { ConfigError } from './config';
+import type { z } from 'zod';
+import { ConfigError, loadConfigOrExit } from './config';
+import { jsonRpc } from './rpc';
 
 export const DEV_CHAIN_ID = 31337;
 
-export interface ModeInputs { NODE_ENV?: string; CHAIN_ID?: number; MPESA_BASE_URL?: string }
+/** What the RPC said it is (eth_chainId, web3_clientVersion), or why it could not say. */
+export interface ServedChain { chainId: number | null; client: string | null; error?: string }
+
+export interface ModeInputs {
+  NODE_ENV?: string;
+  CHAIN_ID?: number;
+  MPESA_BASE_URL?: string;
+  RPC_URL?: string;
+  /** Set by confirmDevelopmentChain: the chain the RPC actually serves. */
+  servedChain?: ServedChain;
+}
+
+/** A chain only a developer runs: anvil's (or Hardhat's) chain id from anvil or Hardhat itself. */
+export function isDevChain(s: ServedChain): boolean {
+  return s.chainId === DEV_CHAIN_ID && /^(anvil|hardhatnetwork)\//i.test(s.client ?? '');
+}
+
+/** Ask the RPC which chain it serves; retried until `waitMs` has passed when it does not answer. */
+export async function probeChain(rpcUrl: string, waitMs = 3_000): Promise<ServedChain> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const [id, client] = await Promise.all([
+        jsonRpc<string>(rpcUrl, 'eth_chainId', [], 1_000),
+        jsonRpc<string>(rpcUrl, 'web3_clientVersion', [], 1_000).catch(() => null),
+      ]);
+      return { chainId: Number(id), client };
+    } catch (err) {
+      if (Date.now() >= until) return { chainId: null, client: null, error: (err as Error).message };
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
 
 /** Daraja is the simulator when its URL is plain http and not a Safaricom host. */
 export function isDarajaSimulator(url: string | undefined): boolean {
@@ -24,15 +61,34 @@ export function isDarajaSimulator(url: string | undefined): boolean {
   }
 }
 
+/** The settings say development (see the top of this file); the served chain is checked too once known. */
+const settingsSayDevelopment = (c: ModeInputs) =>
+  c.NODE_ENV !== 'production' && (c.CHAIN_ID ?? DEV_CHAIN_ID) === DEV_CHAIN_ID && isDarajaSimulator(c.MPESA_BASE_URL);
+
 export function isDevelopment(c: ModeInputs): boolean {
-  return c.NODE_ENV !== 'production' && (c.CHAIN_ID ?? DEV_CHAIN_ID) === DEV_CHAIN_ID && isDarajaSimulator(c.MPESA_BASE_URL);
+  return settingsSayDevelopment(c) && (c.servedChain === undefined || isDevChain(c.servedChain));
 }
 
 /** Why a run is not development, for the refusal line. */
 export function modeReason(c: ModeInputs): string {
   if (c.NODE_ENV === 'production') return 'NODE_ENV=production';
   if ((c.CHAIN_ID ?? DEV_CHAIN_ID) !== DEV_CHAIN_ID) return `CHAIN_ID=${c.CHAIN_ID} is not the dev chain`;
-  return 'MPESA_BASE_URL is not the Daraja simulator';
+  if (!isDarajaSimulator(c.MPESA_BASE_URL)) return 'MPESA_BASE_URL is not the Daraja simulator';
+  const s = c.servedChain!;
+  if (s.chainId === null) return `RPC_URL did not answer eth_chainId (${s.error ?? 'no answer'}), so the dev chain cannot be confirmed`;
+  return `RPC_URL serves chain ${s.chainId}${s.client ? ` (${s.client})` : ''}, not a dev chain`;
+}
+
+/**
+ * For `main` entry points, before the safety rules: when the settings say development, ask
+ * the RPC which chain it really serves and record it on the config, so isDevelopment (and
+ * with it refuseUnsafe) decides from the real chain. A chain that is not a dev chain — or an
+ * RPC that does not answer — makes the run "not development": every production rule applies.
+ */
+export async function confirmDevelopmentChain<C extends ModeInputs>(config: C, waitMs?: number): Promise<C> {
+  if (!settingsSayDevelopment(config)) return config;
+  config.servedChain = await probeChain(config.RPC_URL ?? 'http://127.0.0.1:8545', waitMs);
+  return config;
 }
 
 const anvilKeys = new Set<string>(ANVIL_ACCOUNTS.map((a) => a.privateKey.toLowerCase()));
@@ -67,6 +123,7 @@ export const DEV_SECRETS: Record<string, readonly string[]> = {
   MPESA_CONSUMER_KEY: ['descrow-dev-consumer-key'],
   MPESA_CONSUMER_SECRET: ['descrow-dev-consumer-secret'],
   POSTGRES_PASSWORD: ['postgres'],
+  KYC_ENCRYPTION_KEYS: ['dev-sealing-key-change-me-0123456789abcdef'],
 };
 
 /** A rule returns the problem with one variable, or nothing. */
@@ -104,6 +161,24 @@ export function refuseUnsafe<C extends ModeInputs>(config: C, checks: Rule<C>[])
   for (const check of checks) {
     const p = check(config);
     if (p) throw new ConfigError(p.variable, p.problem, `Unsafe configuration (${modeReason(config)}): `);
+  }
+  return config;
+}
+
+/**
+ * `loadConfigOrExit` for services: parse, confirm the served chain when the settings say
+ * development (confirmDevelopmentChain), then run `guard` (the production rules); a bad or
+ * unsafe setting prints one line naming it and exits 1.
+ */
+export async function loadSafeConfigOrExit<S extends Record<string, z.ZodType>>(shape: S, guard: (config: z.infer<z.ZodObject<S>>) => unknown, env: NodeJS.ProcessEnv = process.env): Promise<z.infer<z.ZodObject<S>>> {
+  const config = loadConfigOrExit(shape, env);
+  await confirmDevelopmentChain(config as ModeInputs);
+  try {
+    guard(config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
   }
   return config;
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Redis from 'ioredis';
 import type { Hex } from 'viem';
-import { createLogger, createPool, loadConfigOrExit, migrate, startTracing } from '@descrow/common';
+import { createLogger, createPool, loadSafeConfigOrExit, migrate, startTracing } from '@descrow/common';
 import { EscrowChain } from './chain/escrow';
 import { internalPort, oracleEnvShape, oracleSafety, type OracleConfig } from './config';
 import type { OracleContext } from './context';
@@ -88,10 +88,14 @@ export async function createOracle(config: OracleConfig, root = resolve(__dirnam
 }
 
 if (require.main === module) {
-  const config = loadConfigOrExit(oracleEnvShape, process.env, oracleSafety);
-  // Spans always get ids and travel in traceparent headers; they are exported only with an OTLP endpoint.
-  const tracing = startTracing('descrow-oracle', { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
-  createOracle(config)
+  // Development is decided from the chain the RPC serves as well as the settings (common/src/safety.ts).
+  let tracing: ReturnType<typeof startTracing>;
+  loadSafeConfigOrExit(oracleEnvShape, oracleSafety)
+    .then((config) => {
+      // Spans always get ids and travel in traceparent headers; they are exported only with an OTLP endpoint.
+      tracing = startTracing('descrow-oracle', { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+      return createOracle(config);
+    })
     .then(async (oracle) => {
       oracle.jobs.onUnrecoverable = () => {
         process.exitCode = 1;

@@ -5,14 +5,15 @@
  * the manifest's heights and counts are read too, so dump and manifest describe the same
  * instant and the three schemas are consistent with each other. docs/operations.md, Backups.
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createPool, env, jsonRpc, loadConfigOrExit, pgUrlParts } from '@descrow/common';
 import { readDeployment } from '../../sandbox/chain/deploy';
 import { connection, findPgTool, runPgTool, serverMajor } from './pgTools';
-import { DUMP_FILE, MANIFEST_FILE, manifestSchema, sha256File, type Manifest } from './manifest';
+import { DUMP_FILE, ENCRYPTED_DUMP_FILE, MANIFEST_FILE, manifestSchema, sha256File, type Manifest } from './manifest';
+import { DIR_MODE, encryptFile, FILE_MODE } from './encryption';
 
 export interface BackupOptions {
   databaseUrl: string;
@@ -26,6 +27,8 @@ export interface BackupOptions {
   pgBinDir?: string;
   /** DATABASE_URL was unset: also look for pg_dump beside the embedded Postgres. */
   embedded?: boolean;
+  /** age public keys (age1…): the dump is encrypted to them and only its ciphertext is kept. */
+  recipients?: readonly string[];
 }
 
 /** What the RPC says, or null when it cannot say (the backup records what it knows). */
@@ -75,11 +78,23 @@ export async function takeBackup(opts: BackupOptions): Promise<{ dir: string; ma
     const [headHex, chainIdHex] = opts.rpcUrl ? await Promise.all([rpc<string>(opts.rpcUrl, 'eth_blockNumber'), rpc<string>(opts.rpcUrl, 'eth_chainId')]) : [null, null];
     const deployed = deploymentAddress(opts.deploymentFile);
 
-    mkdirSync(dir, { recursive: true });
-    const dumpPath = join(dir, DUMP_FILE);
+    // Only the owner enters the folder (before anything is written into it) or reads a file.
+    mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+    chmodSync(dir, DIR_MODE);
+    const plainPath = join(dir, DUMP_FILE);
     const conn = connection(opts.databaseUrl);
-    await runPgTool(pgDump, ['--format=custom', `--snapshot=${snapshot}`, '--no-owner', '--no-privileges', ...Object.values(schemas).flatMap((s) => ['--schema', s]), '--file', dumpPath, ...conn.args], conn.env);
+    await runPgTool(pgDump, ['--format=custom', `--snapshot=${snapshot}`, '--no-owner', '--no-privileges', ...Object.values(schemas).flatMap((s) => ['--schema', s]), '--file', plainPath, ...conn.args], conn.env);
+    chmodSync(plainPath, FILE_MODE);
     await client.query('COMMIT');
+    let dumpPath = plainPath;
+    if (opts.recipients?.length) {
+      dumpPath = join(dir, ENCRYPTED_DUMP_FILE);
+      try {
+        await encryptFile(plainPath, dumpPath, opts.recipients);
+      } finally {
+        rmSync(plainPath, { force: true }); // the plaintext never outlives the backup run
+      }
+    }
 
     const { host, database } = pgUrlParts(opts.databaseUrl);
     const manifest = manifestSchema.parse({
@@ -87,7 +102,7 @@ export async function takeBackup(opts: BackupOptions): Promise<{ dir: string; ma
       createdAt: new Date().toISOString(),
       source: { host, database, serverVersion },
       pgDump: pgDump.version,
-      dump: { file: DUMP_FILE, bytes: statSync(dumpPath).size, sha256: await sha256File(dumpPath) },
+      dump: { file: opts.recipients?.length ? ENCRYPTED_DUMP_FILE : DUMP_FILE, bytes: statSync(dumpPath).size, sha256: await sha256File(dumpPath) },
       schemas,
       extensions,
       migrations,
@@ -109,7 +124,7 @@ export async function takeBackup(opts: BackupOptions): Promise<{ dir: string; ma
         lastPullAt: lastPull ? lastPull.toISOString() : null,
       },
     } satisfies Manifest);
-    writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: FILE_MODE });
     return { dir, manifest };
   } finally {
     await client.query('ROLLBACK').catch(() => undefined); // a no-op after COMMIT
@@ -122,7 +137,7 @@ export async function takeBackup(opts: BackupOptions): Promise<{ dir: string; ma
 const embeddedUrl = (port: number) => `postgres://postgres:postgres@127.0.0.1:${port}/descrow`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string' } }, allowPositionals: false });
+  const { values } = parseArgs({ options: { out: { type: 'string' }, recipient: { type: 'string', multiple: true } }, allowPositionals: false });
   const config = loadConfigOrExit({
     DATABASE_URL: env.optionalUrl(),
     EMBEDDED_PG_PORT: env.port(54320),
@@ -133,19 +148,23 @@ async function main(): Promise<void> {
     ESCROW_ADDRESS: env.address().optional(),
     DEPLOYMENT_FILE: z.string().default('sandbox/chain/deployments/local.json'),
     PG_BIN_DIR: z.string().optional(),
+    /** age public keys (age1…, comma-separated): encrypt the dump to them (docs/operations.md, Backups). */
+    BACKUP_AGE_RECIPIENTS: env.list(),
   });
+  const recipients = [...config.BACKUP_AGE_RECIPIENTS, ...(values.recipient ?? [])];
   const out = z.string().min(1, '--out needs a directory').optional().parse(values.out);
   const databaseUrl = config.DATABASE_URL ?? embeddedUrl(config.EMBEDDED_PG_PORT);
   if (!config.DATABASE_URL) process.stdout.write(`DATABASE_URL is unset: backing up the embedded Postgres of \`npm start\` (${databaseUrl.replace(/:[^:@/]*@/, '@')}), which must be running\n`);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const { dir, manifest } = await takeBackup({
     databaseUrl, outDir: out ?? join(config.BACKUP_DIR, `descrow-${stamp}`), indexSchema: config.INDEXER_DB_SCHEMA,
-    rpcUrl: config.RPC_URL, contractAddress: config.ESCROW_ADDRESS, deploymentFile: config.DEPLOYMENT_FILE, pgBinDir: config.PG_BIN_DIR, embedded: !config.DATABASE_URL,
+    rpcUrl: config.RPC_URL, contractAddress: config.ESCROW_ADDRESS, deploymentFile: config.DEPLOYMENT_FILE, pgBinDir: config.PG_BIN_DIR, embedded: !config.DATABASE_URL, recipients,
   });
   const s = manifest.schemas;
   process.stdout.write(
     `backup written to ${dir}\n` +
       `  schemas ${s.app}, ${s.oracle}, ${s.index}: ${(manifest.dump.bytes / 1024).toFixed(0)} KiB, sha256 ${manifest.dump.sha256}\n` +
+      `  ${manifest.dump.file}: ${recipients.length ? `encrypted with age to ${recipients.length} recipient(s); restore with --identity <identity file>` : 'NOT encrypted (set BACKUP_AGE_RECIPIENTS to encrypt it)'}; files 0600 in a 0700 folder\n` +
       `  contract ${manifest.chain.contractAddress ?? 'unknown'} on chain ${manifest.chain.chainId ?? 'unknown'}; chain head ${manifest.chain.headAtBackup ?? 'unknown'}, index at block ${manifest.index.lastProcessedHeight ?? 'none'}\n`,
   );
 }

@@ -8,6 +8,8 @@ import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 
 export const DUMP_FILE = 'descrow.dump';
+/** The dump encrypted with age to the operators' public keys (scripts/backup/encryption.ts). */
+export const ENCRYPTED_DUMP_FILE = 'descrow.dump.age';
 export const MANIFEST_FILE = 'manifest.json';
 
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case Postgres identifier');
@@ -19,7 +21,7 @@ export const manifestSchema = z.object({
   /** Where it was taken from (no password). */
   source: z.object({ host: z.string(), database: z.string(), serverVersion: z.string() }),
   pgDump: z.string(),
-  dump: z.object({ file: z.literal(DUMP_FILE), bytes: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  dump: z.object({ file: z.enum([DUMP_FILE, ENCRYPTED_DUMP_FILE]), bytes: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
   schemas: z.object({ app: identifier, oracle: identifier, index: identifier }),
   /** Extensions the database had (the index's tables may need them); restore creates them first. */
   extensions: z.array(identifier),

@@ -1,16 +1,19 @@
 /**
- * `npm run restore -- <backup dir> [--to <database url>] [--force]`: checks the manifest
- * and the dump's sha256, then pg_restores the three schemas into the target database in
- * one transaction. The target must not hold them already unless --force (which drops them
+ * `npm run restore -- <backup dir> [--to <database url>] [--force] [--identity <age identity file>]`:
+ * checks the manifest and the dump's sha256, decrypts an age-encrypted dump with the
+ * identity file (into a private temporary folder, removed after), then pg_restores the
+ * three schemas into the target database in one transaction. The target must not hold them already unless --force (which drops them
  * first). What happens after a restore: docs/operations.md, Backups.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createPool, ensureDatabase, env, loadConfigOrExit, pgUrlParts } from '@descrow/common';
 import { connection, findPgTool, runPgTool, serverMajor } from './pgTools';
-import { MANIFEST_FILE, manifestSchema, sha256File, type Manifest } from './manifest';
+import { ENCRYPTED_DUMP_FILE, MANIFEST_FILE, manifestSchema, sha256File, type Manifest } from './manifest';
+import { decryptFile, DUMP_FILE_NAME_PLAIN } from './encryption';
 
 export interface RestoreOptions {
   /** A directory written by `npm run backup`. */
@@ -20,6 +23,8 @@ export interface RestoreOptions {
   force?: boolean;
   pgBinDir?: string;
   embedded?: boolean;
+  /** An age identity file (AGE-SECRET-KEY-1…): needed when the backup is encrypted. */
+  identityFile?: string;
 }
 
 export interface RestoreResult {
@@ -46,7 +51,22 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   if (!existsSync(dumpPath)) throw new Error(`${dumpPath} is missing: the backup is incomplete`);
   const sha = await sha256File(dumpPath);
   if (sha !== manifest.dump.sha256) throw new Error(`${dumpPath} has sha256 ${sha}, the manifest says ${manifest.dump.sha256}: the backup is damaged; restore another one`);
+  const encrypted = manifest.dump.file === ENCRYPTED_DUMP_FILE;
+  if (encrypted && !opts.identityFile) {
+    throw new Error(`${dumpPath} is encrypted with age: pass --identity <file holding the AGE-SECRET-KEY-1… that matches one of its recipients> (or set BACKUP_AGE_IDENTITY_FILE)`);
+  }
+  // An encrypted dump is opened into a private temporary folder (0700, file 0600) and removed after.
+  const scratch = encrypted ? mkdtempSync(join(tmpdir(), 'descrow-restore-')) : null;
+  try {
+    const plainPath = scratch ? join(scratch, DUMP_FILE_NAME_PLAIN) : dumpPath;
+    if (scratch) await decryptFile(dumpPath, plainPath, opts.identityFile!);
+    return await restoreDump(opts, manifest, plainPath);
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
 
+async function restoreDump(opts: RestoreOptions, manifest: Manifest, dumpPath: string): Promise<RestoreResult> {
   await ensureDatabase(opts.databaseUrl);
   const pool = createPool(opts.databaseUrl, 'descrow-restore', { max: 1 });
   try {
@@ -87,6 +107,7 @@ export function restoreReport(r: RestoreResult, target: string): string {
     `  ${r.rows.paymentRequests} payment requests, ${r.rows.payouts} payouts, ${r.rows.outbox} on-chain records in the ledger; ${r.rows.indexedOrders} orders in the index`,
     `  contract ${m.chain.contractAddress ?? 'unknown'} on chain ${m.chain.chainId ?? 'unknown'}: the index stops at block ${m.index.lastProcessedHeight ?? 'none'} (chain head then: ${m.chain.headAtBackup ?? 'unknown'})`,
     'next:',
+    '  - run npm run db:setup as the database admin: the restore made its role the owner of everything; db:setup hands each schema back to its role and grants again (docs/operations.md, Database roles)',
     `  - start the SubQuery node (INDEXER_DB_SCHEMA=${s.index}): it resumes after block ${m.index.lastProcessedHeight ?? 'its start block'} and re-indexes everything the chain holds since (the chain is the source of truth)`,
     '  - start the oracle: its outbox re-reads the contract before sending, so records already on chain are confirmed, not sent again;',
     '    its first job pass pulls the paybill\'s transactions (ORACLE_PULL_LOOKBACK_HOURS must cover the time since the backup) and re-adds',
@@ -96,8 +117,8 @@ export function restoreReport(r: RestoreResult, target: string): string {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ options: { to: { type: 'string' }, force: { type: 'boolean', default: false }, from: { type: 'string' } }, allowPositionals: true });
-  const config = loadConfigOrExit({ DATABASE_URL: env.optionalUrl(), PG_BIN_DIR: z.string().optional() });
+  const { values, positionals } = parseArgs({ options: { to: { type: 'string' }, force: { type: 'boolean', default: false }, from: { type: 'string' }, identity: { type: 'string' } }, allowPositionals: true });
+  const config = loadConfigOrExit({ DATABASE_URL: env.optionalUrl(), PG_BIN_DIR: z.string().optional(), BACKUP_AGE_IDENTITY_FILE: z.string().optional() });
   const args = z.object({
     from: z.string({ error: 'name the backup directory: npm run restore -- <dir>' }).min(1),
     to: z.string().url('--to must be a postgres:// URL').optional(),
@@ -106,7 +127,7 @@ async function main(): Promise<void> {
   if (!args.success) throw new Error(args.error.issues[0]!.message);
   const target = args.data.to ?? config.DATABASE_URL;
   if (!target) throw new Error('no target database: pass --to <postgres url> or set DATABASE_URL');
-  const result = await restoreBackup({ from: args.data.from, databaseUrl: target, force: args.data.force, pgBinDir: config.PG_BIN_DIR });
+  const result = await restoreBackup({ from: args.data.from, databaseUrl: target, force: args.data.force, pgBinDir: config.PG_BIN_DIR, identityFile: values.identity ?? config.BACKUP_AGE_IDENTITY_FILE });
   process.stdout.write(`${restoreReport(result, pgUrlParts(target).database)}\n`);
 }
 

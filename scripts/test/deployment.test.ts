@@ -16,6 +16,7 @@ import { apiEnvShape } from '../../api/src/config';
 import { darajaSimEnvShape } from '../../sandbox/daraja/src/config';
 import { composeDictionaryEnvShape } from '../compose-indexer-dictionary';
 import { composeManifestEnvShape } from '../compose-indexer-manifest';
+import { dbSetupEnvShape } from '../dbSetup';
 import { ENTRIES } from '../build';
 
 const ROOT = resolve(__dirname, '../..');
@@ -30,7 +31,7 @@ const df = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
 const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
 
 /** Every secret compose hands to a service; none may have a default. */
-const SECRETS = ['POSTGRES_PASSWORD', 'JWT_SECRET', 'ORACLE_SERVICE_TOKEN', 'ORACLE_CALLBACK_TOKEN', 'ORACLE_PRIVATE_KEY', 'MPESA_CONSUMER_KEY', 'MPESA_CONSUMER_SECRET', 'MPESA_PASSKEY', 'MPESA_INITIATOR_PASSWORD'];
+const SECRETS = ['POSTGRES_PASSWORD', 'DB_API_PASSWORD', 'DB_ORACLE_PASSWORD', 'DB_INDEXER_PASSWORD', 'DB_QUERY_PASSWORD', 'KYC_ENCRYPTION_KEYS', 'JWT_SECRET', 'ORACLE_SERVICE_TOKEN', 'ORACLE_CALLBACK_TOKEN', 'ORACLE_PRIVATE_KEY', 'MPESA_CONSUMER_KEY', 'MPESA_CONSUMER_SECRET', 'MPESA_PASSKEY', 'MPESA_INITIATOR_PASSWORD'];
 /** Settings without which compose cannot start safely, also required. */
 const REQUIRED = [...SECRETS, 'LOGIN_DOMAIN', 'LOGIN_URI', 'ADMIN_ADDRESSES'];
 const filled = Object.fromEntries(REQUIRED.map((k) => [k, `value-of-${k.toLowerCase()}`]));
@@ -77,7 +78,7 @@ test('no secret has a default in docker-compose.yml: each is ${VAR:?message}', (
 });
 
 test('every service has a health check, and readiness is waited for', () => {
-  expect(Object.keys(s).sort()).toEqual(['api', 'chain', 'daraja-sim', 'deployer', 'grafana', 'indexer-dictionary', 'indexer-manifest', 'oracle', 'postgres', 'prometheus', 'redis', 'subql-node', 'subql-query'].sort());
+  expect(Object.keys(s).sort()).toEqual(['api', 'chain', 'daraja-sim', 'db-setup', 'deployer', 'grafana', 'indexer-dictionary', 'indexer-manifest', 'oracle', 'postgres', 'prometheus', 'redis', 'subql-node', 'subql-query'].sort());
   for (const [name, svc] of Object.entries(s)) expect([name, Array.isArray(svc.healthcheck?.test)]).toEqual([name, true]);
   expect(s.api!.depends_on).toMatchObject({ oracle: { condition: 'service_healthy' }, 'indexer-manifest': { condition: 'service_completed_successfully' } });
   expect(s['subql-query']!.depends_on).toMatchObject({ 'subql-node': { condition: 'service_healthy' } });
@@ -91,6 +92,19 @@ test('every service has a health check, and readiness is waited for', () => {
     expect(s[name]!.profiles).toEqual(['observability']);
     for (const p of s[name]!.ports ?? []) expect(p).toMatch(/^127\.0\.0\.1:/);
   }
+});
+
+test('issue 25: only db-setup connects as the superuser; every service connects as a role of its own, made before it starts', () => {
+  const user = (url: string | undefined) => /^postgres:\/\/([^:]+):/.exec(url ?? '')?.[1];
+  const env = (name: string) => s[name]!.environment ?? {};
+  expect(user(env('db-setup').DATABASE_URL)).toBe('postgres');
+  expect({ api: user(env('api').DATABASE_URL), oracle: user(env('oracle').DATABASE_URL), manifest: user(env('indexer-manifest').DATABASE_URL), node: env('subql-node').DB_USER, query: env('subql-query').DB_USER })
+    .toEqual({ api: 'descrow_api', oracle: 'descrow_oracle', manifest: 'descrow_indexer', node: 'descrow_indexer', query: 'descrow_query' });
+  expect(['API', 'ORACLE', 'INDEXER', 'QUERY'].map((r) => user(env('db-setup')[`${r}_DATABASE_URL`]))).toEqual(['descrow_api', 'descrow_oracle', 'descrow_indexer', 'descrow_query']);
+  // No other service sees the superuser's password.
+  for (const [name, svc] of Object.entries(s)) if (name !== 'db-setup' && name !== 'postgres') expect([name, JSON.stringify(svc.environment ?? {})]).not.toEqual([name, expect.stringContaining('POSTGRES_PASSWORD')]);
+  for (const name of ['api', 'oracle', 'indexer-manifest']) expect([name, s[name]!.depends_on]).toEqual([name, expect.objectContaining({ 'db-setup': { condition: 'service_completed_successfully' } })]);
+  expect(s['db-setup']!.command).toEqual(['node', 'scripts/dbSetup.js']);
 });
 
 test('payouts wait for finality, and the internal listener is not published', () => {
@@ -138,6 +152,7 @@ test('every variable handed to our services is one that service reads (no silent
     'daraja-sim': Object.keys(darajaSimEnvShape),
     'indexer-manifest': Object.keys(composeManifestEnvShape),
     'indexer-dictionary': Object.keys(composeDictionaryEnvShape),
+    'db-setup': Object.keys(dbSetupEnvShape),
     deployer: ['RPC_URL', 'CHAIN_ID', 'CHAIN_BLOCK_TIME', 'DEPLOYMENT_FILE', 'ESCROW_FEE_BPS', 'CHAIN_STATE_FILE', 'DEPLOYER_PRIVATE_KEY', 'DEPLOYER_KEY_FILE', 'ESCROW_OWNER', 'ESCROW_ORACLE', 'ESCROW_ARBITER', 'ESCROW_TREASURY'],
   };
   const deployerSource = readFileSync(join(ROOT, 'sandbox/chain/start.ts'), 'utf8');

@@ -9,6 +9,7 @@ import type { Ctx } from '../context';
 import type { Prisma } from '../generated/prisma/client';
 import type { IndexDispute } from '../data/indexReader';
 import type { EvidenceRow } from '../data/loaders';
+import { readOrderDocument } from '../data/orderDocuments';
 import { date, parse } from '../validate';
 import { KYC_STATES } from './kyc';
 import { connection, decodeCursor, encodeCursor, pageSize } from './pagination';
@@ -170,14 +171,9 @@ export const adminOpsResolvers = {
     sellerEvidence: async (d: DisputeRow, _: unknown, ctx: Ctx) => evidenceBy(ctx, d, 'seller'),
     statement: async (d: DisputeRow, _: unknown, ctx: Ctx) => {
       if (!d.evidenceCid) return null;
-      const bytes = await ctx.deps.store.get(d.evidenceCid);
-      if (!bytes) return null;
-      try {
-        const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as { statement?: unknown };
-        return typeof doc.statement === 'string' ? doc.statement : null;
-      } catch {
-        return null; // a CID some other client put on chain
-      }
+      // Only a statement the API stored for THIS order (the CID on chain is public: anyone can copy it).
+      const doc = await readOrderDocument(ctx, d.orderId, 'dispute', d.evidenceCid);
+      return typeof doc?.statement === 'string' ? doc.statement : null;
     },
   },
 };

@@ -13,6 +13,7 @@ import { fail, forbidden, notFound } from '../errors';
 import { bytes32, parse } from '../validate';
 import type { Ctx } from '../context';
 import { deadlineInForce, type IndexOrder } from '../data/indexReader';
+import { storeOrderDocument } from '../data/orderDocuments';
 
 type EscrowFunction = 'markShipped' | 'confirmDelivery' | 'raiseDispute' | 'claimTimeout' | 'resolveDispute' | 'withdraw';
 
@@ -47,21 +48,17 @@ const trackingInput = z.object({
 const disputeInput = z.object({ statement: z.string().trim().min(1, 'say what went wrong').max(4_000) });
 const share = z.number().int().min(0, 'at least 0').max(10_000, 'at most 10000 (basis points: 10000 = full refund)');
 
-/** Store a small JSON document content-addressed; its CID goes on chain. */
-async function putJson(ctx: Ctx, doc: unknown, name: string): Promise<string> {
-  return ctx.deps.store.put(Buffer.from(JSON.stringify(doc)), name);
-}
 
 export const contractCallResolvers = {
   Mutation: {
-    /** Seller: ship a funded order. Tracking details are stored off chain; their CID goes into markShipped. */
+    /** Seller: ship a funded order. Tracking details are sealed off chain, bound to this order; their CID goes into markShipped. */
     async prepareMarkShipped(_: unknown, args: { orderId: string; tracking?: unknown }, ctx: Ctx) {
       const s = requireUser(ctx);
       const o = await chainOrder(ctx, args.orderId);
       if (s.address !== o.seller) forbidden('only the seller ships this order');
       inState(o, ['FUNDED'], 'mark as shipped');
       const tracking = args.tracking == null ? null : parse(trackingInput, args.tracking);
-      const trackingCid = tracking ? await putJson(ctx, { v: 1, orderId: o.id, ...tracking }, `${o.id}-tracking.json`) : '';
+      const trackingCid = tracking ? await storeOrderDocument(ctx, o.id, 'tracking', s.address, tracking) : '';
       return { orderId: o.id, action: 'markShipped', call: call(ctx, 'markShipped', [o.id as Hex, trackingCid]), trackingCid: trackingCid || null };
     },
 
@@ -74,14 +71,14 @@ export const contractCallResolvers = {
       return { orderId: o.id, action: 'confirmDelivery', call: call(ctx, 'confirmDelivery', [o.id as Hex]) };
     },
 
-    /** Buyer or seller: raise a dispute; the statement is stored off chain and its CID goes on chain. */
+    /** Buyer or seller: raise a dispute; the statement is sealed off chain, bound to this order, and its CID goes on chain. */
     async prepareRaiseDispute(_: unknown, args: { orderId: string; input: unknown }, ctx: Ctx) {
       const s = requireUser(ctx);
       const o = await chainOrder(ctx, args.orderId);
       if (s.address !== o.buyer && s.address !== o.seller) forbidden('only the buyer or the seller can dispute this order');
       inState(o, ['FUNDED', 'SHIPPED'], 'raise a dispute');
       const input = parse(disputeInput, args.input);
-      const evidenceCid = await putJson(ctx, { v: 1, orderId: o.id, by: s.address, statement: input.statement }, `${o.id}-dispute.json`);
+      const evidenceCid = await storeOrderDocument(ctx, o.id, 'dispute', s.address, { by: s.address, statement: input.statement });
       return { orderId: o.id, action: 'raiseDispute', call: call(ctx, 'raiseDispute', [o.id as Hex, evidenceCid]), evidenceCid };
     },
 

@@ -15,6 +15,8 @@ import type { DraftRow, EvidenceRow } from '../data/loaders';
 import { deadlineInForce, type IndexEvent, type IndexOrder, type IndexPayout, type OrderListFilter } from '../data/indexReader';
 import type { LedgerPayment, LedgerPayout } from '../data/ledgerReader';
 import { toDraftRow } from '../data/loaders';
+import { readOrderDocument } from '../data/orderDocuments';
+import { SealedStore } from '../data/sealedStore';
 import { connection, decodeCursor, encodeCursor, pageSize } from './pagination';
 import { userRef } from './identity';
 import { loadProduct } from './products';
@@ -231,7 +233,8 @@ export const orderResolvers = {
       const bytes = Buffer.from(input.contentBase64, 'base64');
       if (bytes.length === 0) badInput('the file is empty', 'contentBase64');
       if (bytes.length > ctx.deps.config.EVIDENCE_MAX_BYTES) badInput(`the file is larger than ${ctx.deps.config.EVIDENCE_MAX_BYTES} bytes`, 'contentBase64');
-      const cid = await ctx.deps.store.put(bytes, input.filename);
+      // Sealed at rest like KYC files; readable through Evidence.contentBase64 by whoever may see the order's evidence.
+      const cid = await ctx.deps.orderDocuments.put(bytes, input.filename);
       const row = await ctx.deps.prisma.evidence.create({
         data: { id: randomUUID(), orderId, uploader: s.address, cid, filename: input.filename, mimeType: input.mimeType.toLowerCase(), size: bytes.length, note: input.note ?? '' },
       });
@@ -276,14 +279,8 @@ export const orderResolvers = {
       const cid = o.chain?.trackingCid;
       if (!cid) return null;
       if (!isPartyOrAdmin(ctx, ...(await parties(ctx, o)))) return null;
-      const bytes = await ctx.deps.store.get(cid);
-      let json: unknown = null;
-      try {
-        json = bytes ? JSON.parse(Buffer.from(bytes).toString('utf8')) : null;
-      } catch {
-        return null; // not a tracking document (a CID some other client put on chain)
-      }
-      const doc = trackingDocument.safeParse(json);
+      // Only a document the API stored for THIS order (the CID on chain is public: anyone can copy it).
+      const doc = trackingDocument.safeParse(await readOrderDocument(ctx, o.id, 'tracking', cid));
       return doc.success ? { cid, ...doc.data } : null;
     },
     evidenceCid: (o: OrderView) => o.chain?.evidenceCid ?? null,
@@ -327,6 +324,19 @@ export const orderResolvers = {
     completedAt: (o: OrderView) => o.chain?.completedAt ?? null,
     updatedBlock: (o: OrderView) => o.chain?.updatedBlock ?? null,
     updatedAt: async (o: OrderView, _: unknown, ctx: Ctx) => o.chain?.updatedAt ?? (await draftOf(ctx, o))!.createdAt,
+  },
+  Evidence: {
+    /**
+     * The file itself. Evidence rows are reached only through the order's parties and admins
+     * (Order.evidence) or the arbiter's queue (DisputeCase); files uploaded before sealing
+     * were stored as they came and are returned as stored.
+     */
+    contentBase64: async (e: EvidenceRow, _: unknown, ctx: Ctx) => {
+      const raw = await ctx.deps.store.get(e.cid);
+      if (!raw) return null;
+      const plain = SealedStore.isSealed(raw) ? ctx.deps.orderDocuments.open(Buffer.from(raw)) : Buffer.from(raw);
+      return plain ? plain.toString('base64') : null;
+    },
   },
   ContractEvent: {
     args: (e: IndexEvent) => eventArgs(e.kind, e.args),

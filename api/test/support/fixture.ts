@@ -3,7 +3,8 @@
  * anvil with the real Escrow, orders driven through every path of both payment modes,
  * the real SubQuery node indexing it (kept running, so new activity is indexed live),
  * the real oracle in-process with the Daraja simulator, and the API itself
- * (called through `yoga.fetch`, no port).
+ * (called through `yoga.fetch`, no port). As in production, db:setup makes a database role
+ * per service and each connects with its own (the test itself seeds as the admin).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -12,8 +13,9 @@ import { join } from 'node:path';
 import { Pool } from 'pg';
 import { createPublicClient, createWalletClient, http, keccak256, toHex, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { chainFor, DEV_ROLES, freePort, freePortPair, migrate, parseEnv } from '@descrow/common';
+import { chainFor, DEV_ROLES, freePort, freePortPair, parseEnv } from '@descrow/common';
 import { createTestDatabase } from '@descrow/common/src/testing/database';
+import { createTestRoles } from '@descrow/common/src/testing/roles';
 import { escrowAbi, orderIdFor, receiptHash } from '@descrow/contracts';
 import { driveOrders, startDevChain, type DevChain } from '../../../indexer/scripts/chain';
 import { startIndexerNode, type IndexerNode } from '../../../indexer/scripts/node';
@@ -64,6 +66,7 @@ export interface Fixture {
 export async function startFixture(label: string, orders = 68): Promise<Fixture> {
   const db = await createTestDatabase(`api_${label}`);
   const INDEX_SCHEMA = `idx_api_${label}_${randomBytes(3).toString('hex')}`;
+  const roles = await createTestRoles(db.url, MIGRATIONS_DIR, { index: INDEX_SCHEMA });
   const pool = new Pool({ connectionString: db.url, max: 3 });
   pool.on('error', () => undefined); // the database is dropped with FORCE at the end: idle clients die with it
   const chain = await startDevChain();
@@ -81,7 +84,7 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
   writeFileSync(deploymentFile, JSON.stringify(chain.deployment));
 
   const node = await startIndexerNode({
-    databaseUrl: db.url,
+    databaseUrl: roles.urls.indexer,
     schema: INDEX_SCHEMA,
     target: chain.target,
   });
@@ -91,7 +94,7 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
   const oraclePort = await freePortPair(); // the oracle's internal listener is ORACLE_PORT + 1
   const serviceToken = `svc-${label}-token-0123456789`;
   const oracle = await createOracle(parseEnv(oracleEnvShape, {
-    DATABASE_URL: db.url,
+    DATABASE_URL: roles.urls.oracle,
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     RPC_URL: chain.url,
     DEPLOYMENT_FILE: deploymentFile,
@@ -131,12 +134,11 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
     [UNRECORDED.orderId],
   );
 
-  await migrate(pool, 'app', MIGRATIONS_DIR);
   const baseEnv: Record<string, string> = {
     NODE_ENV: 'test',
     API_CACHE_METADATA: 'true', // the cache tests read extensions.responseCache
     LOG_LEVEL: process.env.API_TEST_LOG ?? 'silent',
-    DATABASE_URL: db.url,
+    DATABASE_URL: roles.urls.api,
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     RPC_URL: chain.url,
     DEPLOYMENT_FILE: deploymentFile,
@@ -189,6 +191,7 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
       await chain.stop().catch(() => undefined);
       await pool.end().catch(() => undefined);
       await db.drop().catch(() => undefined);
+      await roles.drop().catch(() => undefined);
     },
   };
 }
