@@ -5,7 +5,8 @@ import { env, refuseUnsafe, rules, sharedEnvShape, type Rule } from '@descrow/co
 export const oracleEnvShape = {
   ...sharedEnvShape,
   ORACLE_PORT: env.port(4100),
-  ORACLE_HOST: z.string().default('0.0.0.0'),
+  /** 127.0.0.1: development stays on this machine; compose sets 0.0.0.0 inside its container. */
+  ORACLE_HOST: z.string().default('127.0.0.1'),
   /** The internal listener (/internal/*, detailed /health): its own port, never published. Unset = ORACLE_PORT + 1. */
   ORACLE_INTERNAL_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   ORACLE_INTERNAL_HOST: z.string().default('127.0.0.1'),
