@@ -22,6 +22,11 @@ export const ENTRIES = [
   'sandbox/daraja/main.ts',
   'scripts/compose-indexer-manifest.ts',
   'scripts/compose-indexer-dictionary.ts',
+  'scripts/compose-preflight.ts',
+  // Backups in the runtime image (compose's `backup` profile; pg_dump from postgresql-client).
+  'scripts/backup/backup.ts',
+  'scripts/backup/restore.ts',
+  'scripts/backup/schedule.ts',
 ];
 
 /**

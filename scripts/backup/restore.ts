@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { createPool, ensureDatabase, env, loadConfigOrExit, pgUrlParts } from '@descrow/common';
 import { connection, findPgTool, runPgTool, serverMajor } from './pgTools';
 import { MANIFEST_FILE, manifestSchema, sha256File, type Manifest } from './manifest';
+import { currentRows } from './backup';
 
 export interface RestoreOptions {
   /** A directory written by `npm run backup`. */
@@ -26,8 +27,10 @@ export interface RestoreResult {
   manifest: Manifest;
   replaced: string[];
   /** Rows restored, per table that matters to money. */
-  rows: { paymentRequests: number; payouts: number; outbox: number; indexedOrders: number };
+  rows: { paymentRequests: number; payouts: number; outbox: number; indexedOrders: number; indexedEvents: number };
 }
+
+const total = (byStatus: Record<string, number>) => Object.values(byStatus).reduce((a, b) => a + b, 0);
 
 export function readManifest(dir: string): Manifest {
   const file = join(resolve(dir), MANIFEST_FILE);
@@ -70,9 +73,16 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       paymentRequests: await count(`SELECT count(*) AS n FROM "${o}".payment_requests`).catch(() => 0),
       payouts: await count(`SELECT count(*) AS n FROM "${o}".payouts`).catch(() => 0),
       outbox: await count(`SELECT count(*) AS n FROM "${o}".outbox`).catch(() => 0),
-      indexedOrders: await count(`SELECT count(*) AS n FROM "${manifest.schemas.index}".orders`).catch(() => 0),
     };
-    return { manifest, replaced: present, rows };
+    const indexed = await currentRows(pool, manifest.schemas.index);
+    const restored = { ...rows, indexedOrders: indexed.orders ?? 0, indexedEvents: indexed.orderEvents ?? 0 };
+    // The dump holds what the manifest says it holds: anything else is a damaged or foreign backup.
+    const expected = { paymentRequests: total(manifest.oracle.paymentRequests), payouts: total(manifest.oracle.payouts), indexedOrders: manifest.index.orders, indexedEvents: manifest.index.orderEvents };
+    for (const [what, n] of Object.entries(expected)) {
+      const got = restored[what as keyof typeof restored];
+      if (n !== undefined && got !== n) throw new Error(`the restored database has ${got} ${what} where the manifest says ${n}: the backup does not hold what it describes`);
+    }
+    return { manifest, replaced: present, rows: restored };
   } finally {
     await pool.end();
   }
@@ -84,7 +94,7 @@ export function restoreReport(r: RestoreResult, target: string): string {
   const s = m.schemas;
   return [
     `restored ${s.app}, ${s.oracle}, ${s.index} into ${target}${r.replaced.length ? ` (replaced ${r.replaced.join(', ')})` : ''} from the backup of ${m.createdAt}`,
-    `  ${r.rows.paymentRequests} payment requests, ${r.rows.payouts} payouts, ${r.rows.outbox} on-chain records in the ledger; ${r.rows.indexedOrders} orders in the index`,
+    `  ${r.rows.paymentRequests} payment requests, ${r.rows.payouts} payouts, ${r.rows.outbox} on-chain records in the ledger; ${r.rows.indexedOrders} orders and ${r.rows.indexedEvents} order events in the index`,
     `  contract ${m.chain.contractAddress ?? 'unknown'} on chain ${m.chain.chainId ?? 'unknown'}: the index stops at block ${m.index.lastProcessedHeight ?? 'none'} (chain head then: ${m.chain.headAtBackup ?? 'unknown'})`,
     'next:',
     `  - start the SubQuery node (INDEXER_DB_SCHEMA=${s.index}): it resumes after block ${m.index.lastProcessedHeight ?? 'its start block'} and re-indexes everything the chain holds since (the chain is the source of truth)`,
