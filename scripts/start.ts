@@ -118,7 +118,8 @@ async function launch(part: Part, baseEnv: NodeJS.ProcessEnv): Promise<void> {
       buf += d.toString();
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
-      for (const l of lines) out.write(`[${part.name}] ${l}\n`);
+      // A part that names itself already (`[indexer] …`) is not named twice.
+      for (const l of lines) out.write(l.startsWith(`[${part.name}] `) ? `${l}\n` : `[${part.name}] ${l}\n`);
     });
   };
   prefix(child.stdout!, process.stdout);

@@ -1,6 +1,6 @@
 /**
  * Restarts are boring: five `npm start` / Ctrl-C cycles over one folder and one database, with
- * both of the demo's journeys between them. After every start the index equals the chain (every
+ * `npm run demo` (both journeys) between them. After every start the index equals the chain (every
  * order, field by field, and every event), every order made before is still there and
  * COMPLETED, the oracle's ledger still holds every payment and payout, and nothing of the stack
  * listens beyond 127.0.0.1. Every Ctrl-C stops the parts last-started first, each named once,
@@ -10,17 +10,19 @@
  * start added a genesis block to the saved state, and once another one answered for block 0
  * the SubQuery node refused the index ("genesis hash does not match").
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Pool } from '@descrow/common';
 import { createTestDatabase } from '@descrow/common/src/testing/database';
 import type { Deployment } from '@descrow/contracts';
 import type { DevChain } from '../../indexer/scripts/chain';
 import { compareWithChain } from '../../indexer/scripts/verify';
-import { actors, fundedMpesaOrder, fundedNativeOrder, seedSeller, shipAndConfirm } from '../journeys';
+import { actors } from '../journeys';
 import { startStack, type RunningStack } from './stack';
 
+const ROOT = resolve(__dirname, '../..');
 const CYCLES = 5;
 const SCHEMA = 'descrow_index';
 const log = (l: string) => process.env.E2E_VERBOSE && process.stdout.write(`${l}\n`);
@@ -46,6 +48,22 @@ async function indexEqualsChain(stack: RunningStack, pool: Pool, known: string[]
   return compareWithChain({ chain, pool, schema: SCHEMA }, ids);
 }
 
+/** `npm run demo` against the stack (scripts/demo.ts, as `npm run demo` runs it). */
+function runDemo(stack: RunningStack): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'scripts/demo.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, API_PORT: String(stack.ports.api), DARAJA_SIM_PORT: String(stack.ports.sim), RPC_URL: stack.s.urls.rpc, DEPLOYMENT_FILE: stack.s.urls.deploymentFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
 /** TCP sockets listening on `ports`, with their local address (from /proc/net/tcp and tcp6). */
 function listeners(ports: number[]): { port: number; address: string }[] {
   const out: { port: number; address: string }[] = [];
@@ -69,7 +87,6 @@ test(`${CYCLES} start/Ctrl-C cycles with both journeys between them: the index e
   const pool = new Pool({ connectionString: db.url, max: 2 });
   const { buyer } = actors();
   const orders: string[] = [];
-  let productId: string | undefined;
   try {
     for (let cycle = 1; cycle <= CYCLES; cycle++) {
       const stack = await startStack('restarts', { DARAJA_SIM_STK_RESOLVE_MS: '0' }, log, { databaseUrl: db.url, dir });
@@ -91,13 +108,22 @@ test(`${CYCLES} start/Ctrl-C cycles with both journeys between them: the index e
         );
         expect([cycle, Number(ledger.rows[0]!.paid), Number(ledger.rows[0]!.payouts)]).toEqual([cycle, cycle - 1, cycle - 1]);
 
-        // The demo's journeys.
-        productId ??= (await seedSeller(stack.s, log, 10n ** 17n, 1_000)).productId;
-        const native = await fundedNativeOrder(stack.s, productId, log);
-        await shipAndConfirm(stack.s, native.orderId, log);
-        const mpesa = await fundedMpesaOrder(stack.s, productId, log);
-        await shipAndConfirm(stack.s, mpesa.orderId, log);
-        orders.push(native.orderId, mpesa.orderId);
+        // The demo (`npm run demo`), as a newcomer runs it against this stack: both journeys,
+        // told in DOT and shillings, the collection's M-Pesa receipt, the order's console page.
+        const demo = await runDemo(stack);
+        expect([cycle, demo.code, demo.stderr]).toEqual([cycle, 0, '']);
+        expect(demo.stdout).not.toMatch(/\bwei\b/);
+        expect(demo.stdout).toMatch(/lists "Kiondo basket" for 0\.5 DOT or KES 1,500/);
+        expect(demo.stdout).toMatch(/done: COMPLETED; fee 0\.0125 DOT; the seller's wallet grew by 0\.48\d* DOT \(paid 0\.4875 DOT/);
+        expect(demo.stdout).toMatch(/paid: M-Pesa receipt [A-Z0-9]{10} for KES 1,500 from the buyer's phone/);
+        expect(demo.stdout).toMatch(/B2C payout [A-Z0-9]{10} of KES 1,463 to 254722000111 \(KES 1,500 − fee KES 37 = KES 1,463\)/);
+        const native = /native order (0x[0-9a-f]{64})/.exec(demo.stdout)![1]!;
+        const mpesa = /M-Pesa order (0x[0-9a-f]{64})/.exec(demo.stdout)![1]!;
+        const lastLine = demo.stdout.trim().split('\n').pop()!;
+        expect(lastLine).toBe(`[demo] see it in the console: http://localhost:${stack.ports.api}/console/order/${mpesa} (and the DOT order: /console/order/${native})`);
+        const page = await fetch(`http://127.0.0.1:${stack.ports.api}/console/order/${mpesa}`);
+        expect([page.status, (await page.text()).includes('<div id="root">')]).toEqual([200, true]);
+        orders.push(native, mpesa);
         const after = await indexEqualsChain(stack, pool, orders);
         expect([cycle, after.diffs, after.orders]).toEqual([cycle, [], orders.length]);
 
