@@ -32,7 +32,7 @@ async function main() {
   const native = await fundedNativeOrder(s, productId, say);
   const before = await s.balance(seller.address);
   const n = await shipAndConfirm(s, native.orderId, say);
-  say(`done: ${n.status}; fee ${dot(n.fee ?? 0n)}; the seller's wallet grew by ${dot((await s.balance(seller.address)) - before)} (paid ${dot(n.paidToSeller ?? 0n)}, less the gas of marking it shipped)`);
+  say(`done: ${n.status}; fee ${dot(n.fee ?? 0n)}; the seller's wallet grew by ${dot((await s.balance(seller.address)) - before, 6)} (paid ${dot(n.paidToSeller ?? 0n)}, less the gas of marking it shipped)`);
 
   say('— journey 2: pay with M-Pesa —');
   const mpesa = await fundedMpesaOrder(s, productId, say);

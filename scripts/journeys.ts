@@ -121,8 +121,12 @@ export const actors = () => ({
   seller: privateKeyToAccount(DEV_ROLES.seller.privateKey),
 });
 
-/** An amount in the chain's smallest unit (10^-18 DOT) as DOT, e.g. `0.4875 DOT`. */
-export const dot = (planck: bigint | string) => `${formatEther(BigInt(planck))} DOT`;
+/** An amount in the chain's smallest unit (10^-18 DOT) as DOT, e.g. `0.4875 DOT`; `decimals` cuts it to that many places. */
+export const dot = (planck: bigint | string, decimals = 18) => {
+  const v = BigInt(planck);
+  const step = 10n ** BigInt(18 - decimals);
+  return `${formatEther((v / step) * step)} DOT`;
+};
 /** Whole shillings, e.g. `KES 1,463`. */
 export const kes = (amount: number | string | bigint) => `KES ${BigInt(amount).toLocaleString('en-US')}`;
 

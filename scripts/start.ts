@@ -119,7 +119,7 @@ async function launch(part: Part, baseEnv: NodeJS.ProcessEnv): Promise<void> {
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
       // A part that names itself already (`[indexer] …`) is not named twice.
-      for (const l of lines) out.write(l.startsWith(`[${part.name}] `) ? `${l}\n` : `[${part.name}] ${l}\n`);
+      for (const l of lines) out.write(`[${part.name}] ${l.replace(new RegExp(`^(\\[${part.name}\\]|${part.name}:) `), '')}\n`);
     });
   };
   prefix(child.stdout!, process.stdout);
