@@ -128,7 +128,7 @@ async function main() {
     } else {
       const match = await indexMatchesChain(check, config.INDEXER_DB_SCHEMA, target.rpcUrl, target.chainId);
       if (!match.ok) {
-        process.stderr.write(`[indexer] the index in schema ${config.INDEXER_DB_SCHEMA} ${match.problem}: \`npm start -- --reindex\` (or INDEXER_REINDEX=true npm run indexer) rebuilds it from the chain, losing nothing (orders and payments are on the chain, the oracle's ledger is kept)\n`);
+        process.stderr.write(`[indexer] the index in schema ${config.INDEXER_DB_SCHEMA} ${match.problem}: \`npm start -- --reindex\` (or INDEXER_REINDEX=true npm run indexer) rebuilds it from the chain, which holds every order and payment the index showed (the oracle's ledger and the API's data are kept)\n`);
         await check.end();
         await embedded?.stop();
         process.exit(EXIT_EXPLAINED);
