@@ -81,7 +81,7 @@ function listeners(ports: number[]): { port: number; address: string }[] {
   return out;
 }
 
-test(`${CYCLES} start/Ctrl-C cycles with `npm run demo` between them (DOT and shillings, the receipt, the console page): the index equals the chain every time, every order and the ledger are kept, only loopback is listened on, and every stop is clean and in order`, async () => {
+test(`${CYCLES} start/Ctrl-C cycles with npm run demo between them (DOT and shillings, the receipt, the console page): the index equals the chain every time, every order and the ledger are kept, only loopback is listened on, and every stop is clean and in order`, async () => {
   const db = await createTestDatabase('restarts');
   const dir = mkdtempSync(join(tmpdir(), 'descrow-restarts-'));
   const pool = new Pool({ connectionString: db.url, max: 2 });
