@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Two images from one build:
-# - `runtime` (descrow/app): the oracle, the API, the deployer and the Daraja simulator as
-#   compiled JavaScript (`npm run build`), production dependencies only, user `node`.
+# - `runtime` (descrow/app): the oracle, the API, the deployer, the Daraja simulator, the
+#   compose preflight and the backup/restore scripts as compiled JavaScript (`npm run build`),
+#   production dependencies only, user `node`.
 # - `indexer` (descrow/indexer): the SubQuery node and query service exactly as the tests
 #   run them: this lockfile's versions with the patches in patches/ applied.
 # Node is pinned to the version CI tests on (.ci/run installs node@24.21.0 from npm).
@@ -67,6 +68,10 @@ CMD ["node", "scripts/compose-indexer-manifest.js", "/project"]
 FROM node:24.21.0-bookworm-slim AS runtime
 ENV NODE_ENV=production TZ=UTC
 WORKDIR /app
+# pg_dump/pg_restore for the backup scripts (compose's `backup` profile): the server's major, 15.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client-15 \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=prod-deps /app/node_modules node_modules
 COPY --from=build /app/build/ ./
 COPY --from=build /app/package.json ./
@@ -75,7 +80,7 @@ COPY --from=build /app/api/migrations api/migrations
 COPY --from=build /app/api/src/schema api/src/schema
 COPY --from=build /app/sandbox/daraja/certs sandbox/daraja/certs
 # Writable places, for the volumes compose mounts there (a new volume takes this owner).
-RUN mkdir -p /deploy /data/evidence && chown -R node:node /deploy /data
+RUN mkdir -p /deploy /data/evidence /backups && chown -R node:node /deploy /data /backups
 USER node
 EXPOSE 4000 4100 4200
 # The command is chosen per service in docker-compose.yml.

@@ -23,6 +23,11 @@ export const ENTRIES = [
   'scripts/compose-indexer-manifest.ts',
   'scripts/compose-indexer-dictionary.ts',
   'scripts/dbSetup.ts',
+  'scripts/compose-preflight.ts',
+  // Backups in the runtime image (compose's `backup` profile; pg_dump from postgresql-client).
+  'scripts/backup/backup.ts',
+  'scripts/backup/restore.ts',
+  'scripts/backup/schedule.ts',
 ];
 
 /**

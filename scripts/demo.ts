@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { env, loadConfigOrExit } from '@descrow/common';
 import { payoutSplit } from '@descrow/contracts';
-import { actors, fundedMpesaOrder, fundedNativeOrder, seedSeller, SELLER_PHONE, shipAndConfirm, Stack } from './journeys';
+import { actors, dot, fundedMpesaOrder, fundedNativeOrder, kes, seedSeller, SELLER_PHONE, shipAndConfirm, Stack } from './journeys';
 
 const config = loadConfigOrExit({
   API_PORT: env.port(4000),
@@ -32,16 +32,17 @@ async function main() {
   const native = await fundedNativeOrder(s, productId, say);
   const before = await s.balance(seller.address);
   const n = await shipAndConfirm(s, native.orderId, say);
-  say(`done: ${n.status}; fee ${n.fee} wei; the seller's wallet grew by ${(await s.balance(seller.address)) - before} wei (paid ${n.paidToSeller}, less shipping gas)`);
+  say(`done: ${n.status}; fee ${dot(n.fee ?? 0n)}; the seller's wallet grew by ${dot((await s.balance(seller.address)) - before, 6)} (paid ${dot(n.paidToSeller ?? 0n)}, less the gas of marking it shipped)`);
 
   say('— journey 2: pay with M-Pesa —');
   const mpesa = await fundedMpesaOrder(s, productId, say);
+  say(`paid: M-Pesa receipt ${mpesa.receipt ?? '(none yet)'} for ${kes(mpesa.amount)} from the buyer's phone`);
   const m = await shipAndConfirm(s, mpesa.orderId, say);
   const { sellerAmount, fee } = payoutSplit(BigInt(mpesa.amount), s.deployment.feeBps);
   const payout = m.mpesaPayouts.find((p) => p.role === 'seller');
-  say(`done: ${m.status}; B2C payout ${payout?.receipt ?? '?'} of ${payout?.amountKes} KES to ${SELLER_PHONE} (amount ${mpesa.amount} − fee ${fee} = ${sellerAmount}); the phone now holds ${await s.wallet(SELLER_PHONE)} KES`);
+  say(`done: ${m.status}; B2C payout ${payout?.receipt ?? '?'} of ${kes(payout?.amountKes ?? 0)} to ${SELLER_PHONE} (${kes(mpesa.amount)} − fee ${kes(fee)} = ${kes(sellerAmount)}); the phone now holds ${kes(await s.wallet(SELLER_PHONE))}`);
   say(`history of ${mpesa.orderId}: ${m.events.map((e) => e.kind).join(' → ')}`);
-  say('open http://localhost:4000/graphql to explore, or query the raw index at http://localhost:3000');
+  say(`see it in the console: http://localhost:${config.API_PORT}/console/order/${mpesa.orderId} (and the DOT order: /console/order/${native.orderId})`);
 }
 
 main().catch((err: Error) => {

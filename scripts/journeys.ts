@@ -4,7 +4,7 @@
  * `npm run demo` (which prints each step) and by the end-to-end tests (which assert).
  */
 import { readFileSync } from 'node:fs';
-import { createPublicClient, createTestClient, createWalletClient, http, type Address, type Hex } from 'viem';
+import { createPublicClient, createTestClient, createWalletClient, formatEther, http, type Address, type Hex } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { chainFor, DEV_ROLES } from '@descrow/common';
 import { escrowAbi, type Deployment } from '@descrow/contracts';
@@ -121,6 +121,15 @@ export const actors = () => ({
   seller: privateKeyToAccount(DEV_ROLES.seller.privateKey),
 });
 
+/** An amount in the chain's smallest unit (10^-18 DOT) as DOT, e.g. `0.4875 DOT`; `decimals` cuts it to that many places. */
+export const dot = (planck: bigint | string, decimals = 18) => {
+  const v = BigInt(planck);
+  const step = 10n ** BigInt(18 - decimals);
+  return `${formatEther((v / step) * step)} DOT`;
+};
+/** Whole shillings, e.g. `KES 1,463`. */
+export const kes = (amount: number | string | bigint) => `KES ${BigInt(amount).toLocaleString('en-US')}`;
+
 export const SELLER_PHONE = '254722000111';
 export const BUYER_PHONE = '254722000222';
 
@@ -131,7 +140,7 @@ export async function seedSeller(s: Stack, log: Log, priceNative = 10n ** 18n, p
   const { createProduct } = await s.gql<{ createProduct: { id: string } }>(
     `mutation($i: ProductInput!) { createProduct(input: $i) { id } }`,
     { i: { title: 'Kiondo basket', description: 'Hand-woven sisal basket', priceNative: priceNative.toString(), priceKes } }, seller);
-  log(`seller ${seller.address} lists "Kiondo basket" for ${priceNative} wei or ${priceKes} KES (product ${createProduct.id})`);
+  log(`seller ${seller.address} lists "Kiondo basket" for ${dot(priceNative)} or ${kes(priceKes)} (product ${createProduct.id})`);
   return { productId: createProduct.id };
 }
 
@@ -147,25 +156,25 @@ async function draft(s: Stack, productId: string, mode: 'NATIVE' | 'MPESA') {
 export async function fundedNativeOrder(s: Stack, productId: string, log: Log): Promise<{ orderId: Hex; amount: bigint }> {
   const { buyer } = actors();
   const d = await draft(s, productId, 'NATIVE');
-  log(`buyer drafts native order ${d.orderId} for ${d.amount} wei; wallet sends createOrder with the payment`);
+  log(`buyer drafts native order ${d.orderId} for ${dot(d.amount)}; wallet sends createOrder with the payment`);
   await s.send(buyer, { to: d.contractCall!.to, data: d.contractCall!.data, value: BigInt(d.contractCall!.value) });
   await s.waitForOrder(d.orderId, buyer, (o) => o.status === 'FUNDED', 'indexed FUNDED');
   return { orderId: d.orderId, amount: BigInt(d.amount) };
 }
 
 /** Buyer drafts an M-Pesa order and pays on the phone; the oracle records it; the API shows it FUNDED. */
-export async function fundedMpesaOrder(s: Stack, productId: string, log: Log): Promise<{ orderId: Hex; amount: number }> {
+export async function fundedMpesaOrder(s: Stack, productId: string, log: Log): Promise<{ orderId: Hex; amount: number; receipt: string | null }> {
   const { buyer } = actors();
   const d = await draft(s, productId, 'MPESA');
   const { payWithMpesa } = await s.gql<{ payWithMpesa: { checkoutRequestId: string; status: string } }>(
     `mutation($id: ID!, $p: String!) { payWithMpesa(orderId: $id, phoneNumber: $p) { checkoutRequestId status } }`, { id: d.orderId, p: `0${BUYER_PHONE.slice(3)}` }, buyer);
-  log(`buyer drafts M-Pesa order ${d.orderId} for ${d.amount} KES; STK Push ${payWithMpesa.checkoutRequestId} is on the phone`);
+  log(`buyer drafts M-Pesa order ${d.orderId} for ${kes(d.amount)}; STK Push ${payWithMpesa.checkoutRequestId} is on the phone`);
   // The simulated customer enters the PIN (unless the simulator already resolved it by its rules).
   const push = await s.sim<{ status: string }>('GET', `/stk/${payWithMpesa.checkoutRequestId}`);
   if (push.status === 'pending') await s.sim('POST', `/stk/${payWithMpesa.checkoutRequestId}/resolve`, { outcome: 'success' });
   log('  … the customer enters the PIN: Daraja calls the oracle back, the oracle verifies and records the payment on chain');
-  await s.waitForOrder(d.orderId, buyer, (o) => o.status === 'FUNDED', 'indexed FUNDED');
-  return { orderId: d.orderId, amount: Number(d.amount) };
+  const funded = await s.waitForOrder(d.orderId, buyer, (o) => o.status === 'FUNDED', 'indexed FUNDED');
+  return { orderId: d.orderId, amount: Number(d.amount), receipt: funded.mpesaPayment?.receipt ?? null };
 }
 
 export async function shipAndConfirm(s: Stack, orderId: Hex, log: Log): Promise<OrderView> {

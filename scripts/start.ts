@@ -1,15 +1,21 @@
 /**
  * `npm start`: the whole Descrow stack on this machine with embedded defaults.
  * Starts each part in order as its own process, waits until it is healthy, prints
- * every URL; Ctrl-C stops everything in reverse order. A part that fails to come up
- * stops the start with a message naming it.
+ * every URL; Ctrl-C stops everything in reverse order (the API first, Postgres last). A
+ * part that fails to come up stops the start with a message naming it.
+ *
+ * Every part runs in a process group of its own, so the terminal's Ctrl-C reaches this
+ * orchestrator only and the parts stop one at a time, each after everything that uses it.
+ * Every part listens on BIND_HOST (127.0.0.1 by default: the dev accounts' keys are public).
+ *
+ * `npm start -- --reindex` rebuilds the SubQuery index from the chain (indexer/scripts/run.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { buildConsole, consoleStale } from './build';
-import { asRole, DEV_ROLES, ensureDatabase, env, loadConfigOrExit, rpcAnswers, setupDatabase, startEmbeddedPostgres, warnIfEndOfLife, type EmbeddedPostgresHandle, type ServiceRole } from '@descrow/common';
+import { asRole, DEV_ROLES, env, loadConfigOrExit, Pool, rpcAnswers, setupDatabase, warnIfEndOfLife, type ServiceRole } from '@descrow/common';
 
 const root = resolve(__dirname, '..');
 warnIfEndOfLife();
@@ -29,7 +35,10 @@ const config = loadConfigOrExit({
   /** Dev default: payouts after 2 blocks instead of anvil's 64-block finality. */
   ORACLE_CONFIRMATION_DEPTH: env.int(2),
   START_TIMEOUT_MS: env.int(60_000, 1_000),
+  /** The address every part listens on; 0.0.0.0 exposes the stack to your network. */
+  BIND_HOST: z.string().min(1).default('127.0.0.1'),
 });
+const reindex = process.argv.includes('--reindex');
 
 const oracleInternalPort = config.ORACLE_INTERNAL_PORT ?? config.ORACLE_PORT + 1;
 
@@ -44,7 +53,6 @@ interface Part {
 }
 
 const children: { name: string; child: ChildProcess }[] = [];
-let embeddedPg: EmbeddedPostgresHandle | undefined;
 let stopping = false;
 
 function say(line: string) {
@@ -82,10 +90,27 @@ async function contractDeployed(file: string): Promise<boolean> {
   return !!result && result !== '0x';
 }
 
+async function postgresAnswers(url: string): Promise<boolean> {
+  const pool = new Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 1_000 });
+  pool.on('error', () => undefined);
+  try {
+    await pool.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
+/** Exit code of a part that has already said, in one line, why it cannot start (indexer/scripts/run.ts). */
+const EXPLAINED = 78;
+
 async function launch(part: Part, baseEnv: NodeJS.ProcessEnv): Promise<void> {
   say(`starting ${part.name}…`);
   const [cmd, ...args] = part.command;
-  const child = spawn(cmd!, args, { cwd: root, env: { ...baseEnv, ...part.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // detached: a process group of its own, out of reach of the terminal's Ctrl-C (see above).
+  const child = spawn(cmd!, args, { cwd: root, env: { ...baseEnv, ...part.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.push({ name: part.name, child });
   const prefix = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
     let buf = '';
@@ -93,7 +118,8 @@ async function launch(part: Part, baseEnv: NodeJS.ProcessEnv): Promise<void> {
       buf += d.toString();
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
-      for (const l of lines) out.write(`[${part.name}] ${l}\n`);
+      // A part that names itself already (`[indexer] …`) is not named twice.
+      for (const l of lines) out.write(`[${part.name}] ${l.replace(new RegExp(`^(\\[${part.name}\\]|${part.name}:) `), '')}\n`);
     });
   };
   prefix(child.stdout!, process.stdout);
@@ -102,6 +128,7 @@ async function launch(part: Part, baseEnv: NodeJS.ProcessEnv): Promise<void> {
   const deadline = Date.now() + config.START_TIMEOUT_MS;
   for (;;) {
     const done = await Promise.race([exited.then((c) => ({ c })), new Promise<null>((r) => setTimeout(() => r(null), 250))]);
+    if (done && done.c === EXPLAINED) throw new Explained();
     if (done && !(part.oneShot && done.c === 0)) throw new Error(`${part.name} exited with code ${done.c} before it was healthy`);
     if (await part.healthy()) break;
     if (Date.now() > deadline) throw new Error(`${part.name} was not healthy after ${config.START_TIMEOUT_MS / 1000}s (${part.url})`);
@@ -142,53 +169,66 @@ async function serviceDatabases(adminUrl: string): Promise<Record<ServiceRole, s
   }
 }
 
+/** A part said why it stopped; nothing to add. */
+class Explained extends Error {}
+
 let shuttingDown: Promise<never> | undefined;
 function shutdown(code: number): Promise<never> {
   shuttingDown ??= stopAll(code);
   return shuttingDown;
 }
 
+/** Stops the parts last-started first: each stops while everything it uses still runs. */
 async function stopAll(code: number): Promise<never> {
   stopping = true;
   for (const { name, child } of [...children].reverse()) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
-    say(`stopping ${name}`);
+    const started = Date.now();
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGTERM');
-    await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 5_000))]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
-  if (embeddedPg) {
-    say('stopping embedded Postgres');
-    await embeddedPg.stop().catch(() => undefined);
+    const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+    if (!inTime) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    const how = !inTime ? 'killed after 10 s' : child.exitCode ? `exit code ${child.exitCode}` : `${Date.now() - started} ms`;
+    say(`stopped ${name} (${how})`);
   }
   process.exit(code);
 }
 
 async function main() {
   const started = Date.now();
-  let databaseUrl = config.DATABASE_URL;
-  if (!databaseUrl) {
-    say(`DATABASE_URL is unset: starting embedded Postgres on port ${config.EMBEDDED_PG_PORT} (data in .data/pg)`);
-    embeddedPg = await startEmbeddedPostgres(resolve(root, '.data/pg'), config.EMBEDDED_PG_PORT);
-    databaseUrl = embeddedPg.url.replace(/\/postgres$/, '/descrow');
-    await ensureDatabase(databaseUrl);
+  const tsx = resolve(root, 'node_modules/.bin/tsx');
+  const databaseUrl = config.DATABASE_URL ?? `postgres://postgres:postgres@127.0.0.1:${config.EMBEDDED_PG_PORT}/descrow`;
+  const bind = config.BIND_HOST;
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', DATABASE_URL: databaseUrl, RPC_URL: config.RPC_URL };
+
+  if (!config.DATABASE_URL) {
+    await launch({
+      name: 'postgres',
+      command: [tsx, 'scripts/embedded-postgres.ts'],
+      env: { EMBEDDED_PG_PORT: String(config.EMBEDDED_PG_PORT) },
+      healthy: () => postgresAnswers(databaseUrl),
+      url: `127.0.0.1:${config.EMBEDDED_PG_PORT} (embedded, data in .data/pg)`,
+    }, baseEnv);
   }
+  // Every part after this connects as its own database role (made here, as in compose's db-setup).
   const roles = await serviceDatabases(databaseUrl);
   const dbOf = (service: ServiceRole) => ({ DATABASE_URL: roles?.[service] ?? databaseUrl });
-  const baseEnv: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', DATABASE_URL: databaseUrl, RPC_URL: config.RPC_URL };
-  const tsx = resolve(root, 'node_modules/.bin/tsx');
 
   const parts: Part[] = [
     {
       name: 'chain',
       command: [tsx, 'sandbox/chain/start.ts'],
+      env: { CHAIN_HOST: process.env.CHAIN_HOST ?? bind },
       healthy: () => contractDeployed(resolve(root, process.env.DEPLOYMENT_FILE ?? 'sandbox/chain/deployments/local.json')),
       url: config.RPC_URL,
     },
     {
       name: 'daraja-sim',
       command: [tsx, 'sandbox/daraja/main.ts'],
-      env: { DARAJA_SIM_PORT: String(config.DARAJA_SIM_PORT) },
+      env: { DARAJA_SIM_PORT: String(config.DARAJA_SIM_PORT), DARAJA_SIM_HOST: process.env.DARAJA_SIM_HOST ?? bind },
       healthy: () => httpOk(`http://127.0.0.1:${config.DARAJA_SIM_PORT}/__sim/settings`),
       url: `http://localhost:${config.DARAJA_SIM_PORT}`,
     },
@@ -198,6 +238,7 @@ async function main() {
       env: {
         ...dbOf('oracle'),
         ORACLE_PORT: String(config.ORACLE_PORT),
+        ORACLE_HOST: process.env.ORACLE_HOST ?? bind,
         ORACLE_INTERNAL_PORT: String(oracleInternalPort),
         ORACLE_PUBLIC_URL: process.env.ORACLE_PUBLIC_URL ?? `http://127.0.0.1:${config.ORACLE_PORT}`,
         MPESA_BASE_URL: process.env.MPESA_BASE_URL ?? `http://127.0.0.1:${config.DARAJA_SIM_PORT}`,
@@ -209,14 +250,14 @@ async function main() {
     {
       name: 'indexer',
       command: [tsx, 'indexer/scripts/run.ts'],
-      env: { ...dbOf('indexer'), INDEXER_NODE_PORT: String(config.INDEXER_NODE_PORT) },
+      env: { ...dbOf('indexer'), INDEXER_NODE_PORT: String(config.INDEXER_NODE_PORT), INDEXER_BIND_HOST: process.env.INDEXER_BIND_HOST ?? bind, ...(reindex ? { INDEXER_REINDEX: 'true' } : {}) },
       healthy: () => httpOk(`http://127.0.0.1:${config.INDEXER_NODE_PORT}/health`, true),
       url: `http://localhost:${config.INDEXER_NODE_PORT}/health`,
     },
     {
       name: 'query',
       command: [tsx, 'indexer/scripts/query.ts'],
-      env: { ...dbOf('query'), QUERY_PORT: String(config.QUERY_PORT) },
+      env: { ...dbOf('query'), QUERY_PORT: String(config.QUERY_PORT), INDEXER_BIND_HOST: process.env.INDEXER_BIND_HOST ?? bind },
       healthy: () => graphqlOk(`http://127.0.0.1:${config.QUERY_PORT}/`, '{ _metadata { lastProcessedHeight } }'),
       url: `http://localhost:${config.QUERY_PORT}`,
     },
@@ -224,7 +265,7 @@ async function main() {
       name: 'api',
       command: [tsx, 'api/src/main.ts'],
       // Development: the dev chain's owner account is the admin unless ADMIN_ADDRESSES says otherwise.
-      env: { ...dbOf('api'), API_PORT: String(config.API_PORT), API_METRICS_PORT: String(config.API_METRICS_PORT), ORACLE_URL: `http://127.0.0.1:${oracleInternalPort}`, ADMIN_ADDRESSES: process.env.ADMIN_ADDRESSES || DEV_ROLES.owner.address },
+      env: { ...dbOf('api'), API_PORT: String(config.API_PORT), API_HOST: process.env.API_HOST ?? bind, API_METRICS_PORT: String(config.API_METRICS_PORT), ORACLE_URL: `http://127.0.0.1:${oracleInternalPort}`, ADMIN_ADDRESSES: process.env.ADMIN_ADDRESSES || DEV_ROLES.owner.address },
       healthy: () => httpOk(`http://127.0.0.1:${config.API_PORT}/health`, true),
       url: `http://localhost:${config.API_PORT}/graphql`,
     },
@@ -240,7 +281,7 @@ async function main() {
 
   say(`Descrow is running (${((Date.now() - started) / 1000).toFixed(1)}s):`);
   say(`  dev chain        ${config.RPC_URL} (chain 31337, contract in sandbox/chain/deployments/local.json)`);
-  say(`  database         ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}${roles ? ` (each part as its own role: ${Object.values(roles).map((u) => decodeURIComponent(new URL(u).username)).join(', ')})` : ''}`);
+  say(`  database         ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}${config.DATABASE_URL ? '' : ' (embedded, data in .data/pg)'}${roles ? `, each part as its own role: ${Object.values(roles).map((u) => decodeURIComponent(new URL(u).username)).join(', ')}` : ''}`);
   say(`  Daraja simulator http://localhost:${config.DARAJA_SIM_PORT} (control API under /__sim, see sandbox/daraja/README.md)`);
   say(`  M-Pesa oracle    http://localhost:${config.ORACLE_PORT}/health (payouts after ${config.ORACLE_CONFIRMATION_DEPTH} blocks; internal API on :${oracleInternalPort})`);
   say(`  SubQuery index   node http://localhost:${config.INDEXER_NODE_PORT}/health, query http://localhost:${config.QUERY_PORT} (time travel: blockHeight)`);
@@ -249,12 +290,16 @@ async function main() {
   say(`  metrics          http://127.0.0.1:${config.API_METRICS_PORT}/metrics (API), http://127.0.0.1:${oracleInternalPort}/metrics (oracle), http://localhost:${config.INDEXER_NODE_PORT}/metrics (SubQuery node); see docs/operations.md`);
   say('dev accounts (anvil defaults, never use on a real network):');
   for (const [role, acct] of Object.entries(DEV_ROLES)) say(`  ${(role === 'owner' && !process.env.ADMIN_ADDRESSES ? 'owner/admin' : role).padEnd(11)} ${acct.address}`);
+  say(bind === '127.0.0.1'
+    ? 'listening on 127.0.0.1 only; `BIND_HOST=0.0.0.0 npm start` exposes every part to your network (anyone reaching the API can sign in with the public dev keys)'
+    : `listening on ${bind}: reachable from your network, where anyone can sign in with the public dev keys`);
   say('Ctrl-C stops everything.');
 }
 
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
+process.on('SIGHUP', () => void shutdown(0));
 main().catch((err: Error) => {
-  process.stderr.write(`[start] ${err.message}\n`);
+  if (!(err instanceof Explained)) process.stderr.write(`[start] ${err.message}\n`);
   void shutdown(1);
 });

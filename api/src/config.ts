@@ -17,7 +17,8 @@ const duration = (def: string) =>
 export const apiEnvShape = {
   ...sharedEnvShape,
   API_PORT: env.port(4000),
-  API_HOST: z.string().default('0.0.0.0'),
+  /** 127.0.0.1: development stays on this machine; compose sets 0.0.0.0 inside its container. */
+  API_HOST: z.string().default('127.0.0.1'),
   /** Prometheus /metrics: a listener of its own (never the public port), loopback unless set; 0 = no listener. */
   API_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   API_METRICS_HOST: z.string().default('127.0.0.1'),

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
+import { prepareAnvilState, resumeClock } from './anvilState';
 
 /** Anvil's default dev accounts (mnemonic "test test … junk"), public knowledge. */
 export const ANVIL_ACCOUNTS = [
@@ -32,8 +33,20 @@ export function chainFor(rpcUrl: string, id = 31337, name = id === 31337 ? 'anvi
   return { id, name, nativeCurrency: { name: 'DOT', symbol: 'DOT', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } };
 }
 
-export interface AnvilHandle { url: string; port: number; process: ChildProcess; stop: () => Promise<void> }
-export interface AnvilOptions { port?: number; blockTime?: number; chainId?: number; quiet?: boolean; extraArgs?: string[]; /** States kept (in memory) for historical reads; default 512. */ historyStates?: number }
+export interface AnvilHandle {
+  url: string; port: number; process: ChildProcess; stop: () => Promise<void>;
+  /** With stateFile: stale genesis blocks an older start left in the file, now removed. */
+  staleGenesisDropped?: number;
+}
+export interface AnvilOptions {
+  port?: number; blockTime?: number; chainId?: number; quiet?: boolean; extraArgs?: string[];
+  /** States kept (in memory) for historical reads; default 512. */
+  historyStates?: number;
+  /** Keep the chain in this file across restarts (dumped every 5 s and on exit), genesis unchanged (./anvilState). */
+  stateFile?: string;
+  /** Address to listen on; default 127.0.0.1. */
+  host?: string;
+}
 
 /** The real Foundry binary shipped by @foundry-rs/anvil's platform package. */
 export function anvilBinary(): string {
@@ -102,7 +115,8 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilHandle> 
   // --prune-history: keep the last states in memory and none on disk. Without it anvil
   // spills old states to ~/.foundry/anvil/tmp (gigabytes per busy node, left behind when a
   // node is killed). 512 covers finality (64 blocks), reorg tests and payouts at depth.
-  const args = ['--port', String(port), '--host', '127.0.0.1', '--chain-id', String(opts.chainId ?? 31337), '--prune-history', String(opts.historyStates ?? 512), ...(opts.extraArgs ?? [])];
+  const state = opts.stateFile ? prepareAnvilState(opts.stateFile) : undefined;
+  const args = ['--port', String(port), '--host', opts.host ?? '127.0.0.1', '--chain-id', String(opts.chainId ?? 31337), '--prune-history', String(opts.historyStates ?? 512), ...(state?.args ?? []), ...(opts.extraArgs ?? [])];
   if (opts.blockTime) args.push('--block-time', String(opts.blockTime));
   if (opts.quiet !== false) args.push('--silent');
   const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -119,10 +133,12 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilHandle> 
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  if (state?.genesisTimestamp !== undefined) await resumeClock(url);
   return {
     url,
     port,
     process: child,
+    staleGenesisDropped: state?.dropped,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -4,6 +4,7 @@ export * from './db';
 export * from './migrate';
 export * from './embeddedPostgres';
 export * from './anvil';
+export * from './anvilState';
 export * from './rpc';
 export * from './safety';
 export * from './runtime';

@@ -9,6 +9,8 @@
  * (eth_chainId 31337 from anvil or Hardhat). Settings alone are not enough: an API pointed
  * at a real chain with NODE_ENV and CHAIN_ID unset must not start with the public secrets.
  */
+import { accessSync, constants, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { ANVIL_ACCOUNTS } from './anvil';
 import type { z } from 'zod';
 import { ConfigError, loadConfigOrExit } from './config';
@@ -112,6 +114,48 @@ export function isLocalhost(hostOrUrl: string): boolean {
   return LOCAL_HOSTS.test(host) || /\.localhost$/i.test(host);
 }
 
+/** An IP address no one outside this network can reach: private, loopback, link-local, unique-local. */
+function isPrivateAddress(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (isIP(h) === 4) {
+    const [a, b] = h.split('.').map(Number) as [number, number];
+    return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
+  }
+  if (isIP(h) === 6) return h === '::1' || h === '::' || /^f[cd]/.test(h) || /^fe[89ab]/.test(h) || h.startsWith('::ffff:');
+  return false;
+}
+
+/**
+ * Why `url` is not an address the internet reaches over https (e.g. Daraja calling back), or
+ * null: plain http, this machine, a private address, or a name without a dot (a compose
+ * service such as `oracle`, resolvable on that network only).
+ */
+export function notPublicHttps(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'is not a URL';
+  }
+  if (u.protocol !== 'https:') return `is ${u.protocol.replace(':', '')}, not https`;
+  if (isLocalhost(u.hostname) || isPrivateAddress(u.hostname)) return `names ${u.hostname}, which the internet cannot reach`;
+  if (!isIP(u.hostname.replace(/^\[|\]$/g, '')) && !u.hostname.includes('.')) return `names ${u.hostname}, a name only this network resolves`;
+  return null;
+}
+
+/** Why `path` is not a file this process can read, or null. */
+export function unreadableFile(path: string | undefined): string | null {
+  if (!path) return 'is unset';
+  try {
+    if (!statSync(path).isFile()) return `names ${path}, which is not a file`;
+    accessSync(path, constants.R_OK);
+    return null;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return code === 'ENOENT' ? `names ${path}, which does not exist` : `names ${path}, which cannot be read (${code ?? 'error'})`;
+  }
+}
+
 /** Secrets shorter than this are refused outside development. */
 export const MIN_SECRET_LENGTH = 32;
 
@@ -146,6 +190,16 @@ export const rules = {
   notLocalhost: <C>(variable: keyof C & string): Rule<C> => (c) => {
     const v = (c as Record<string, unknown>)[variable];
     return typeof v === 'string' && isLocalhost(v) ? { variable, problem: `points at this machine (${v}); set the public host of your dApp` } : null;
+  },
+  /** An https URL the internet reaches (see notPublicHttps). */
+  publicHttps: <C>(variable: keyof C & string, why: string): Rule<C> => (c) => {
+    const problem = notPublicHttps(String((c as Record<string, unknown>)[variable] ?? ''));
+    return problem ? { variable, problem: `${problem}: ${why}` } : null;
+  },
+  /** A file that exists and can be read now, not at first use. */
+  readableFile: <C>(variable: keyof C & string, what: string): Rule<C> => (c) => {
+    const problem = unreadableFile((c as Record<string, unknown>)[variable] as string | undefined);
+    return problem ? { variable, problem: `${problem}: set it to ${what}` } : null;
   },
   redisRequired: <C extends { REDIS_URL?: string }>(): Rule<C> => (c) =>
     c.REDIS_URL ? null : { variable: 'REDIS_URL', problem: 'is missing: rate limits, locks and pub/sub must be shared through a real Redis' },

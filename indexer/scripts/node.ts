@@ -42,6 +42,8 @@ export interface IndexerNodeOptions {
   headPollMs?: number;
   /** Extra environment of the node process, e.g. PGOPTIONS. */
   env?: Record<string, string>;
+  /** The address the node's health/metrics server listens on (default: every interface, as the node does). */
+  bindHost?: string;
   /** Every output line of the node. */
   onLine?: (line: string) => void;
   log?: Log;
@@ -109,6 +111,11 @@ export const OFFLINE_DICTIONARY_FLAG = '--dictionary-registry=data:application/j
 
 const NODE_BIN = () => resolve(require.resolve('@subql/node-ethereum/package.json'), '../bin/run');
 
+/** Node.js flags and environment that make a SubQuery process listen on `host` (./bindHost.cjs). */
+export function bindHostArgs(host: string | undefined): { execArgv: string[]; env: Record<string, string> } {
+  return host ? { execArgv: ['--require', resolve(__dirname, 'bindHost.cjs')], env: { INDEXER_BIND_HOST: host } } : { execArgv: [], env: {} };
+}
+
 /**
  * Two warnings the node prints at every start that need no action, each replaced by one
  * line saying why (docs/operations.md, "A quiet console"); the rest of their text is dropped.
@@ -159,8 +166,10 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
   const manifest = await (opts.project ?? writeRunProject)(target, opts.schema);
   const db = pgUrlParts(opts.databaseUrl);
   const port = opts.port ?? (await freePort());
+  const bind = bindHostArgs(opts.bindHost);
   const args = [
     ...(opts.execArgv ?? DEFAULT_NODE_EXEC_ARGV),
+    ...bind.execArgv,
     NODE_BIN(),
     `-f=${manifest}`,
     `--db-schema=${opts.schema}`,
@@ -182,6 +191,7 @@ export async function startIndexerNode(opts: IndexerNodeOptions): Promise<Indexe
       DB_USER: db.user,
       DB_PASS: db.password,
       DB_DATABASE: db.database,
+      ...bind.env,
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

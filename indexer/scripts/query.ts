@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { env, loadConfigOrExit, pgUrlParts } from '@descrow/common';
+import { bindHostArgs } from './node';
 import { ROOT } from './prepare';
 
 const QUERY_BIN = resolve(ROOT, 'query/node_modules/@subql/query/bin/run');
@@ -26,11 +27,22 @@ export async function startQueryService(opts: {
   port: number;
   onLine?: (line: string) => void;
   timeoutMs?: number;
+  /** The address to listen on (default: every interface, as @subql/query does). */
+  bindHost?: string;
+  /**
+   * @subql/query's log level. Its `info` logs every request as a raw JSON line (pino-http),
+   * so the default is `warn`; `debug` shows them.
+   */
+  logLevel?: string;
+  /** `colored` (default) or `json`. */
+  outputFormat?: 'colored' | 'json';
 }): Promise<QueryService> {
   if (!existsSync(QUERY_BIN)) throw new Error(`${QUERY_BIN} is missing: run \`npm --prefix query ci\` (the root postinstall does)`);
   const db = pgUrlParts(opts.databaseUrl);
-  const child = spawn(process.execPath, [QUERY_BIN, `--name=${opts.schema}`, `--port=${opts.port}`, '--playground=false', '--output-fmt=colored'], {
-    env: { ...process.env, TZ: 'UTC', DB_HOST: db.host, DB_PORT: String(db.port), DB_USER: db.user, DB_PASS: db.password, DB_DATABASE: db.database },
+  const bind = bindHostArgs(opts.bindHost);
+  const args = [...bind.execArgv, QUERY_BIN, `--name=${opts.schema}`, `--port=${opts.port}`, '--playground=false', `--output-fmt=${opts.outputFormat ?? 'colored'}`, `--log-level=${opts.logLevel ?? 'warn'}`];
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, TZ: 'UTC', DB_HOST: db.host, DB_PORT: String(db.port), DB_USER: db.user, DB_PASS: db.password, DB_DATABASE: db.database, ...bind.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -86,6 +98,9 @@ async function main() {
     EMBEDDED_PG_PORT: env.port(54320),
     INDEXER_DB_SCHEMA: z.string().default('descrow_index'),
     QUERY_PORT: env.port(3000),
+    /** The address to listen on; unset = every interface (@subql/query's own behaviour). `npm start` sets 127.0.0.1. */
+    INDEXER_BIND_HOST: z.string().min(1).optional(),
+    LOG_LEVEL: z.string().default('info'),
   });
   // Without DATABASE_URL: the embedded Postgres that `npm start` / `npm run indexer` runs.
   const databaseUrl = config.DATABASE_URL ?? `postgres://postgres:postgres@127.0.0.1:${config.EMBEDDED_PG_PORT}/descrow`;
@@ -93,16 +108,23 @@ async function main() {
     databaseUrl,
     schema: config.INDEXER_DB_SCHEMA,
     port: config.QUERY_PORT,
+    bindHost: config.INDEXER_BIND_HOST,
+    // Request lines only at LOG_LEVEL=debug (or trace).
+    logLevel: ['debug', 'trace'].includes(config.LOG_LEVEL) ? 'debug' : 'warn',
     onLine: (l) => process.stdout.write(`${l}\n`),
   });
   process.stdout.write(`[query] GraphQL on ${svc.url} (schema ${config.INDEXER_DB_SCHEMA})\n`);
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     await svc.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
-  svc.process.once('exit', (code) => process.exit(code ?? 1));
+  svc.process.once('exit', (code) => {
+    if (!stopping) process.exit(code ?? 1);
+  });
 }
 
 if (require.main === module) {

@@ -10,7 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { Deployment } from '@descrow/contracts';
-import { ConfigError, ensureDatabase, env, loadConfigOrExit, parseEnv, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '@descrow/common';
+import { ConfigError, ensureDatabase, env, loadConfigOrExit, parseEnv, Pool, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '@descrow/common';
+import { dropIndex, indexMatchesChain } from './chainMatch';
 import type { IndexerTarget } from '../../project';
 import { findDeployBlock } from './deployBlock';
 import { DEFAULT_NODE_FLAGS, startIndexerNode } from './node';
@@ -46,7 +47,14 @@ export const indexerEnvShape = {
   INDEXER_NODE_FLAGS: z.string().optional(),
   /** Node.js flags for the subql-node process, replacing the default (--stack-trace-limit=1). */
   INDEXER_NODE_ARGS: z.string().optional(),
+  /** The address the node's health/metrics port listens on; unset = every interface (the node's own behaviour). `npm start` sets 127.0.0.1. */
+  INDEXER_BIND_HOST: z.string().min(1).optional(),
+  /** Drop the index and rebuild it from the chain (`npm start -- --reindex`): the chain holds every order, so nothing is lost. */
+  INDEXER_REINDEX: env.bool(false),
 };
+
+/** Exit code after a one-line explanation on stderr; `npm start` adds nothing to it. */
+export const EXIT_EXPLAINED = 78;
 export type IndexerEnv = ReturnType<typeof parseEnv<typeof indexerEnvShape>>;
 
 /**
@@ -112,8 +120,26 @@ async function main() {
     databaseUrl = embedded.url.replace(/\/postgres$/, '/descrow');
     await ensureDatabase(databaseUrl);
   }
+  const check = new Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    if (config.INDEXER_REINDEX) {
+      say(`re-indexing: dropping schema ${config.INDEXER_DB_SCHEMA}; it is rebuilt from the chain (orders, payments and the oracle's ledger are kept)`);
+      await dropIndex(check, config.INDEXER_DB_SCHEMA);
+    } else {
+      const match = await indexMatchesChain(check, config.INDEXER_DB_SCHEMA, target.rpcUrl, target.chainId);
+      if (!match.ok) {
+        process.stderr.write(`[indexer] the index in schema ${config.INDEXER_DB_SCHEMA} ${match.problem}: \`npm start -- --reindex\` (or INDEXER_REINDEX=true npm run indexer) rebuilds it from the chain, which holds every order and payment the index showed (the oracle's ledger and the API's data are kept)\n`);
+        await check.end();
+        await embedded?.stop();
+        process.exit(EXIT_EXPLAINED);
+      }
+    }
+  } finally {
+    await check.end().catch(() => undefined);
+  }
   say(`indexing ${target.contractAddress} on chain ${target.chainId} (${target.rpcUrl}) from block ${target.startBlock} into schema ${config.INDEXER_DB_SCHEMA}`);
   const node = await startIndexerNode({
+    bindHost: config.INDEXER_BIND_HOST,
     databaseUrl,
     schema: config.INDEXER_DB_SCHEMA,
     target,
@@ -142,9 +168,12 @@ async function main() {
     lastAt = Date.now();
   }, 10_000);
   progress.unref();
+  // Stopped quietly: whoever stops us (npm start, or Ctrl-C) says so.
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return;
+    stopping = true;
     clearInterval(progress);
-    say('stopping');
     await node.stop();
     await embedded?.stop();
     process.exit(0);
@@ -152,6 +181,7 @@ async function main() {
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
   node.process.once('exit', async (code) => {
+    if (stopping) return;
     say(`subql-node exited with ${code}`);
     await embedded?.stop();
     process.exit(code ?? 1);

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { env, refuseUnsafe, rules, sharedEnvShape, type Rule } from '@descrow/common';
+import { env, isDarajaSimulator, refuseUnsafe, rules, sharedEnvShape, type Rule } from '@descrow/common';
 
 /** Every oracle setting, from the environment (see .env.example, "oracle"). */
 export const oracleEnvShape = {
   ...sharedEnvShape,
   ORACLE_PORT: env.port(4100),
-  ORACLE_HOST: z.string().default('0.0.0.0'),
+  /** 127.0.0.1: development stays on this machine; compose sets 0.0.0.0 inside its container. */
+  ORACLE_HOST: z.string().default('127.0.0.1'),
   /** The internal listener (/internal/*, detailed /health): its own port, never published. Unset = ORACLE_PORT + 1. */
   ORACLE_INTERNAL_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   ORACLE_INTERNAL_HOST: z.string().default('127.0.0.1'),
@@ -90,6 +91,9 @@ const oracleRules: Rule<OracleConfig>[] = [
       ? null
       : { variable: 'ORACLE_CALLBACK_ALLOWED_IPS', problem: "is empty: list Safaricom's callback addresses (docs/daraja.md), or set ORACLE_CALLBACK_ALLOW_ANY_SOURCE=true to accept any source" },
   rules.redisRequired(),
+  // Against real Daraja (the simulator calls back on its own network and serves its own certificate).
+  (c) => !isDarajaSimulator(c.MPESA_BASE_URL) && rules.publicHttps<OracleConfig>('ORACLE_PUBLIC_URL', "Daraja must reach it to deliver payment and payout results (set your oracle's public https address)")(c),
+  (c) => !isDarajaSimulator(c.MPESA_BASE_URL) && rules.readableFile<OracleConfig>('MPESA_CERTIFICATE_PATH', "Safaricom's certificate for this environment (it encrypts the B2C initiator password)")(c),
 ];
 
 /** Outside development: throws a ConfigError naming the first unsafe setting (common/src/safety.ts). */

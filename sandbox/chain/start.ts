@@ -21,6 +21,8 @@ const config = loadConfigOrExit({
   DEPLOYMENT_FILE: z.string().default('sandbox/chain/deployments/local.json'),
   ESCROW_FEE_BPS: z.coerce.number().int().min(0).max(1000).default(250),
   CHAIN_STATE_FILE: z.string().default('.data/anvil/state.json'),
+  /** The address anvil listens on (127.0.0.1: anvil's dev keys are public). */
+  CHAIN_HOST: z.string().min(1).default('127.0.0.1'),
   DEPLOYER_PRIVATE_KEY: env.privateKey().optional(),
   /** A file holding the deployer's 0x-prefixed private key (e.g. a mounted secret). */
   DEPLOYER_KEY_FILE: z.string().optional(),
@@ -54,11 +56,14 @@ async function main() {
     mkdirSync(dirname(stateFile), { recursive: true });
     anvil = await startAnvil({
       port: Number(url.port || 8545),
+      host: config.CHAIN_HOST,
       chainId: config.CHAIN_ID,
       blockTime: config.CHAIN_BLOCK_TIME || undefined,
-      // Chain state survives restarts (dumped every 5 s and on exit), like the index in .data/pg.
-      extraArgs: ['--state', stateFile, '--state-interval', '5'],
+      // Chain state survives restarts (dumped every 5 s and on exit), like the index in
+      // .data/pg, with the same genesis block every time (common/src/anvilState.ts).
+      stateFile,
     });
+    if (anvil.staleGenesisDropped) console.log(`chain: removed ${anvil.staleGenesisDropped} stale genesis block(s) that earlier starts left in ${config.CHAIN_STATE_FILE}`);
     console.log(`chain: anvil started on ${anvil.url} (chain ${config.CHAIN_ID}, ${config.CHAIN_BLOCK_TIME ? `${config.CHAIN_BLOCK_TIME}s blocks` : 'a block per tx'})`);
   }
   const { deployment, reused } = await deployEscrow({
@@ -79,10 +84,10 @@ async function main() {
   if (deployment.chainId === 31337) console.log(`chain: dev buyer=${DEV_ROLES.buyer.address} seller=${DEV_ROLES.seller.address}`);
   console.log(`chain: ready in ${Date.now() - started} ms`);
   if (!anvil) return;
-  const stop = async () => {
-    console.log('chain: stopping anvil');
-    await anvil!.stop();
-    process.exit(0);
+  // Stopped quietly: whoever stops us (npm start, or Ctrl-C) says so. anvil writes the state on exit.
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= anvil!.stop().then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

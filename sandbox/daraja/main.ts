@@ -16,7 +16,7 @@ async function main() {
     'ready: point MPESA_BASE_URL here',
   );
   const stop = async () => {
-    logger.info('stopping');
+    logger.debug('stopping');
     await sim.close();
     process.exit(0);
   };

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } fro
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { createPool, env, jsonRpc, loadConfigOrExit, pgUrlParts } from '@descrow/common';
+import { createPool, env, jsonRpc, loadConfigOrExit, pgUrlParts, type Pool } from '@descrow/common';
 import { readDeployment } from '../../sandbox/chain/deploy';
 import { connection, findPgTool, runPgTool, serverMajor } from './pgTools';
 import { DUMP_FILE, ENCRYPTED_DUMP_FILE, MANIFEST_FILE, manifestSchema, sha256File, type Manifest } from './manifest';
@@ -29,6 +29,19 @@ export interface BackupOptions {
   embedded?: boolean;
   /** age public keys (age1…): the dump is encrypted to them and only its ciphertext is kept. */
   recipients?: readonly string[];
+}
+
+/**
+ * Orders and order events in the index as they stand (`upper_inf(_block_range)`): the index
+ * keeps each row's past versions for time travel, so count(*) counts an order once per change.
+ */
+export async function currentRows(db: Pick<Pool, 'query'>, indexSchema: string): Promise<{ orders?: number; orderEvents?: number }> {
+  const out: { orders?: number; orderEvents?: number } = {};
+  for (const [key, table] of [['orders', 'orders'], ['orderEvents', 'order_events']] as const) {
+    const exists = (await db.query(`SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2`, [indexSchema, table])).rowCount;
+    if (exists) out[key] = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM "${indexSchema}".${table} WHERE upper_inf(_block_range)`)).rows[0]!.n);
+  }
+  return out;
 }
 
 /** What the RPC says, or null when it cannot say (the backup records what it knows). */
@@ -66,6 +79,7 @@ export async function takeBackup(opts: BackupOptions): Promise<{ dir: string; ma
     if ((await q(`SELECT 1 FROM pg_tables WHERE schemaname='${schemas.index}' AND tablename='_metadata'`)).length) {
       for (const r of await q<{ key: string; value: unknown }>(`SELECT key, value FROM "${schemas.index}"._metadata`)) meta.set(r.key, r.value);
     }
+    const indexed = await currentRows(client, schemas.index);
     const num = (v: unknown) => (v === undefined || v === null ? null : Number(v));
     const counts = async (table: string) => Object.fromEntries((await q<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM "${schemas.oracle}".${table} GROUP BY status`)).map((r) => [r.status, r.n]));
     const outbox = (await q<{ last: string | null; open: number }>(
@@ -115,6 +129,7 @@ export async function takeBackup(opts: BackupOptions): Promise<{ dir: string; ma
         lastProcessedHeight: num(meta.get('lastProcessedHeight')),
         targetHeight: num(meta.get('targetHeight')),
         genesisHash: (meta.get('genesisHash') as string | undefined) ?? null,
+        ...indexed,
       },
       oracle: {
         paymentRequests: await counts('payment_requests').catch(() => ({})),
@@ -133,6 +148,13 @@ export async function takeBackup(opts: BackupOptions): Promise<{ dir: string; ma
   }
 }
 
+/** `3 (paid 2, pending 1)`, or `0`. */
+export function describeCounts(byStatus: Record<string, number>): string {
+  const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(byStatus).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`);
+  return total ? `${total} (${parts.join(', ')})` : '0';
+}
+
 /** The embedded Postgres `npm start` runs when DATABASE_URL is unset (scripts/start.ts). */
 const embeddedUrl = (port: number) => `postgres://postgres:postgres@127.0.0.1:${port}/descrow`;
 
@@ -144,7 +166,8 @@ async function main(): Promise<void> {
     /** Backups go to BACKUP_DIR/descrow-<time> unless --out names the directory. */
     BACKUP_DIR: z.string().min(1).default('backups'),
     INDEXER_DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case Postgres identifier').default('descrow_index'),
-    RPC_URL: env.optionalUrl(),
+    /** The chain whose head the manifest records (the dev chain of `npm start` by default). */
+    RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
     ESCROW_ADDRESS: env.address().optional(),
     DEPLOYMENT_FILE: z.string().default('sandbox/chain/deployments/local.json'),
     PG_BIN_DIR: z.string().optional(),
@@ -165,7 +188,8 @@ async function main(): Promise<void> {
     `backup written to ${dir}\n` +
       `  schemas ${s.app}, ${s.oracle}, ${s.index}: ${(manifest.dump.bytes / 1024).toFixed(0)} KiB, sha256 ${manifest.dump.sha256}\n` +
       `  ${manifest.dump.file}: ${recipients.length ? `encrypted with age to ${recipients.length} recipient(s); restore with --identity <identity file>` : 'NOT encrypted (set BACKUP_AGE_RECIPIENTS to encrypt it)'}; files 0600 in a 0700 folder\n` +
-      `  contract ${manifest.chain.contractAddress ?? 'unknown'} on chain ${manifest.chain.chainId ?? 'unknown'}; chain head ${manifest.chain.headAtBackup ?? 'unknown'}, index at block ${manifest.index.lastProcessedHeight ?? 'none'}\n`,
+      `  contract ${manifest.chain.contractAddress ?? 'unknown'} on chain ${manifest.chain.chainId ?? 'unknown'}; chain head ${manifest.chain.headAtBackup ?? `unknown (no answer from RPC_URL=${config.RPC_URL})`}, index at block ${manifest.index.lastProcessedHeight ?? 'none'}\n` +
+      `  ${manifest.index.orders ?? 0} orders and ${manifest.index.orderEvents ?? 0} order events in the index; ledger: ${describeCounts(manifest.oracle.paymentRequests)} payment requests, ${describeCounts(manifest.oracle.payouts)} payouts\n`,
   );
 }
 

@@ -38,6 +38,12 @@ export const manifestSchema = z.object({
     lastProcessedHeight: z.number().int().nullable(),
     targetHeight: z.number().int().nullable(),
     genesisHash: z.string().nullable(),
+    /**
+     * Orders and order events in the index at the snapshot: current rows only (the index keeps
+     * every version of a row for time travel). Absent in backups taken before it was recorded.
+     */
+    orders: z.number().int().nonnegative().optional(),
+    orderEvents: z.number().int().nonnegative().optional(),
   }),
   oracle: z.object({
     paymentRequests: z.record(z.string(), z.number().int()),

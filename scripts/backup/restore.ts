@@ -14,6 +14,7 @@ import { createPool, ensureDatabase, env, loadConfigOrExit, pgUrlParts } from '@
 import { connection, findPgTool, runPgTool, serverMajor } from './pgTools';
 import { ENCRYPTED_DUMP_FILE, MANIFEST_FILE, manifestSchema, sha256File, type Manifest } from './manifest';
 import { decryptFile, DUMP_FILE_NAME_PLAIN } from './encryption';
+import { currentRows } from './backup';
 
 export interface RestoreOptions {
   /** A directory written by `npm run backup`. */
@@ -31,8 +32,10 @@ export interface RestoreResult {
   manifest: Manifest;
   replaced: string[];
   /** Rows restored, per table that matters to money. */
-  rows: { paymentRequests: number; payouts: number; outbox: number; indexedOrders: number };
+  rows: { paymentRequests: number; payouts: number; outbox: number; indexedOrders: number; indexedEvents: number };
 }
+
+const total = (byStatus: Record<string, number>) => Object.values(byStatus).reduce((a, b) => a + b, 0);
 
 export function readManifest(dir: string): Manifest {
   const file = join(resolve(dir), MANIFEST_FILE);
@@ -90,9 +93,16 @@ async function restoreDump(opts: RestoreOptions, manifest: Manifest, dumpPath: s
       paymentRequests: await count(`SELECT count(*) AS n FROM "${o}".payment_requests`).catch(() => 0),
       payouts: await count(`SELECT count(*) AS n FROM "${o}".payouts`).catch(() => 0),
       outbox: await count(`SELECT count(*) AS n FROM "${o}".outbox`).catch(() => 0),
-      indexedOrders: await count(`SELECT count(*) AS n FROM "${manifest.schemas.index}".orders`).catch(() => 0),
     };
-    return { manifest, replaced: present, rows };
+    const indexed = await currentRows(pool, manifest.schemas.index);
+    const restored = { ...rows, indexedOrders: indexed.orders ?? 0, indexedEvents: indexed.orderEvents ?? 0 };
+    // The dump holds what the manifest says it holds: anything else is a damaged or foreign backup.
+    const expected = { paymentRequests: total(manifest.oracle.paymentRequests), payouts: total(manifest.oracle.payouts), indexedOrders: manifest.index.orders, indexedEvents: manifest.index.orderEvents };
+    for (const [what, n] of Object.entries(expected)) {
+      const got = restored[what as keyof typeof restored];
+      if (n !== undefined && got !== n) throw new Error(`the restored database has ${got} ${what} where the manifest says ${n}: the backup does not hold what it describes`);
+    }
+    return { manifest, replaced: present, rows: restored };
   } finally {
     await pool.end();
   }
@@ -104,7 +114,7 @@ export function restoreReport(r: RestoreResult, target: string): string {
   const s = m.schemas;
   return [
     `restored ${s.app}, ${s.oracle}, ${s.index} into ${target}${r.replaced.length ? ` (replaced ${r.replaced.join(', ')})` : ''} from the backup of ${m.createdAt}`,
-    `  ${r.rows.paymentRequests} payment requests, ${r.rows.payouts} payouts, ${r.rows.outbox} on-chain records in the ledger; ${r.rows.indexedOrders} orders in the index`,
+    `  ${r.rows.paymentRequests} payment requests, ${r.rows.payouts} payouts, ${r.rows.outbox} on-chain records in the ledger; ${r.rows.indexedOrders} orders and ${r.rows.indexedEvents} order events in the index`,
     `  contract ${m.chain.contractAddress ?? 'unknown'} on chain ${m.chain.chainId ?? 'unknown'}: the index stops at block ${m.index.lastProcessedHeight ?? 'none'} (chain head then: ${m.chain.headAtBackup ?? 'unknown'})`,
     'next:',
     '  - run npm run db:setup as the database admin: the restore made its role the owner of everything; db:setup hands each schema back to its role and grants again (docs/operations.md, Database roles)',

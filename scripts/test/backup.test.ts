@@ -122,6 +122,12 @@ test('a backup taken mid-traffic, restored into a fresh database: the index and 
   expect(manifest.migrations.app).toEqual(migrated.applied);
   expect(manifest.index.lastProcessedHeight).toBeGreaterThanOrEqual(h.deployment.deployBlock);
   expect(manifest.oracle.paymentRequests).toMatchObject({ paid: 1, pending: 1 });
+  // The manifest describes the dump truly: the chain's head then (between the index's height
+  // and the head now), and the index's orders as they stood (each once, not once per version).
+  expect(manifest.chain.headAtBackup).toBeGreaterThanOrEqual(manifest.index.lastProcessedHeight!);
+  expect(manifest.chain.headAtBackup).toBeLessThanOrEqual(await head());
+  expect(manifest.index.orders).toBeGreaterThanOrEqual(3 + 1 + 1);
+  expect(backup.stdout).toContain(`${manifest.index.orders} orders and ${manifest.index.orderEvents} order events in the index`);
 
   // After the backup: B is paid (its callback reaches the ledger the backup does not hold),
   // C is asked for and paid, A's seller is paid out (B2C), more native orders.
@@ -147,6 +153,17 @@ test('a backup taken mid-traffic, restored into a fresh database: the index and 
   const restoreMs = Date.now() - t0;
   expect(restore.stdout).toMatch(/restored app, oracle, descrow_index into descrow_t_backup_restored_\w+ from the backup of/);
   expect(restore.stdout).toContain(`the index stops at block ${manifest.index.lastProcessedHeight}`);
+  // The summary counts what came back: each order once (the index also keeps past versions of rows).
+  const restoredCounts = new Pool({ connectionString: restored.url, max: 1 });
+  const current = await restoredCounts.query<{ orders: number; events: number; versions: number; requests: number }>(
+    `SELECT (SELECT count(*)::int FROM "${INDEX_SCHEMA}".orders WHERE upper_inf(_block_range)) AS orders, (SELECT count(*)::int FROM "${INDEX_SCHEMA}".orders) AS versions,
+            (SELECT count(*)::int FROM "${INDEX_SCHEMA}".order_events WHERE upper_inf(_block_range)) AS events, (SELECT count(*)::int FROM oracle.payment_requests) AS requests`,
+  ).finally(() => restoredCounts.end());
+  const { orders, events, versions, requests } = current.rows[0]!;
+  expect(versions).toBeGreaterThan(orders); // the trap the summary must not fall into
+  expect([orders, events]).toEqual([manifest.index.orders, manifest.index.orderEvents]);
+  expect(restore.stdout).toContain(`${requests} payment requests`);
+  expect(restore.stdout).toContain(`${orders} orders and ${events} order events in the index`);
   // A second restore onto it is refused (one line) unless forced.
   const again = await runScript(tsx, [join(ROOT, 'scripts/backup/restore.ts'), backupDir, '--to', restored.url], { cwd: ROOT }).catch((e: { stderr: string; code: number }) => e);
   expect(again).toMatchObject({ code: 1, stderr: expect.stringMatching(/^restore failed: database \S+ already has schema app, descrow_index, oracle: restore into an empty database, or pass --force to replace them\n$/) });

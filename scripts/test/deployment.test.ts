@@ -17,6 +17,7 @@ import { darajaSimEnvShape } from '../../sandbox/daraja/src/config';
 import { composeDictionaryEnvShape } from '../compose-indexer-dictionary';
 import { composeManifestEnvShape } from '../compose-indexer-manifest';
 import { dbSetupEnvShape } from '../dbSetup';
+import { CHAIN_SETTINGS, composePreflightEnvShape, DARAJA_SETTINGS, settingProblems } from '../compose-preflight';
 import { ENTRIES } from '../build';
 
 const ROOT = resolve(__dirname, '../..');
@@ -78,13 +79,16 @@ test('no secret has a default in docker-compose.yml: each is ${VAR:?message}', (
 });
 
 test('every service has a health check, and readiness is waited for', () => {
-  expect(Object.keys(s).sort()).toEqual(['api', 'chain', 'daraja-sim', 'db-setup', 'deployer', 'grafana', 'indexer-dictionary', 'indexer-manifest', 'oracle', 'postgres', 'prometheus', 'redis', 'subql-node', 'subql-query'].sort());
+  expect(Object.keys(s).sort()).toEqual(['api', 'backup', 'chain', 'daraja-sim', 'db-setup', 'deployer', 'grafana', 'indexer-dictionary', 'indexer-manifest', 'oracle', 'postgres', 'preflight', 'prometheus', 'redis', 'subql-node', 'subql-query'].sort());
   for (const [name, svc] of Object.entries(s)) expect([name, Array.isArray(svc.healthcheck?.test)]).toEqual([name, true]);
   expect(s.api!.depends_on).toMatchObject({ oracle: { condition: 'service_healthy' }, 'indexer-manifest': { condition: 'service_completed_successfully' } });
   expect(s['subql-query']!.depends_on).toMatchObject({ 'subql-node': { condition: 'service_healthy' } });
   // The manifest step waits for the deployer's file (sandbox) or uses ESCROW_ADDRESS.
   expect(readFileSync(join(ROOT, 'scripts/compose-indexer-manifest.ts'), 'utf8')).toContain('await waitForDeployment(config');
   expect(readFileSync(join(ROOT, 'indexer/scripts/run.ts'), 'utf8')).toMatch(/waiting for .* \(the deployer writes it\)/);
+  // The settings are checked once, first: every service of ours waits for the preflight step.
+  for (const name of ['deployer', 'indexer-manifest', 'oracle']) expect([name, s[name]!.depends_on]).toMatchObject([name, { preflight: { condition: 'service_completed_successfully' } }]);
+  expect(s.preflight!.profiles).toBeUndefined();
   // The local chain, deployer and simulator are a profile: off for a real RPC and Safaricom.
   for (const name of ['chain', 'deployer', 'daraja-sim']) expect(s[name]!.profiles).toEqual(['sandbox']);
   // Prometheus and Grafana are a profile too, published on loopback only.
@@ -101,8 +105,8 @@ test('issue 25: only db-setup connects as the superuser; every service connects 
   expect({ api: user(env('api').DATABASE_URL), oracle: user(env('oracle').DATABASE_URL), manifest: user(env('indexer-manifest').DATABASE_URL), node: env('subql-node').DB_USER, query: env('subql-query').DB_USER })
     .toEqual({ api: 'descrow_api', oracle: 'descrow_oracle', manifest: 'descrow_indexer', node: 'descrow_indexer', query: 'descrow_query' });
   expect(['API', 'ORACLE', 'INDEXER', 'QUERY'].map((r) => user(env('db-setup')[`${r}_DATABASE_URL`]))).toEqual(['descrow_api', 'descrow_oracle', 'descrow_indexer', 'descrow_query']);
-  // No other service sees the superuser's password.
-  for (const [name, svc] of Object.entries(s)) if (name !== 'db-setup' && name !== 'postgres') expect([name, JSON.stringify(svc.environment ?? {})]).not.toEqual([name, expect.stringContaining('POSTGRES_PASSWORD')]);
+  // No other service sees the superuser's password (backup is the operators' tool: pg_dump reads every schema).
+  for (const [name, svc] of Object.entries(s)) if (!['db-setup', 'postgres', 'backup'].includes(name)) expect([name, JSON.stringify(svc.environment ?? {})]).not.toEqual([name, expect.stringContaining('${POSTGRES_PASSWORD')]);
   for (const name of ['api', 'oracle', 'indexer-manifest']) expect([name, s[name]!.depends_on]).toEqual([name, expect.objectContaining({ 'db-setup': { condition: 'service_completed_successfully' } })]);
   expect(s['db-setup']!.command).toEqual(['node', 'scripts/dbSetup.js']);
 });
@@ -153,10 +157,14 @@ test('every variable handed to our services is one that service reads (no silent
     'indexer-manifest': Object.keys(composeManifestEnvShape),
     'indexer-dictionary': Object.keys(composeDictionaryEnvShape),
     'db-setup': Object.keys(dbSetupEnvShape),
+    preflight: Object.keys(composePreflightEnvShape),
+    backup: ['BACKUP_DIR', 'BACKUP_INTERVAL_SECONDS', 'BACKUP_KEEP_DAYS', 'BACKUP_AGE_RECIPIENTS', 'DATABASE_URL', 'RPC_URL', 'DEPLOYMENT_FILE', 'ESCROW_ADDRESS', 'INDEXER_DB_SCHEMA', 'PG_BIN_DIR'],
     deployer: ['RPC_URL', 'CHAIN_ID', 'CHAIN_BLOCK_TIME', 'DEPLOYMENT_FILE', 'ESCROW_FEE_BPS', 'CHAIN_STATE_FILE', 'DEPLOYER_PRIVATE_KEY', 'DEPLOYER_KEY_FILE', 'ESCROW_OWNER', 'ESCROW_ORACLE', 'ESCROW_ARBITER', 'ESCROW_TREASURY'],
   };
   const deployerSource = readFileSync(join(ROOT, 'sandbox/chain/start.ts'), 'utf8');
   for (const k of reads.deployer!) expect([k, deployerSource.includes(k)]).toEqual([k, true]);
+  const backupSource = ['backup.ts', 'schedule.ts'].map((f) => readFileSync(join(ROOT, 'scripts/backup', f), 'utf8')).join('\n');
+  for (const k of reads.backup!) expect([k, backupSource.includes(k)]).toEqual([k, true]);
   const common = ['TZ', 'LOG_LEVEL', ...Object.keys(sharedEnvShape)];
   for (const [name, known] of Object.entries(reads)) {
     const env = Object.keys(s[name]!.environment ?? {});
@@ -199,10 +207,12 @@ test('the runtime image: compiled JavaScript, production dependencies only, non-
 test('the compiled services load with production dependencies only', () => {
   execFileSync(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'scripts/build.ts')], { cwd: ROOT, stdio: 'pipe' });
   const prod = new Set<string>();
-  for (const w of ['common', 'contracts', 'sandbox', 'oracle', 'api']) {
+  // The root's own dependencies are production ones too (the backup tool's, in scripts/).
+  for (const w of ['.', 'common', 'contracts', 'sandbox', 'oracle', 'api']) {
     for (const d of Object.keys((JSON.parse(readFileSync(join(ROOT, w, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {})) prod.add(d);
   }
-  for (const entry of ENTRIES.filter((e) => !e.startsWith('scripts/'))) {
+  // The compose-indexer-* steps run in the indexer image, with the build's node_modules.
+  for (const entry of ENTRIES.filter((e) => !e.startsWith('scripts/compose-indexer-'))) {
     const js = readFileSync(join(ROOT, 'build', entry.replace(/\.ts$/, '.js')), 'utf8');
     const packages = [...js.matchAll(/(?:require|import)\("([^"]+)"\)/g)].map((m) => m[1]!).filter((p) => !p.startsWith('node:'))
       .map((p) => (p.startsWith('@') ? p.split('/').slice(0, 2).join('/') : p.split('/')[0]!));
@@ -219,4 +229,63 @@ test('.env.example lists every variable the services read', () => {
     'DEPLOYER_PRIVATE_KEY', 'DEPLOYER_KEY_FILE', 'ESCROW_OWNER', 'ESCROW_ORACLE', 'ESCROW_ARBITER', 'ESCROW_TREASURY', 'ESCROW_FEE_BPS', 'CHAIN_BLOCK_TIME', 'CHAIN_STATE_FILE',
   ]);
   expect([...read].filter((k) => !listed.has(k))).toEqual([]);
+});
+
+describe('compose without the sandbox profile (the preflight step, scripts/compose-preflight.ts)', () => {
+  const preflight = (env: Record<string, string>) => {
+    const started = Date.now();
+    const r = spawnSync(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'scripts/compose-preflight.ts')], {
+      cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, NODE_ENV: 'production', PREFLIGHT_WAIT_SECONDS: '1', ...env },
+    });
+    return { ...r, ms: Date.now() - started };
+  };
+  const real = {
+    RPC_URL: 'https://testnet-passet-hub-eth-rpc.polkadot.io', CHAIN_ID: '420420417', ESCROW_ADDRESS: '0x5FbDB2315678afecb367f032d93F642f64180aa3',
+    ORACLE_ADDRESS: '0x1111111111111111111111111111111111111111', ARBITER_ADDRESS: '0x2222222222222222222222222222222222222222',
+    MPESA_BASE_URL: 'https://api.safaricom.co.ke', MPESA_SHORTCODE: '4000123', MPESA_B2C_SHORTCODE: '4000124', MPESA_INITIATOR_NAME: 'descrow',
+    MPESA_CERTIFICATE_PATH: join(ROOT, 'sandbox/daraja/certs/simulator-cert.cer'), ORACLE_PUBLIC_URL: 'https://pay.example.com', ORACLE_CALLBACK_ALLOWED_IPS: '196.201.214.200',
+  };
+
+  test('with nothing set it fails within seconds, in one line naming every setting a deployment needs, and the profile that provides a sandbox', () => {
+    const r = preflight({});
+    expect(r.status).toBe(1);
+    expect(r.ms).toBeLessThan(15_000);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    for (const name of [...CHAIN_SETTINGS, ...DARAJA_SETTINGS, 'ORACLE_CALLBACK_ALLOWED_IPS']) expect([name, lines[0]!.includes(name)]).toEqual([name, true]);
+    expect(lines[0]).toContain('--profile sandbox');
+  });
+
+  test('with real settings it passes; an unusable callback base or certificate is named, all problems in one line', () => {
+    expect(preflight(real)).toMatchObject({ status: 0, stderr: '' });
+    const r = preflight({ ...real, ORACLE_PUBLIC_URL: 'http://oracle:4100', MPESA_CERTIFICATE_PATH: '/certs/missing.cer', ESCROW_ADDRESS: '' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^preflight: unset: ESCROW_ADDRESS; ORACLE_PUBLIC_URL is http, not https .*; MPESA_CERTIFICATE_PATH names \/certs\/missing\.cer, which does not exist/)]);
+  });
+
+  test('settingProblems: the sandbox needs nothing more; each missing setting is named once', () => {
+    expect(settingProblems({}, { chain: true, daraja: true })).toEqual([]);
+    expect(settingProblems({ ...real, CHAIN_ID: undefined, ORACLE_CALLBACK_ALLOWED_IPS: undefined }, { chain: false, daraja: false })).toEqual(['unset: CHAIN_ID, ORACLE_CALLBACK_ALLOWED_IPS (or ORACLE_CALLBACK_ALLOW_ANY_SOURCE=true)']);
+  });
+});
+
+test('backups ship in the runtime image with pg_dump, and a compose profile runs them on a schedule', () => {
+  for (const e of ['scripts/backup/backup.ts', 'scripts/backup/restore.ts', 'scripts/backup/schedule.ts']) expect(ENTRIES).toContain(e);
+  const runtime = df.slice(df.indexOf('AS runtime'));
+  expect(runtime).toMatch(/apt-get install -y --no-install-recommends postgresql-client-15/);
+  expect(s.backup).toMatchObject({ profiles: ['backup'], command: ['node', 'scripts/backup/schedule.js'] });
+  expect(s.backup!.environment).toMatchObject({ BACKUP_DIR: '/backups', BACKUP_INTERVAL_SECONDS: '${BACKUP_INTERVAL_SECONDS:-3600}', BACKUP_KEEP_DAYS: '${BACKUP_KEEP_DAYS:-7}' });
+});
+
+test('.env.example lists every setting docker-compose.yml reads, and its required group names every one compose refuses to start without', () => {
+  const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
+  const listed = new Set([...example.matchAll(/^#?\s?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+  const used = new Set([...raw.matchAll(/\$\{([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!));
+  expect([...used].filter((k) => !listed.has(k))).toEqual([]);
+  const required = example.slice(example.indexOf('# --- docker compose - required'), example.indexOf('# --- docker compose - without the sandbox profile'));
+  const requiredNames = [...required.matchAll(/^# ([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]).sort();
+  const composeRequired = [...new Set([...raw.matchAll(/\$\{([A-Z][A-Z0-9_]+):\?/g)].map((m) => m[1]!))].sort();
+  expect(requiredNames).toEqual(composeRequired);
+  // Compose stops at the first missing one; its message names them all, so one run shows the whole list.
+  for (const m of raw.matchAll(/\$\{[A-Z0-9_]+:\?([^}]*)\}/g)) for (const name of composeRequired) expect(m[1]).toContain(name);
 });

@@ -59,6 +59,7 @@ const oracleSafe = {
   MPESA_BASE_URL: 'https://api.safaricom.co.ke', MPESA_CONSUMER_KEY: secret(), MPESA_CONSUMER_SECRET: secret(),
   MPESA_PASSKEY: secret(), MPESA_INITIATOR_PASSWORD: secret(), ORACLE_CALLBACK_ALLOWED_IPS: '196.201.214.200,196.201.214.206',
   ESCROW_ADDRESS: privateKeyToAccount(generatePrivateKey()).address,
+  ORACLE_PUBLIC_URL: 'https://pay.example.com/descrow', MPESA_CERTIFICATE_PATH: join(ROOT, 'sandbox/daraja/certs/simulator-cert.cer'),
 };
 const apiSafe = {
   NODE_ENV: 'production', ...unreachable,
@@ -85,6 +86,13 @@ const cases: Case[] = [
   ['oracle', { MPESA_INITIATOR_PASSWORD: undefined }, 'MPESA_INITIATOR_PASSWORD', /public sandbox value/],
   ['oracle', { ORACLE_CALLBACK_ALLOWED_IPS: undefined }, 'ORACLE_CALLBACK_ALLOWED_IPS', /is empty.*ORACLE_CALLBACK_ALLOW_ANY_SOURCE=true/],
   ['oracle', { REDIS_URL: undefined }, 'REDIS_URL', /is missing/],
+  // Real Daraja must be able to call back, and B2C needs Safaricom's certificate: refused at start, not at the first payout.
+  ['oracle', { ORACLE_PUBLIC_URL: undefined }, 'ORACLE_PUBLIC_URL', /is http, not https: Daraja must reach it/],
+  ['oracle', { ORACLE_PUBLIC_URL: 'http://oracle:4100' }, 'ORACLE_PUBLIC_URL', /is http, not https/],
+  ['oracle', { ORACLE_PUBLIC_URL: 'https://oracle:4100' }, 'ORACLE_PUBLIC_URL', /names oracle, a name only this network resolves/],
+  ['oracle', { ORACLE_PUBLIC_URL: 'https://10.1.2.3/hooks-base' }, 'ORACLE_PUBLIC_URL', /names 10\.1\.2\.3, which the internet cannot reach/],
+  ['oracle', { MPESA_CERTIFICATE_PATH: undefined }, 'MPESA_CERTIFICATE_PATH', /is unset: set it to Safaricom's certificate/],
+  ['oracle', { MPESA_CERTIFICATE_PATH: '/nonexistent/safaricom.cer' }, 'MPESA_CERTIFICATE_PATH', /names \/nonexistent\/safaricom\.cer, which does not exist/],
   // Not production by NODE_ENV, yet not development: a real chain, or the real Daraja.
   ['oracle', { NODE_ENV: 'test', MPESA_BASE_URL: undefined, CHAIN_ID: '420420422', ORACLE_SERVICE_TOKEN: undefined }, 'ORACLE_SERVICE_TOKEN', /public development default/],
   ['oracle', { NODE_ENV: 'test', ORACLE_PRIVATE_KEY: undefined }, 'ORACLE_PRIVATE_KEY', /anvil/],

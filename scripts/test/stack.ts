@@ -23,13 +23,21 @@ export interface RunningStack {
   databaseUrl: string;
   /** Everything start.ts printed so far. */
   output: () => string;
+  /** Ctrl-C: SIGINT to start.ts's process group, as a terminal sends it; resolves once it exited. */
   stop: () => Promise<void>;
 }
 
+export interface StackPlace {
+  /** A database that outlives this run (kept by stop), e.g. for restarts. Default: a fresh one, dropped by stop. */
+  databaseUrl?: string;
+  /** The folder of the chain state, deployment file and evidence; default a new temporary one. */
+  dir?: string;
+}
+
 /** Start the stack under `label` (the database's and Redis prefix's name); `env` adds to or overrides its settings. */
-export async function startStack(label: string, env: Record<string, string>, log: (line: string) => void): Promise<RunningStack> {
-  const db = await createTestDatabase(label);
-  const dir = mkdtempSync(join(tmpdir(), `descrow-${label}-`));
+export async function startStack(label: string, env: Record<string, string>, log: (line: string) => void, place: StackPlace = {}): Promise<RunningStack> {
+  const db = place.databaseUrl ? { url: place.databaseUrl, drop: async () => undefined } : await createTestDatabase(label);
+  const dir = place.dir ?? mkdtempSync(join(tmpdir(), `descrow-${label}-`));
   // The oracle's internal listener is its port + 1.
   const [chain, sim, oracle, node, query, api, metrics] = await Promise.all([freePort(), freePort(), freePortPair(), freePort(), freePort(), freePort(), freePort()]);
   const rpc = `http://127.0.0.1:${chain}`;
@@ -47,14 +55,17 @@ export async function startStack(label: string, env: Record<string, string>, log
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, like `npm start` in a terminal: stop() sends Ctrl-C's SIGINT to all of it.
+    detached: true,
   });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const stop = async () => {
     if (child.exitCode === null) {
-      child.kill('SIGINT');
-      await new Promise((r) => { child.once('exit', r); setTimeout(r, 20_000); });
+      const exited = new Promise((r) => { child.once('exit', r); setTimeout(r, 30_000); });
+      process.kill(-child.pid!, 'SIGINT');
+      await exited;
     }
     await db.drop().catch(() => undefined);
   };
