@@ -225,7 +225,7 @@ const receiptsOf = (a: AttemptEvidence) => [a.mpesa_receipt, a.settled_reference
  * Transaction Status confirmed that this attempt paid `amount` under `receipt`. Recorded
  * whatever the attempt's state, in one transaction with every attempt of the order and role
  * locked:
- * - the attempt holds the order's slot (no other attempt paid, was settled or is in
+ * - the attempt holds the order's slot (no other attempt succeeded, was settled or is in
  *   flight): `succeeded`, and the receipt is queued for the chain — an attempt never sent,
  *   or one waiting for a person without money out, yields its slot;
  * - otherwise (the payout was paid another way, or another attempt is in flight): `overpaid`
@@ -234,7 +234,7 @@ const receiptsOf = (a: AttemptEvidence) => [a.mpesa_receipt, a.settled_reference
  * - a different amount than owed: recorded, and waits for a person.
  */
 async function recordMoneyOut(ctx: OracleContext, payout: PayoutRow, v: { receipt: string; amount: number }): Promise<string> {
-  const { pool, log, config } = ctx;
+  const { pool, log } = ctx;
   if (!/^[A-Z0-9]{6,20}$/.test(v.receipt) || !Number.isInteger(v.amount) || v.amount <= 0) return 'invalid_receipt';
   const client = await pool.connect();
   try {
@@ -254,7 +254,9 @@ async function recordMoneyOut(ctx: OracleContext, payout: PayoutRow, v: { receip
     for (const o of yielding) {
       await client.query(`UPDATE oracle.payouts SET status='failed', reason=$2, updated_at=now() WHERE id=$1`, [o.id, `superseded: attempt ${me.attempt} paid (${v.receipt})`]);
     }
-    const holder = others.find((o) => !yielding.includes(o) && (verdict(o, config.ORACLE_B2C_FAILURE_CONFIRM_SECONDS).kind === 'paid' || OPEN.includes(o.status)));
+    // The order's slot: an attempt that paid and was recorded (succeeded), settled, in flight,
+    // or waiting for a person with money out. An `overpaid` one does not hold it.
+    const holder = others.find((o) => !yielding.includes(o) && ['succeeded', 'settled', 'needs_attention', ...OPEN].includes(o.status));
     const paidTwice = me.settled_reference ? me : holder;
     let outcome: string;
     if (paidTwice) {
