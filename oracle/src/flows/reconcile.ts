@@ -42,7 +42,7 @@ export async function reconcile(ctx: OracleContext, staleAfterSeconds = 600): Pr
   // Payouts: at most one finding per order and role (./payoutFindings), the oracle being the owner of these facts.
   const payoutResult = await payoutFindings(ctx, staleAfterSeconds);
   checked += payoutResult.checked;
-  found.push(...payoutResult.found);
+  found.push(...payoutResult.found.map(({ last: _last, ...d }) => d));
 
   // Money customers paid that funds no order: every open refund-needed case.
   await sweepRefundCases(pool);
