@@ -14,7 +14,7 @@ import { resultCallback, resultParam, timeoutNotice } from '../daraja/schemas';
 import { markProcessed } from '../ledger/callbacks';
 import { queuePayoutRecord } from '../ledger/outbox';
 import type { TraceOrigin } from '../chain/outboxWorker';
-import { lockAttempts, notCompletedProven, verdict, type AttemptEvidence } from './payoutProof';
+import { lockAttempts, mayHaveBeenAccepted, notCompletedProven, verdict, type AttemptEvidence } from './payoutProof';
 
 /** Codes where retrying cannot help and a person must act (docs/daraja.md §4). */
 const NEEDS_PERSON: Record<string, string> = {
@@ -74,7 +74,7 @@ async function decide(ctx: OracleContext, kind: Kind, raw: unknown): Promise<str
     // Not proof of failure: Transaction Status decides before any retry.
     const r = await pool.query(
       `UPDATE oracle.payouts SET status='unknown', hint='queue timeout', next_check_at=now() + ($2 || ' seconds')::interval, updated_at=now()
-        WHERE originator_conversation_id=$1 AND id::text=$3 AND status IN ('queued','sent')`,
+        WHERE originator_conversation_id=$1 AND id::text=$3 AND (status='sent' OR (status='queued' AND b2c_calls > 0))`,
       [t.data.originatorConversationId, String(ctx.config.ORACLE_B2C_STATUS_DELAY_SECONDS), ref],
     );
     return r.rowCount ? 'timeout_will_check_status' : 'unknown_or_final';
@@ -125,6 +125,8 @@ async function decide(ctx: OracleContext, kind: Kind, raw: unknown): Promise<str
   // Without a stored acknowledgement (a crash right after it) there is nothing to match the
   // ConversationID against: the result is only a hint, like every other.
   if (payout.conversation_id && res.ConversationID !== payout.conversation_id) return 'conversation_mismatch';
+  // Never sent (each call is counted before it is made): Daraja cannot have answered it.
+  if (!mayHaveBeenAccepted(payout)) return 'never_sent';
   const claimedReceipt = res.ResultCode === '0' ? String(resultParam(parsed.data, 'TransactionReceipt') ?? res.TransactionID ?? '') : null;
   if (claimedReceipt && payout.mpesa_receipt === claimedReceipt) return 'already_final'; // a duplicate of a confirmed success
   const hint = res.ResultCode === '0' ? `B2C result says paid (${claimedReceipt}); asking Transaction Status` : `B2C result ${res.ResultCode}: ${res.ResultDesc}`;

@@ -86,8 +86,8 @@ export async function checkUnansweredPayouts(ctx: OracleContext, limit = 20): Pr
   const { rows } = await pool.query<PayoutRow>(
     `SELECT * FROM oracle.payouts
       WHERE mpesa_final IS NULL AND next_check_at <= now() AND status <> 'queued'
-        AND (conversation_id IS NOT NULL OR b2c_calls > b2c_refusals)
-        AND (status IN ('sent','unknown') OR created_at > now() - ($2 || ' seconds')::interval)
+        AND (status IN ('sent','unknown')
+             OR ((conversation_id IS NOT NULL OR b2c_calls > b2c_refusals) AND created_at > now() - ($2 || ' seconds')::interval))
       ORDER BY next_check_at LIMIT $1`,
     [limit, String(config.ORACLE_B2C_VERIFY_SECONDS)],
   );
