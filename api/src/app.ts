@@ -27,9 +27,13 @@ import { OracleClient } from './data/oracleClient';
 import { PushLimits } from './data/pushLimits';
 import { OrderWatcher } from './data/orderWatcher';
 import { createRedis } from './data/redis';
-import { RateLimiter } from './data/rateLimit';
 import { resolvers } from './resolvers';
-import { healthReport } from './health';
+import { HealthSummary } from './health';
+import { clientIpResolver } from './limits/clientIp';
+import { Limit, RequestLimits } from './limits/limiter';
+import { StreamRegistry } from './limits/streams';
+import { useOperationCost } from './limits/cost';
+import { ResponseBudget, countListItems, useResponseSizeLimit } from './limits/budget';
 import { ApiMetrics } from './metrics';
 import { serveConsole } from './consoleFiles';
 import { parseJsonBodyWithin } from './requestBody';
@@ -46,6 +50,8 @@ export const typeDefs = readFileSync(resolve(__dirname, 'schema/schema.graphql')
 export interface Api {
   yoga: YogaServerInstance<Record<string, unknown>, Ctx>;
   deps: Deps;
+  /** The public /health answer (cached; see ./health). */
+  health: HealthSummary;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -90,10 +96,12 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
   const log = opts.log ?? createLogger('api', config.LOG_LEVEL);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required (npm start provides the embedded Postgres)');
   const { pool, prisma, stats } = createDb(config.DATABASE_URL);
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config.REDIS_URL, config.API_REDIS_TIMEOUT_MS);
+  const sharedRedis = config.REDIS_URL ? redis : null;
   const index = new IndexReader(pool, config.INDEX_SCHEMA);
   const tokens = new Tokens(config.JWT_SECRET, config.JWT_TTL, config.JWT_AUDIENCE);
   const addresses = contractAddresses(config, root);
+  const sessions = new SessionStore(prisma, redis, tokens, config.REFRESH_TTL, config.REDIS_PREFIX, log.child({ part: 'sessions' }), !!config.REDIS_URL);
   const store = config.IPFS_API_URL ? new IpfsContentStore(config.IPFS_API_URL) : new LocalContentStore(resolve(root, config.EVIDENCE_STORE));
   const deps: Deps = {
     config,
@@ -106,11 +114,11 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     index,
     ledger: new LedgerReader(pool, config.LEDGER_SCHEMA),
     tokens,
-    sessions: new SessionStore(prisma, redis, tokens, config.REFRESH_TTL, config.REDIS_PREFIX),
+    sessions,
     oracle: new OracleClient(config.ORACLE_URL, config.ORACLE_SERVICE_TOKEN, config.ORACLE_TIMEOUT_MS),
     pushLimits: new PushLimits(
       { perPhone: config.MPESA_PUSH_LIMIT_PER_PHONE, perOrder: config.MPESA_PUSH_LIMIT_PER_ORDER, perUser: config.MPESA_PUSH_LIMIT_PER_USER, windowSeconds: config.MPESA_PUSH_WINDOW_SECONDS },
-      config.REDIS_URL ? redis : null, config.REDIS_PREFIX,
+      sharedRedis, config.REDIS_PREFIX,
     ),
     store,
     sealed: new SealedStore(store, config.KYC_ENCRYPTION_KEY ?? config.JWT_SECRET, 'kyc-documents'),
@@ -120,8 +128,12 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     arbiterAddress: addresses.arbiter,
     watcher: new OrderWatcher(index, config.REDIS_URL ? redis : null, config.ORDER_WATCH_INTERVAL_MS, log.child({ part: 'watcher' }), config.REDIS_PREFIX),
     metrics: new ApiMetrics(index, config.RPC_URL),
+    streams: new StreamRegistry({ perIp: config.API_MAX_STREAMS_PER_IP, perUser: config.API_MAX_STREAMS_PER_USER, total: config.API_MAX_STREAMS }, sessions),
+    challengeLimit: new Limit({ points: config.LOGIN_CHALLENGES_PER_IP, windowSeconds: config.LOGIN_CHALLENGE_WINDOW_SECONDS, keyPrefix: `${config.REDIS_PREFIX}rl:challenge` }, sharedRedis),
   };
-  const limiter = new RateLimiter(redis, config.RATE_LIMIT_WINDOW_SECONDS, `${config.REDIS_PREFIX}rl:`);
+  const limits = new RequestLimits({ perIp: config.RATE_LIMIT_PER_IP, perUser: config.RATE_LIMIT_PER_USER, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS, prefix: config.REDIS_PREFIX }, sharedRedis);
+  const clientIp = clientIpResolver(config.API_TRUST_PROXY);
+  const health = new HealthSummary(deps, config.HEALTH_CACHE_MS);
   const auth = new WeakMap<Request, AuthState>();
   // The response cache (envelop's, through Yoga's plugin): an LRU whose entries never outlive
   // their TTL, keyed per signed-in user where data is private, invalidated per entity by
@@ -133,7 +145,8 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
 
   const armor = new EnvelopArmor({
     maxDepth: { n: config.API_MAX_DEPTH, ignoreIntrospection: true },
-    costLimit: { maxCost: config.API_MAX_COST, ignoreIntrospection: true },
+    // Cost is ours (./limits/cost): Armor's reads page sizes from literals only, not variables.
+    costLimit: { enabled: false },
     maxTokens: { n: config.API_MAX_TOKENS },
     maxAliases: { n: config.API_MAX_ALIASES },
     maxDirectives: { n: 20 },
@@ -150,7 +163,10 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
   const gate: Plugin<Record<string, unknown>, Record<string, unknown>> = {
     async onRequest({ request, url, endResponse, serverContext }) {
       if (url.pathname === '/health') {
-        const report = await healthReport(deps);
+        // Public and unauthenticated, so cheap: the last full check, refreshed at most every
+        // HEALTH_CACHE_MS by one call whatever the traffic. The full report, with timings and
+        // errors, is on the private listener (serve.ts).
+        const report = await health.current();
         return endResponse(json(report.status === 'ok' ? 200 : 503, report));
       }
       // The console is static files: no session, no GraphQL (it calls /graphql like any client).
@@ -162,9 +178,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
       const length = Number(request.headers.get('content-length') ?? 0);
       if (length > config.API_BODY_LIMIT) return endResponse(refusal(413, 'BAD_USER_INPUT', `request body larger than ${config.API_BODY_LIMIT} bytes`));
       if (url.search.length > 16_384) return endResponse(refusal(414, 'BAD_USER_INPUT', 'query string too long'));
-      const forwarded = config.API_TRUST_PROXY ? request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() : undefined;
-      const socketIp = (serverContext as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req?.socket?.remoteAddress;
-      const ip = forwarded || socketIp || 'local';
+      const ip = clientIp(request, serverContext);
       let session: Session | null = null;
       let error: string | null = null;
       const header = request.headers.get('authorization');
@@ -175,17 +189,18 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
         else error = verdict.reason;
       }
       if (request.method !== 'OPTIONS' || session) {
-        const limits: [string, number][] = request.method === 'OPTIONS' ? [] : [[`ip:${ip}`, config.RATE_LIMIT_PER_IP]];
-        if (session && request.method !== 'OPTIONS') limits.push([`user:${session.address}`, config.RATE_LIMIT_PER_USER]);
-        // One Redis round trip: the rate limits and whether the token's session was revoked.
-        const r = await limiter.check(limits, session ? deps.sessions.revocationKeys(session) : []);
-        if (session && (r.values ? SessionStore.revokedBy(session, r.values) : await deps.sessions.revokedInDb(session))) {
+        // The limits and the revocation check go out together (ioredis pipelines them into one round trip).
+        const [verdict, revoked] = await Promise.all([
+          request.method === 'OPTIONS' ? Promise.resolve({ ok: true as const }) : limits.take(ip, session?.address ?? null),
+          session ? deps.sessions.isRevoked(session) : Promise.resolve(false),
+        ]);
+        if (session && revoked) {
           session = null;
           error = 'this session was signed out: sign in again';
         }
-        if (r.limited) {
+        if (!verdict.ok) {
           log.warn({ requestId, ip, user: session?.address }, 'rate limited');
-          return endResponse(refusal(429, 'RATE_LIMITED', `too many requests: at most ${r.limited.limit} per ${config.RATE_LIMIT_WINDOW_SECONDS}s`, { 'retry-after': String(r.limited.retryAfterSeconds) }));
+          return endResponse(refusal(429, 'RATE_LIMITED', `too many requests: at most ${verdict.limit} per ${config.RATE_LIMIT_WINDOW_SECONDS}s`, { 'retry-after': String(verdict.retryAfterSeconds) }));
         }
       }
       auth.set(request, { session, error, ip, requestId });
@@ -196,7 +211,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
   };
 
   const yoga = createYoga<Record<string, unknown>, Ctx>({
-    schema: createSchema({ typeDefs, resolvers: resolvers as never }),
+    schema: countListItems(createSchema({ typeDefs, resolvers: resolvers as never })),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/__yoga/health',
     landingPage: false,
@@ -227,6 +242,9 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
       gate,
       ...armor.protect().plugins,
       codeValidationErrors,
+      // Before the response cache: a cached answer was within the limits when it was made.
+      useOperationCost({ maxCost: config.API_MAX_COST, defaultPage: Math.min(config.API_DEFAULT_PAGE, config.API_MAX_PAGE) }),
+      useResponseSizeLimit(config.API_MAX_RESPONSE_BYTES),
       // Production: no introspection at all (it would skip the depth and cost limits).
       ...(config.NODE_ENV === 'production' ? [useDisableIntrospection()] : []),
       // Operations compiled once per document (graphql-jit), then run without the generic executor's walk.
@@ -256,6 +274,8 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
         authError: a.error,
         loaders: createLoaders(deps),
         requestId: a.requestId,
+        ip: a.ip,
+        budget: new ResponseBudget(config.API_MAX_NODES),
         log: log.child({ requestId: a.requestId }),
         trace: deps.metrics.contextOf(request),
       } satisfies Ctx;
@@ -267,7 +287,9 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
   return {
     yoga,
     deps,
+    health,
     async start() {
+      await deps.sessions.start();
       await deps.watcher.start();
       // Housekeeping: expired sign-in challenges and old sessions (unref'd: never keeps the process up).
       const sweep = async () => {
@@ -282,6 +304,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
       if (sweeper) clearInterval(sweeper);
       await sweeping;
       await deps.watcher.stop();
+      await deps.sessions.stop();
       await prisma.$disconnect().catch(() => undefined);
       await pool.end().catch(() => undefined);
       redis.disconnect();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import proxyAddr from 'proxy-addr';
 import { env, refuseUnsafe, rules, sharedEnvShape, type Rule } from '@descrow/common';
 
 const duration = (def: string) =>
@@ -27,8 +28,14 @@ export const apiEnvShape = {
   JWT_AUDIENCE: z.string().min(1).default('descrow-api'),
   /** How long a sign-in lasts without signing again (its refresh tokens rotate within it). */
   REFRESH_TTL: duration('30d'),
-  /** Live sign-in challenges kept per address (older ones are dropped when a new one is asked for). */
+  /**
+   * Live sign-in challenges kept per address and requester (client IP): asking for another
+   * drops that requester's oldest, never anyone else's.
+   */
   LOGIN_CHALLENGES_PER_ADDRESS: env.int(5, 1),
+  /** Sign-in challenges one client IP may ask for per LOGIN_CHALLENGE_WINDOW_SECONDS, whatever the addresses. */
+  LOGIN_CHALLENGES_PER_IP: env.int(30, 1),
+  LOGIN_CHALLENGE_WINDOW_SECONDS: env.int(60, 1),
   /** Domain and URI written into the sign-in message (EIP-4361). */
   LOGIN_DOMAIN: z.string().default('localhost:4000'),
   LOGIN_URI: z.string().url().default('http://localhost:4000'),
@@ -71,7 +78,15 @@ export const apiEnvShape = {
   API_BODY_LIMIT: env.int(2 * 1024 * 1024, 1024),
   /** Query limits. */
   API_MAX_DEPTH: env.int(10, 2),
+  /**
+   * The most an operation may cost, computed with its variables' values before it runs
+   * (api/src/limits/cost.ts: about one unit per 100 bytes of answer).
+   */
   API_MAX_COST: env.int(20_000, 100),
+  /** List items one answer may hold (every list field counts its items as they resolve). */
+  API_MAX_NODES: env.int(10_000, 10),
+  /** Largest answer, in bytes of JSON. */
+  API_MAX_RESPONSE_BYTES: env.int(4 * 1024 * 1024, 1024),
   API_MAX_TOKENS: env.int(2_000, 50),
   API_MAX_ALIASES: env.int(30, 1),
   API_MAX_PAGE: env.int(100, 1),
@@ -85,8 +100,34 @@ export const apiEnvShape = {
   MPESA_PUSH_LIMIT_PER_PHONE: env.int(3, 1),
   MPESA_PUSH_LIMIT_PER_ORDER: env.int(5, 1),
   MPESA_PUSH_LIMIT_PER_USER: env.int(10, 1),
-  /** Believe X-Forwarded-For (behind a proxy). */
-  API_TRUST_PROXY: env.bool(false),
+  /**
+   * The proxies in front of the API, comma-separated: addresses, CIDR ranges or proxy-addr's
+   * names (loopback, linklocal, uniquelocal). The client is the right-most X-Forwarded-For
+   * hop that is not one of them; empty (the default) = the socket's peer, X-Forwarded-For ignored.
+   */
+  API_TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((v) => (['', 'false', '0', 'no'].includes(v.trim()) ? [] : v.split(',').map((s) => s.trim()).filter(Boolean)))
+    .superRefine((list, c) => {
+      if (list.some((s) => ['true', '1', 'yes', '*'].includes(s))) {
+        c.addIssue({ code: 'custom', message: 'name the proxies (e.g. loopback or 10.0.0.0/8): trusting every hop lets any client pick its own address' });
+        return;
+      }
+      try {
+        proxyAddr.compile(list);
+      } catch (e) {
+        c.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    }),
+  /** Open subscriptions (SSE streams) per client IP, per signed-in user and in all, on each API instance. */
+  API_MAX_STREAMS_PER_IP: env.int(20, 1),
+  API_MAX_STREAMS_PER_USER: env.int(10, 1),
+  API_MAX_STREAMS: env.int(5_000, 1),
+  /** How long a Redis command may take before the API goes on without it (limits fall back to memory, sessions to Postgres). */
+  API_REDIS_TIMEOUT_MS: env.int(250, 10),
+  /** The public /health answer is the last full check, refreshed at most this often (ms). */
+  HEALTH_CACHE_MS: env.int(5_000, 0),
   /** Prefix of every Redis key and channel the API uses (separates deployments sharing a Redis). */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('descrow:api:'),
   /** Anonymous read responses are reused for this long (ms) in-process; 0 = off. Writes clear it. */

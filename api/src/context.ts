@@ -16,6 +16,9 @@ import type { PushLimits } from './data/pushLimits';
 import type { QueryStats } from './data/db';
 import type { OrderWatcher } from './data/orderWatcher';
 import type { ApiMetrics } from './metrics';
+import type { Limit } from './limits/limiter';
+import type { StreamRegistry } from './limits/streams';
+import type { ResponseBudget } from './limits/budget';
 
 /** Long-lived things every request shares. */
 export interface Deps {
@@ -43,6 +46,10 @@ export interface Deps {
   arbiterAddress: `0x${string}`;
   watcher: OrderWatcher;
   metrics: ApiMetrics;
+  /** Open subscriptions: caps per IP and user, and the end of a stream whose session ends. */
+  streams: StreamRegistry;
+  /** requestLoginChallenge per client IP. */
+  challengeLimit: Limit;
 }
 
 /** What each resolver gets. */
@@ -53,6 +60,10 @@ export interface Ctx {
   authError: string | null;
   loaders: Loaders;
   requestId: string;
+  /** The client's address (../limits/clientIp): the right-most hop that is not a trusted proxy. */
+  ip: string;
+  /** List items this answer holds so far (../limits/budget). */
+  budget: ResponseBudget;
   log: Logger;
   /** The request's OpenTelemetry context (its server span): calls to the oracle continue its trace. */
   trace?: TraceContext;

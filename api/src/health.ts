@@ -1,4 +1,10 @@
-/** GET /health: Postgres, Redis, the index's freshness against the chain head, the oracle. */
+/**
+ * Health: Postgres, Redis, the index's freshness against the chain head, the oracle.
+ * The full report (timings, lag, error text) is served on the private listener
+ * (serve.ts, API_METRICS_HOST:API_METRICS_PORT/health); the public /health answers with
+ * the last report's verdict, refreshed by at most one check per HEALTH_CACHE_MS however
+ * many clients ask, so it costs nothing to call.
+ */
 import { jsonRpc } from '@descrow/common';
 import type { Deps } from './context';
 
@@ -38,7 +44,34 @@ export async function healthReport(deps: Deps) {
   const checks = { postgres, redis, index, oracle };
   const ok = Object.values(checks).every((c) => c.ok);
   if (!ok) deps.log.warn({ checks }, 'unhealthy');
-  // /health is public: it names the failing dependency; the error text goes to the log only.
-  for (const c of Object.values(checks)) delete c.error;
-  return { status: ok ? 'ok' : 'degraded', checks };
+  return { status: ok ? 'ok' : 'degraded', checkedAt: new Date().toISOString(), checks };
+}
+
+export interface PublicHealth { status: string; checkedAt: string; checks: Record<string, { ok: boolean }> }
+
+/** The public /health: which dependency is down, from a report at most `maxAgeMs` old (one check in flight at a time). */
+export class HealthSummary {
+  private last: { at: number; report: PublicHealth } | null = null;
+  private running: Promise<PublicHealth> | null = null;
+  /** Full checks run so far (the tests count them). */
+  runs = 0;
+
+  constructor(private readonly deps: Deps, private readonly maxAgeMs: number, private readonly now = () => Date.now()) {}
+
+  async current(): Promise<PublicHealth> {
+    if (this.last && this.now() - this.last.at < this.maxAgeMs) return this.last.report;
+    this.running ??= (async () => {
+      try {
+        this.runs++;
+        const full = await healthReport(this.deps);
+        // Public: which dependency is down, never its error text or timings.
+        const report: PublicHealth = { status: full.status, checkedAt: full.checkedAt, checks: Object.fromEntries(Object.entries(full.checks).map(([k, c]) => [k, { ok: c.ok }])) };
+        this.last = { at: this.now(), report };
+        return report;
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
 }

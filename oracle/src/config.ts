@@ -57,6 +57,10 @@ export const oracleEnvShape = {
   /** If every job pass fails for this long (e.g. Postgres unreachable), exit so the supervisor restarts us (0 = never). */
   ORACLE_DB_GIVE_UP_SECONDS: env.int(120),
   ORACLE_RUN_JOBS: env.bool(true),
+  /** A callback or job item that throws is tried again after this long, doubling (with jitter) per failure… */
+  ORACLE_JOB_RETRY_FIRST_SECONDS: env.int(5, 1),
+  /** …up to this long between tries (seconds). It is retried for as long as it fails; an alert pages after 10 minutes. */
+  ORACLE_JOB_RETRY_MAX_SECONDS: env.int(600, 1),
   /** How often the oracle reconciles its ledger against the chain (seconds; 0 = never). */
   ORACLE_RECONCILE_INTERVAL_SECONDS: env.int(300),
 

@@ -3,7 +3,6 @@
  * migrations, serves callbacks and the internal API, and runs the background jobs.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import Redis from 'ioredis';
 import type { Hex } from 'viem';
@@ -13,7 +12,7 @@ import { internalPort, oracleEnvShape, oracleSafety, type OracleConfig } from '.
 import type { OracleContext } from './context';
 import { DarajaClient } from './daraja/client';
 import { securityCredential } from './daraja/credential';
-import { buildServer } from './http/server';
+import { buildServers } from './http/server';
 import { JobRunner } from './jobs/runner';
 import { OracleMetrics } from './metrics';
 
@@ -65,24 +64,22 @@ export async function createOracle(config: OracleConfig, root = resolve(__dirnam
   metrics.attach(pool, chain, log.child({ part: 'metrics' }));
   daraja.observe = (endpoint, result) => metrics.daraja.inc({ endpoint, result });
   const ctx: OracleContext = { config, pool, redis, daraja, chain, log, metrics };
-  const app = buildServer(ctx);
+  // Daraja's hooks and /health on the public listener; /internal/*, /metrics and the detailed
+  // /health on a listener of its own (never published): two servers, two route tables.
+  const { publicApp: app, internalApp } = buildServers(ctx);
   const jobs = new JobRunner(ctx);
-  // /internal/* (and /health with error details) on a listener of its own; the public one refuses /internal.
-  let internal: Server | undefined;
   return {
-    ctx, app, jobs,
+    ctx, app, internalApp, jobs,
     async start() {
       await app.listen({ port: config.ORACLE_PORT, host: config.ORACLE_HOST });
-      internal = createServer((req, res) => app.routing(req, res));
-      internal.keepAliveTimeout = 65_000;
-      await new Promise<void>((ok, fail) => internal!.once('error', fail).listen(internalPort(config), config.ORACLE_INTERNAL_HOST, ok));
+      await internalApp.listen({ port: internalPort(config), host: config.ORACLE_INTERNAL_HOST });
       if (config.ORACLE_RUN_JOBS) jobs.start();
       log.info({ port: config.ORACLE_PORT, internal: `${config.ORACLE_INTERNAL_HOST}:${internalPort(config)}`, metrics: `http://${config.ORACLE_INTERNAL_HOST}:${internalPort(config)}/metrics`, escrow: address, oracle: chain.account.address }, 'oracle ready');
     },
     async stop() {
       await jobs.stop();
-      internal?.closeAllConnections();
-      await new Promise((r) => (internal ? internal.close(r) : r(undefined)));
+      internalApp.server.closeAllConnections();
+      await internalApp.close();
       await app.close();
       await pool.end();
       redis.disconnect();

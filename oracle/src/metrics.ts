@@ -9,6 +9,7 @@
 import type { Pool } from 'pg';
 import { Counter, createRegistry, DURATION_BUCKETS, Gauge, Histogram, type Logger, type Registry } from '@descrow/common';
 import type { EscrowChain } from './chain/escrow';
+import { JOBS } from './jobs/isolation';
 
 /** Non-final states, always reported (0 when empty) so an alert never waits on a missing series. */
 const OPEN_PAYMENT_STATES = ['creating', 'pending'] as const;
@@ -42,6 +43,9 @@ const SNAPSHOT_SQL = `
     FROM (SELECT discrepancies FROM oracle.reconciliation_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1) last,
          jsonb_array_elements(last.discrepancies) d GROUP BY d->>'kind'
   UNION ALL
+  SELECT 'job_failing', job, count(*)::float8, extract(epoch FROM now() - min(first_failed_at))::float8
+    FROM oracle.job_item_failures GROUP BY job
+  UNION ALL
   SELECT 'nonce', NULL, nonce::float8, NULL FROM oracle.outbox WHERE status = 'sent' AND nonce IS NOT NULL`;
 
 /**
@@ -62,6 +66,7 @@ export class OracleMetrics {
   readonly callbacks: Counter<'kind' | 'outcome'>;
   readonly daraja: Counter<'endpoint' | 'result'>;
   readonly chainTransactions: Counter<'function' | 'result'>;
+  readonly jobItemFailures: Counter<'job'>;
   private pool?: Pool;
   private chain?: EscrowChain;
   private log?: Logger;
@@ -85,6 +90,11 @@ export class OracleMetrics {
       name: 'descrow_oracle_chain_transactions_total', help: 'Chain transactions the outbox writer broadcast, by contract function and result (sent, broadcast_failed)',
       labelNames: ['function', 'result'], registers,
     });
+    this.jobItemFailures = new Counter({
+      name: 'descrow_oracle_job_item_failures_total', help: 'Callbacks and job items (or whole job steps) that threw, by job: each is recorded with the item, retried with backoff, and the rest of the pass goes on',
+      labelNames: ['job'], registers,
+    });
+    for (const job of JOBS) this.jobItemFailures.inc({ job }, 0); // every series exists from the start, for rate()
 
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
@@ -118,6 +128,8 @@ export class OracleMetrics {
       const r = rows(s, 'reconciliation')[0];
       if (r) g.set(r.age ?? 0);
     });
+    gauge('descrow_oracle_job_items_failing', 'Callbacks and job items failing right now (recorded in oracle.job_item_failures, waiting for a retry), by job', ['job'], (g, s) => byLabel(g, s, 'job_failing', 'job', JOBS, 'n'));
+    gauge('descrow_oracle_job_items_failing_oldest_age_seconds', 'How long the longest-failing callback or job item has been failing, by job (0 when none)', ['job'], (g, s) => byLabel(g, s, 'job_failing', 'job', JOBS, 'age'));
     gauge('descrow_oracle_chain_up', '1 if the chain answered the scrape (the nonce read), else 0', [], (g, s) => g.set(s.chainNonce === null ? 0 : 1));
     gauge('descrow_oracle_chain_writer_nonce_gaps', "Nonces skipped below the chain writer's highest waiting transaction: each one blocks every later transaction (absent while the chain is unreachable)", [], (g, s) => {
       if (s.chainNonce !== null) g.set(nonceGaps(s.chainNonce, rows(s, 'nonce').map((r) => r.n)));

@@ -1,5 +1,6 @@
 /** The oracle's HTTP edges: health of real dependencies, the IP allow-list, trusted proxies. */
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { freePortPair } from '@descrow/common';
 import { OracleHarness, type OracleUnderTest } from './harness';
 
@@ -82,4 +83,50 @@ test('/internal/* answers only on the internal listener, never on the public por
   expect(onInternal.status).toBe(200);
   // Daraja's hooks stay on the public listener.
   expect((await post({ 'x-forwarded-for': SAFARICOM_IP })).status).toBe(200);
+});
+
+/** One raw request: the path goes on the wire exactly as written (fetch would normalise `..`, `.` and case of escapes). */
+const raw = (base: string, path: string, headers: Record<string, string> = {}) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const u = new URL(base);
+    const req = request({ host: u.hostname, port: u.port, method: 'GET', path, headers }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+
+// Issue 24, point 6: the public port decoded `/%6detrics` into /metrics (the ledger's figures
+// for anyone) and `/%69nternal/...` into the internal API, because a check compared the raw
+// URL while the router decoded it. Now those routes exist only on the internal server.
+test('no spelling of /metrics or /internal/* reaches a private route through the public port', async () => {
+  const token = { authorization: `Bearer ${h.env.ORACLE_SERVICE_TOKEN ?? 'dev-service-token-change-me'}` };
+  const metricsSpellings = [
+    '/%6detrics', '/%6Detrics', '/%6d%65%74%72%69%63%73', '/%6D%65%74%72%69%63%73', '/metric%73', '/metrics%3Fx=1',
+    '//metrics', '///metrics', '/METRICS', '/Metrics', '/metrics.', '/metrics/', '/metrics/.', '/metrics%2F', '/metrics%20',
+    '/./metrics', '/x/../metrics', '/%2e/metrics', '/x/%2e%2e/metrics', '/%2E%2E/metrics', '/hooks/../metrics', '/metrics;x', '/metrics#x', '/metrics?format=openmetrics',
+  ];
+  const internalSpellings = [
+    '/%69nternal/reconciliation/latest', '/%49nternal/reconciliation/latest', '/%69%6e%74%65%72%6e%61%6c/reconciliation/latest',
+    '/internal%2freconciliation%2flatest', '/internal%2Freconciliation%2Flatest', '/%2finternal/reconciliation/latest',
+    '//internal/reconciliation/latest', '/INTERNAL/reconciliation/latest', '/Internal/reconciliation/latest', '/internal./reconciliation/latest',
+    '/internal/reconciliation/latest/', '/internal/reconciliation/latest.', '/internal/reconciliation/latest%2e', '/./internal/reconciliation/latest',
+    '/x/../internal/reconciliation/latest', '/x/%2e%2e/internal/reconciliation/latest', '/hooks/../internal/reconciliation/latest', '/internal/reconciliation/%6catest',
+    '/internal/reconciliation/latest', '/internal/refund-cases', '/%69nternal/refund-cases', '/%69nternal/payouts', '/internal/reconciliation/latest?x=1',
+  ];
+  const reached: string[] = [];
+  for (const path of [...metricsSpellings, ...internalSpellings]) {
+    const res = await raw(oracle.url, path, token);
+    // Anything but a plain 404 (or 400 for a path the parser refuses) means a route answered: 200 with
+    // figures, or 401 from the internal API's token check.
+    if (![400, 404].includes(res.status) || res.body.includes('descrow_oracle') || res.body.includes('UNAUTHENTICATED')) reached.push(`${path} → ${res.status}`);
+  }
+  expect(reached).toEqual([]);
+  // The same routes answer on the internal listener, so the list above names real ones.
+  expect((await raw(h.internalUrl(oracle.url), '/metrics')).body).toContain('descrow_oracle_');
+  expect((await raw(h.internalUrl(oracle.url), '/%6detrics')).body).toContain('descrow_oracle_');
+  expect((await raw(h.internalUrl(oracle.url), '/internal/reconciliation/latest', token)).status).toBe(200);
+  expect((await raw(h.internalUrl(oracle.url), '/internal/reconciliation/latest')).status).toBe(401);
 });

@@ -13,6 +13,8 @@ export interface Session {
   sessionId: string;
   /** Issued at, unix seconds (a "log out everywhere" ends tokens issued before it). */
   issuedAt: number;
+  /** Expiry, unix seconds (a live stream opened with the token ends then). */
+  expiresAt: number;
 }
 
 export class Tokens {
@@ -26,7 +28,7 @@ export class Tokens {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async sign(s: Omit<Session, 'issuedAt'>, now = Date.now()): Promise<{ token: string; expiresAt: Date }> {
+  async sign(s: Omit<Session, 'issuedAt' | 'expiresAt'>, now = Date.now()): Promise<{ token: string; expiresAt: Date }> {
     const iat = Math.floor(now / 1000);
     const exp = iat + this.ttlSeconds;
     const token = await new SignJWT({ roles: s.roles, sid: s.sessionId })
@@ -44,10 +46,10 @@ export class Tokens {
   async verify(token: string): Promise<{ ok: true; session: Session } | { ok: false; reason: string }> {
     try {
       const { payload } = await jwtVerify(token, this.key, { issuer: this.issuer, audience: this.audience, algorithms: ['HS256'] });
-      if (typeof payload.sub !== 'string' || !Array.isArray(payload.roles) || typeof payload.sid !== 'string' || typeof payload.iat !== 'number') {
+      if (typeof payload.sub !== 'string' || !Array.isArray(payload.roles) || typeof payload.sid !== 'string' || typeof payload.iat !== 'number' || typeof payload.exp !== 'number') {
         return { ok: false, reason: 'malformed token' };
       }
-      return { ok: true, session: { address: payload.sub, roles: payload.roles as Role[], sessionId: payload.sid, issuedAt: payload.iat } };
+      return { ok: true, session: { address: payload.sub, roles: payload.roles as Role[], sessionId: payload.sid, issuedAt: payload.iat, expiresAt: payload.exp } };
     } catch (e) {
       if (e instanceof errors.JWTExpired) return { ok: false, reason: 'token expired' };
       if (e instanceof errors.JWTClaimValidationFailed && e.claim === 'aud') return { ok: false, reason: 'token is for another audience' };

@@ -5,6 +5,7 @@
  * per TTL, not one per request. Writers call `invalidate` after changing a row.
  */
 import type Redis from 'ioredis';
+import { redisReady } from './redis';
 
 const NONE = '{"__none":true}';
 
@@ -16,12 +17,9 @@ export class Cache {
   async getMany<T>(kind: string, ids: readonly string[], load: (missing: string[]) => Promise<Map<string, T>>): Promise<(T | null)[]> {
     if (!ids.length) return [];
     const keys = ids.map((id) => `${this.prefix}${kind}:${id}`);
-    let cached: (string | null)[];
-    try {
-      cached = await this.redis.mget(...keys);
-    } catch {
-      cached = ids.map(() => null); // Redis down: serve from Postgres
-    }
+    let cached: (string | null)[] = ids.map(() => null); // Redis down: serve from Postgres, without waiting for it
+    const ready = redisReady(this.redis);
+    if (ready) cached = await this.redis.mget(...keys).catch(() => cached);
     const out: (T | null)[] = new Array(ids.length).fill(null);
     const missing: string[] = [];
     cached.forEach((v, i) => {
@@ -32,6 +30,7 @@ export class Cache {
     this.misses += missing.length;
     if (missing.length) {
       const loaded = await load([...new Set(missing)]);
+      if (!ready) return ids.map((id) => loaded.get(id) ?? null);
       const multi = this.redis.multi();
       for (const id of new Set(missing)) {
         const v = loaded.get(id);
@@ -46,7 +45,7 @@ export class Cache {
   }
 
   async invalidate(kind: string, ...ids: string[]): Promise<void> {
-    if (ids.length) await this.redis.del(...ids.map((id) => `${this.prefix}${kind}:${id}`));
+    if (ids.length) await this.redis.del(...ids.map((id) => `${this.prefix}${kind}:${id}`)).catch(() => undefined);
   }
 }
 

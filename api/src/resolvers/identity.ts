@@ -1,4 +1,5 @@
 /** Wallet login (EIP-4361 challenge → signature → JWT), `me`, profiles. */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { challengeMessage, newNonce, signatureMatches } from '../auth/siwe';
 import { hasRole, requireUser } from '../auth/guards';
@@ -9,6 +10,9 @@ import type { Ctx } from '../context';
 import type { UserRow } from '../data/loaders';
 import { listProducts } from './products';
 import { pageSize } from './pagination';
+
+/** Who asked for a challenge: a hash of the client IP (the address itself is not stored). */
+const requesterOf = (ctx: Ctx): string => createHash('sha256').update(`login-requester:${ctx.ip}`).digest('base64url').slice(0, 22);
 
 /** What a User field resolver gets: the address and, when known, the profile row. */
 export interface UserRef { address: string; row?: UserRow | null }
@@ -57,15 +61,23 @@ export const identityResolvers = {
     async requestLoginChallenge(_: unknown, args: { address: string }, ctx: Ctx) {
       const a = parse(address, args.address);
       const { config, prisma } = ctx.deps;
+      // Counted per client IP, whatever the address: nobody fills the table for free.
+      const limit = await ctx.deps.challengeLimit.take(ctx.ip);
+      if (!limit.ok) {
+        fail('RATE_LIMITED', `too many sign-in challenges from your address (at most ${limit.limit} per ${config.LOGIN_CHALLENGE_WINDOW_SECONDS}s); try again in ${limit.retryAfterSeconds}s`, { retryAfterSeconds: limit.retryAfterSeconds });
+      }
       const issuedAt = new Date();
       const expiresAt = new Date(issuedAt.getTime() + config.LOGIN_CHALLENGE_TTL * 1000);
       const nonce = newNonce();
       const message = challengeMessage({ domain: config.LOGIN_DOMAIN, uri: config.LOGIN_URI, chainId: config.CHAIN_ID, address: a, nonce, issuedAt, expiresAt });
-      // Bounded per address: used and expired challenges go, and only the newest few stay live.
+      const requester = requesterOf(ctx);
+      // Bounded per address AND requester: used and expired challenges go, and only the
+      // requester's own newest few stay live — asking for someone's address from elsewhere
+      // never drops theirs.
       await prisma.loginChallenge.deleteMany({ where: { address: a, OR: [{ usedAt: { not: null } }, { expiresAt: { lte: issuedAt } }] } });
-      const keep = await prisma.loginChallenge.findMany({ where: { address: a }, orderBy: { createdAt: 'desc' }, take: config.LOGIN_CHALLENGES_PER_ADDRESS - 1, select: { nonce: true } });
-      await prisma.loginChallenge.deleteMany({ where: { address: a, nonce: { notIn: keep.map((c) => c.nonce) } } });
-      await prisma.loginChallenge.create({ data: { nonce, address: a, message, expiresAt } });
+      const keep = await prisma.loginChallenge.findMany({ where: { address: a, requester }, orderBy: { createdAt: 'desc' }, take: config.LOGIN_CHALLENGES_PER_ADDRESS - 1, select: { nonce: true } });
+      await prisma.loginChallenge.deleteMany({ where: { address: a, requester, nonce: { notIn: keep.map((c) => c.nonce) } } });
+      await prisma.loginChallenge.create({ data: { nonce, address: a, message, expiresAt, requester } });
       return { message, nonce, expiresAt };
     },
 
@@ -73,9 +85,11 @@ export const identityResolvers = {
       const a = parse(address, args.address);
       const signature = parse(z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'expected a 65-byte hex signature'), args.signature);
       const { prisma } = ctx.deps;
+      // With the nonce: that challenge. Without: the newest this requester asked for (never
+      // one someone else asked for since, which would not match the signature).
       const challenge = args.nonce
         ? await prisma.loginChallenge.findUnique({ where: { nonce: args.nonce } })
-        : await prisma.loginChallenge.findFirst({ where: { address: a }, orderBy: { createdAt: 'desc' } });
+        : await prisma.loginChallenge.findFirst({ where: { address: a, requester: requesterOf(ctx), usedAt: null }, orderBy: { createdAt: 'desc' } });
       if (!challenge || challenge.address !== a) fail('UNAUTHENTICATED', 'no sign-in challenge for this address: request one first');
       if (challenge.usedAt) fail('UNAUTHENTICATED', 'this sign-in challenge was already used: request a new one');
       if (challenge.expiresAt.getTime() <= Date.now()) fail('UNAUTHENTICATED', 'this sign-in challenge has expired: request a new one');
@@ -86,7 +100,7 @@ export const identityResolvers = {
       await prisma.user.upsert({ where: { address: a }, create: { address: a }, update: {} });
       await ctx.deps.cache.invalidate('user', a);
       const roles = rolesFor(ctx, a);
-      const issued = await ctx.deps.sessions.start(a, roles);
+      const issued = await ctx.deps.sessions.begin(a, roles);
       ctx.log.info({ address: a, roles }, 'login');
       return { ...issued, user: userRef(a) };
     },

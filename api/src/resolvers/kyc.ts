@@ -31,15 +31,39 @@ const reviewInput = z
 
 interface KycView { address: string }
 
+/** Whether an amount in KES or in the chain's smallest unit is over the KYC limits. */
+function overLimit(ctx: Ctx, kes: number | bigint | null | undefined, native: string | bigint | null | undefined): boolean {
+  const { KYC_REQUIRED_ABOVE_KES: kesLimit, KYC_REQUIRED_ABOVE_NATIVE: nativeLimit } = ctx.deps.config;
+  return (kes != null && BigInt(kes) > BigInt(kesLimit)) || (native != null && BigInt(native) > BigInt(nativeLimit));
+}
+
+async function kycApproved(ctx: Ctx, seller: string): Promise<{ ok: boolean; state: string }> {
+  const user = await ctx.deps.prisma.user.findUnique({ where: { address: seller }, select: { kycState: true } });
+  return { ok: user?.kycState === 'APPROVED', state: user?.kycState ?? 'NONE' };
+}
+
 /** Whether `seller` may list at these prices (above the configured limits only once approved). */
 export async function requireKycForPrice(ctx: Ctx, seller: string, priceKes: number | null | undefined, priceNative: string | bigint | null | undefined): Promise<void> {
-  const { KYC_REQUIRED_ABOVE_KES: kesLimit, KYC_REQUIRED_ABOVE_NATIVE: nativeLimit } = ctx.deps.config;
-  const overKes = priceKes != null && priceKes > kesLimit;
-  const overNative = priceNative != null && BigInt(priceNative) > BigInt(nativeLimit);
-  if (!overKes && !overNative) return;
-  const user = await ctx.deps.prisma.user.findUnique({ where: { address: seller }, select: { kycState: true } });
-  if (user?.kycState !== 'APPROVED') {
-    fail('FORBIDDEN', `listing above KES ${kesLimit} (or ${nativeLimit} in the chain's smallest unit) needs approved KYC: submit your documents with submitKycDocument`, { kycState: user?.kycState ?? 'NONE' });
+  if (!overLimit(ctx, priceKes, priceNative)) return;
+  const { ok, state } = await kycApproved(ctx, seller);
+  if (!ok) {
+    const { KYC_REQUIRED_ABOVE_KES: kesLimit, KYC_REQUIRED_ABOVE_NATIVE: nativeLimit } = ctx.deps.config;
+    fail('FORBIDDEN', `listing above KES ${kesLimit} (or ${nativeLimit} in the chain's smallest unit) needs approved KYC: submit your documents with submitKycDocument`, { kycState: state });
+  }
+}
+
+/**
+ * Whether `seller` may take an order worth `amount` (price × quantity, what the escrow will
+ * hold): the KYC limit is on the order's value, not on the listing's price, so five of a
+ * product priced at the limit need an approved seller as much as one product priced at five times it.
+ */
+export async function requireKycForOrder(ctx: Ctx, seller: string, paymentMode: 'NATIVE' | 'MPESA', amount: bigint): Promise<void> {
+  if (!overLimit(ctx, paymentMode === 'MPESA' ? amount : null, paymentMode === 'NATIVE' ? amount : null)) return;
+  const { ok, state } = await kycApproved(ctx, seller);
+  if (!ok) {
+    const { KYC_REQUIRED_ABOVE_KES: kesLimit, KYC_REQUIRED_ABOVE_NATIVE: nativeLimit } = ctx.deps.config;
+    const limit = paymentMode === 'MPESA' ? `KES ${kesLimit}` : `${nativeLimit} in the chain's smallest unit`;
+    fail('FORBIDDEN', `this seller can take orders worth at most ${limit} until their identity is checked (KYC): order a smaller quantity`, { kycState: state, reason: 'SELLER_KYC_REQUIRED' });
   }
 }
 
@@ -80,11 +104,23 @@ export const kycResolvers = {
       const user = await ctx.deps.prisma.user.findUnique({ where: { address: who }, include: { kycDocuments: { select: { id: true } } } });
       if (!user || !user.kycDocuments.length) fail('CONFLICT', 'this user has submitted no KYC documents');
       const state = input.decision === 'APPROVE' ? 'APPROVED' : 'REJECTED';
-      await ctx.deps.prisma.$transaction(async (tx) => {
+      const { KYC_REQUIRED_ABOVE_KES: kesLimit, KYC_REQUIRED_ABOVE_NATIVE: nativeLimit } = ctx.deps.config;
+      const offSale = await ctx.deps.prisma.$transaction(async (tx) => {
         await tx.user.update({ where: { address: who }, data: { kycState: state, kycReason: input.reason ?? null, kycDecidedAt: new Date(), kycDecidedBy: admin.address } });
-        await audit(tx, { actor: admin.address, action: `kyc.${input.decision.toLowerCase()}`, subject: who, details: { from: user!.kycState, to: state, reason: input.reason ?? null, documents: user!.kycDocuments.map((d) => d.id) } });
+        // A rejected seller's listings above the KYC limits go off sale in the same transaction
+        // (they stay theirs: lowering the price, or a later approval, lets them list again).
+        const over = state === 'REJECTED'
+          ? await tx.product.findMany({ where: { sellerId: who, deletedAt: null, active: true, OR: [{ priceKes: { gt: kesLimit } }, { priceNative: { gt: nativeLimit } }] }, select: { id: true } })
+          : [];
+        if (over.length) await tx.product.updateMany({ where: { id: { in: over.map((p) => p.id) } }, data: { active: false } });
+        await audit(tx, { actor: admin.address, action: `kyc.${input.decision.toLowerCase()}`, subject: who, details: { from: user!.kycState, to: state, reason: input.reason ?? null, documents: user!.kycDocuments.map((d) => d.id), ...(over.length ? { productsOffSale: over.map((p) => p.id) } : {}) } });
+        return over.map((p) => p.id);
       });
       await ctx.deps.cache.invalidate('user', who);
+      if (offSale.length) {
+        await ctx.deps.cache.invalidate('product', ...offSale);
+        for (const id of offSale) ctx.loaders.product.clear(id);
+      }
       ctx.log.info({ admin: admin.address, address: who, decision: input.decision }, 'kyc reviewed');
       return { address: who };
     },

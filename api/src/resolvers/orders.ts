@@ -18,6 +18,7 @@ import { toDraftRow } from '../data/loaders';
 import { connection, decodeCursor, encodeCursor, pageSize } from './pagination';
 import { userRef } from './identity';
 import { loadProduct } from './products';
+import { requireKycForOrder } from './kyc';
 
 /** Tracking details as prepareMarkShipped stores them (anything else under the CID is not shown). */
 const trackingDocument = z.object({ carrier: z.string(), trackingNumber: z.string(), url: z.string().nullish(), note: z.string().nullish() });
@@ -150,6 +151,7 @@ export const orderResolvers = {
         const seller = await ctx.loaders.user.load(product.sellerId);
         if (!seller?.phone) fail('CONFLICT', 'the seller has no M-Pesa phone on their profile and cannot be paid with M-Pesa yet');
       }
+      await requireKycForOrder(ctx, product.sellerId, input.paymentMode, amount);
       // The id is bound to whoever creates the order on chain: the buyer's wallet for DOT, the oracle for M-Pesa.
       const salt = newOrderSalt();
       const orderId = orderIdFor(input.paymentMode === 'NATIVE' ? (s.address as `0x${string}`) : ctx.deps.oracleAddress, salt).toLowerCase();
@@ -193,6 +195,8 @@ export const orderResolvers = {
       if (!draft.orderSalt) fail('CONFLICT', 'this draft was made before order ids were bound to their creator: draft the order again');
       const seller = await ctx.loaders.user.load(draft.seller);
       if (!seller?.phone) fail('CONFLICT', 'the seller has no M-Pesa phone on their profile');
+      // Again at payment: the seller's KYC may have been rejected since the order was drafted.
+      await requireKycForOrder(ctx, draft.seller, 'MPESA', BigInt(draft.amount));
       // Each prompt counts against the phone, the order and the user (after validation: a mistake costs nothing).
       const limit = await ctx.deps.pushLimits.take({ PHONE: buyerPhone, ORDER: orderId, USER: s.address });
       if (!limit.ok) {
@@ -302,13 +306,16 @@ export const orderResolvers = {
     mpesaPayment: async (o: OrderView, _: unknown, ctx: Ctx) => {
       const p = (await ctx.loaders.ledgerPayments.load(o.id)).at(-1);
       if (!p) return null;
-      const visible = isPartyOrAdmin(ctx, ...(await parties(ctx, o)));
-      return { ...p, receipt: visible ? p.receipt : null } satisfies LedgerPayment;
+      if (isPartyOrAdmin(ctx, ...(await parties(ctx, o)))) return p;
+      // Public: that it was paid, how much, when. Private: the receipt, the CheckoutRequestID
+      // (Daraja's end in the payer's subscriber digits) and why a payment failed.
+      return { ...p, receipt: null, checkoutRequestId: null, failureReason: null } satisfies LedgerPayment;
     },
     mpesaPayouts: async (o: OrderView, _: unknown, ctx: Ctx) => {
       const rows = await ctx.loaders.ledgerPayouts.load(o.id);
-      const visible = isPartyOrAdmin(ctx, ...(await parties(ctx, o)));
-      return rows.map((p): LedgerPayout => ({ ...p, receipt: visible ? p.receipt : null }));
+      if (isPartyOrAdmin(ctx, ...(await parties(ctx, o)))) return rows;
+      // The reason is Daraja's result text, which can name the recipient.
+      return rows.map((p): LedgerPayout => ({ ...p, receipt: null, reason: null }));
     },
     payouts: (o: OrderView, _: unknown, ctx: Ctx): Promise<IndexPayout[]> | IndexPayout[] => (o.chain ? ctx.loaders.chainPayouts.load(o.id) : []),
     events: async (o: OrderView, _: unknown, ctx: Ctx) => (o.chain ? (await ctx.loaders.events.load(o.id)).map(ev) : []),

@@ -1,6 +1,10 @@
 /**
  * orderUpdated(id): the current state first, then every change the watcher sees.
  * indexAdvanced: every step of the index the watcher sees (../data/orderWatcher).
+ *
+ * Each stream holds a lease (../limits/streams): capped per client IP and per user, and a
+ * stream opened with a token ends at its expiry or its session's revocation, checked again
+ * before every event, so nothing private is sent to a session that has ended.
  */
 import { Repeater } from 'graphql-yoga';
 import type { Ctx } from '../context';
@@ -8,34 +12,61 @@ import type { IndexAdvance, OrderChange } from '../data/orderWatcher';
 import { bytes32, parse } from '../validate';
 import { loadOrder } from './orders';
 
+/** Relays `source` while the caller's lease holds; `first` (if given) is sent before it. */
+function leased<T>(ctx: Ctx, source: AsyncIterable<T>, first?: () => Promise<T>): AsyncIterable<T> {
+  const lease = ctx.deps.streams.lease(ctx.ip, ctx.session);
+  return new Repeater<T>(async (push, stop) => {
+    const it = source[Symbol.asyncIterator]();
+    void stop.then(() => {
+      lease.release();
+      void it.return?.();
+    });
+    void lease.ended.then((why) => stop(why));
+    const send = async (v: T) => {
+      const why = await lease.check();
+      if (why) {
+        stop(why);
+        return false;
+      }
+      await push(v);
+      return true;
+    };
+    try {
+      if (first && !(await send(await first()))) return;
+      for (;;) {
+        const next = await Promise.race([it.next(), stop.then(() => ({ done: true as const, value: undefined }))]);
+        if (next.done || !(await send(next.value as T))) break;
+      }
+    } finally {
+      lease.release();
+    }
+  });
+}
+
 export const subscriptionResolvers = {
   Subscription: {
     orderUpdated: {
       subscribe: (_: unknown, args: { id: string }, ctx: Ctx) => {
         const id = parse(bytes32, args.id);
-        return new Repeater<OrderChange | null>(async (push, stop) => {
-          const it = ctx.deps.watcher.pubsub.subscribe('orderUpdated', id)[Symbol.asyncIterator]();
-          void stop.then(() => it.return?.());
+        return leased<OrderChange | null>(ctx, ctx.deps.watcher.pubsub.subscribe('orderUpdated', id), async () => {
           const current = await ctx.loaders.order.load(id);
-          if (current) await push({ id, status: current.status, updatedBlock: current.updatedBlock });
-          else await push(null);
-          for (;;) {
-            const next = await Promise.race([it.next(), stop.then(() => ({ done: true as const, value: undefined }))]);
-            if (next.done) break;
-            await push(next.value);
-          }
+          return current ? { id, status: current.status, updatedBlock: current.updatedBlock } : null;
         });
       },
       resolve: async (change: OrderChange | null, args: { id: string }, ctx: Ctx) => {
         const id = parse(bytes32, args.id);
+        ctx.budget.reset(); // each event is an answer of its own
         ctx.loaders.order.clear(id);
         const view = await loadOrder(ctx, id);
         return { id, status: change?.status ?? view?.chain?.status ?? 'DRAFT', updatedBlock: change?.updatedBlock ?? view?.chain?.updatedBlock ?? null, order: view };
       },
     },
     indexAdvanced: {
-      subscribe: (_: unknown, _args: unknown, ctx: Ctx) => ctx.deps.watcher.pubsub.subscribe('indexAdvanced'),
-      resolve: (advance: IndexAdvance) => ({ lastProcessedHeight: advance.lastProcessedHeight, changedOrderIds: advance.changes.map((c) => c.id) }),
+      subscribe: (_: unknown, _args: unknown, ctx: Ctx) => leased(ctx, ctx.deps.watcher.pubsub.subscribe('indexAdvanced')),
+      resolve: (advance: IndexAdvance, _: unknown, ctx: Ctx) => {
+        ctx.budget.reset();
+        return { lastProcessedHeight: advance.lastProcessedHeight, changedOrderIds: advance.changes.map((c) => c.id) };
+      },
     },
   },
 };

@@ -5,12 +5,17 @@ import type { Api } from '../../src/app';
 
 export interface GqlResult<T = any> { status: number; data: T; extensions?: { responseCache?: { hit?: boolean } } & Record<string, unknown>; errors?: { message: string; path?: string[]; extensions?: { code?: string; [k: string]: unknown } }[]; headers: Headers }
 
-export async function gql<T = any>(api: Api, query: string, variables: Record<string, unknown> = {}, opts: { token?: string; headers?: Record<string, string> } = {}): Promise<GqlResult<T>> {
-  const res = await api.yoga.fetch('http://api.test/graphql', {
+/** What a Node server hands Yoga for a connection from `peer` (the socket's remote address). */
+export const fromPeer = (peer: string) => ({ req: { socket: { remoteAddress: peer } } });
+
+/** `peer`: the address the request comes from, as its socket's remote address (default: none, one shared "local" client). */
+export async function gql<T = any>(api: Api, query: string, variables: Record<string, unknown> = {}, opts: { token?: string; headers?: Record<string, string>; peer?: string } = {}): Promise<GqlResult<T>> {
+  const init = {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(opts.headers ?? {}) },
     body: JSON.stringify({ query, variables }),
-  });
+  };
+  const res = await (opts.peer ? api.yoga.fetch('http://api.test/graphql', init, fromPeer(opts.peer)) : api.yoga.fetch('http://api.test/graphql', init));
   const body = (await res.json()) as { data: T; errors?: GqlResult['errors']; extensions?: GqlResult['extensions'] };
   return { status: res.status, data: body.data, extensions: body.extensions, errors: body.errors, headers: res.headers };
 }

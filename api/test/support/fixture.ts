@@ -146,7 +146,8 @@ export async function startFixture(label: string, orders = 68): Promise<Fixture>
     ADMIN_ADDRESSES: ADMIN.address,
     CORS_ORIGINS: 'https://app.descrow.test',
     EVIDENCE_STORE: join(dir, 'evidence'),
-    API_TRUST_PROXY: 'true',
+    // In-process calls carry their client's address as the socket's peer (support/client.ts, `peer`).
+    API_TRUST_PROXY: 'loopback',
     JWT_SECRET: `test-secret-${label}-0123456789abcdef0123456789`,
     ORDER_WATCH_INTERVAL_MS: '100',
     REDIS_PREFIX: `descrow:apitest:${label}:${randomBytes(4).toString('hex')}:`,

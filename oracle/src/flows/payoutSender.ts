@@ -11,6 +11,7 @@ import type { OracleContext } from '../context';
 import { callbackUrl } from '../context';
 import { DarajaError } from '../daraja/errors';
 import { failpoint } from '../failpoints';
+import { forEachItem } from '../jobs/isolation';
 
 interface PayoutRow { id: string; order_id: string; role: string; phone: string; amount_kes: number; originator_conversation_id: string; status: string; checks: number; trace_context: TraceOrigin | null }
 const tracer = trace.getTracer('descrow-oracle');
@@ -22,13 +23,13 @@ export async function sendQueuedPayouts(ctx: OracleContext, limit = 20): Promise
     [limit],
   );
   let sent = 0;
-  for (const p of rows) {
+  await forEachItem(ctx, 'payout_send', rows, (p) => p.id, async (p) => { // each on its own (jobs/isolation.ts)
     // Each payout has a trace of its own, begun by its first send (a retry continues it); the
     // Daraja call below, the result's settlement and the receipt's chain record join it.
     const parent = p.trace_context?.traceparent ? contextFrom({ traceparent: p.trace_context.traceparent, tracestate: p.trace_context.tracestate }, ROOT_CONTEXT) : ROOT_CONTEXT;
     const attributes = { 'descrow.order_id': p.order_id, 'descrow.payout_id': p.id, 'descrow.payout_role': p.role, [REQUEST_ID_ATTRIBUTE]: p.originator_conversation_id };
     if (await inSpan(tracer, `payout ${p.role}`, attributes, () => sendOne(ctx, p), SpanKind.INTERNAL, parent)) sent++;
-  }
+  });
   return sent;
 }
 
@@ -92,7 +93,7 @@ export async function checkUnansweredPayouts(ctx: OracleContext, limit = 20): Pr
     [limit, String(config.ORACLE_B2C_VERIFY_SECONDS)],
   );
   const maxChecks = config.ORACLE_B2C_STATUS_CHECKS_BEFORE_PERSON;
-  for (const p of rows) {
+  await forEachItem(ctx, 'payout_check', rows, (p) => p.id, async (p) => { // each on its own (jobs/isolation.ts)
     if (p.checks >= maxChecks && ['sent', 'unknown'].includes(p.status)) {
       const r = await pool.query(
         `UPDATE oracle.payouts SET status='needs_attention', reason=$2, updated_at=now() WHERE id=$1 AND status IN ('sent','unknown')`,
@@ -117,6 +118,6 @@ export async function checkUnansweredPayouts(ctx: OracleContext, limit = 20): Pr
     }
     const wait = Math.max(1, config.ORACLE_B2C_STATUS_DELAY_SECONDS) * 2 ** Math.min(p.checks, 6);
     await pool.query(`UPDATE oracle.payouts SET checks=checks+1, next_check_at=now() + ($2 || ' seconds')::interval, updated_at=now() WHERE id=$1`, [p.id, String(wait)]);
-  }
+  });
   return rows.length;
 }

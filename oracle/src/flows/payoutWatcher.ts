@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Hex } from 'viem';
 import { payoutSplit } from '@descrow/contracts';
 import type { OracleContext } from '../context';
+import { forEachItem } from '../jobs/isolation';
 import { blockers, lockAttempts } from './payoutProof';
 
 const TERMINAL = new Set([5, 7, 8, 9]); // Completed, Resolved, Cancelled, Refunded
@@ -32,14 +33,14 @@ export async function queueDuePayouts(ctx: OracleContext, limit = 100): Promise<
   if (!rows.length) return 0;
   const block = await chain.confirmedBlock(config.ORACLE_CONFIRMATION_DEPTH);
   let queued = 0;
-  for (const r of rows) {
+  await forEachItem(ctx, 'payout_queue', rows, (r) => r.order_id, async (r) => { // each order on its own (jobs/isolation.ts)
     let order;
     try {
       order = await chain.getOrder(r.order_id, block);
     } catch {
-      continue; // the confirmed block may predate the contract on a fresh chain
+      return; // the confirmed block may predate the contract on a fresh chain
     }
-    if (order.status === 0 || order.status === 1) continue; // not funded yet at the confirmed depth
+    if (order.status === 0 || order.status === 1) return; // not funded yet at the confirmed depth
     const due: { role: 'seller' | 'buyer'; beneficiary: Hex; phone: string | null }[] = [];
     if (order.sellerPayoutDue) due.push({ role: 'seller', beneficiary: r.seller, phone: r.seller_phone });
     if (order.buyerRefundDue) due.push({ role: 'buyer', beneficiary: r.buyer, phone: r.paid_phone ?? r.phone });
@@ -47,7 +48,7 @@ export async function queueDuePayouts(ctx: OracleContext, limit = 100): Promise<
       if (TERMINAL.has(order.status)) {
         await pool.query(`UPDATE oracle.payment_requests SET settled_at=now() WHERE order_id=$1 AND status='paid'`, [r.order_id]);
       }
-      continue;
+      return;
     }
     // The split follows from the order just read (same floor arithmetic as the contract).
     const split = payoutSplit(order.amount, order.feeBps, order.buyerShareBps);
@@ -55,7 +56,7 @@ export async function queueDuePayouts(ctx: OracleContext, limit = 100): Promise<
       const amount = Number(d.role === 'seller' ? split.sellerAmount : split.buyerAmount);
       if (await queueAttempt(ctx, r.order_id, d, amount, Number(block))) queued++;
     }
-  }
+  });
   return queued;
 }
 

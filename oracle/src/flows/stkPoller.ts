@@ -6,6 +6,7 @@
  * instead of vanishing.
  */
 import type { OracleContext } from '../context';
+import { forEachItem, IN_BACKOFF_SQL } from '../jobs/isolation';
 import { chainReceiptKey, markFailed, markPaid, type PaymentRequestRow } from '../ledger/payments';
 import { openRefundCase } from '../ledger/refunds';
 import { queryVerdict, verifyPaidCallback } from './stkCallback';
@@ -15,13 +16,15 @@ export async function pollPendingRequests(ctx: OracleContext, limit = 50): Promi
   const { pool, config, log } = ctx;
   const { rows } = await pool.query<PaymentRequestRow>(
     `SELECT * FROM oracle.payment_requests
-      WHERE (status IN ('creating','pending') AND (next_query_at IS NULL OR next_query_at <= now() OR (expires_at <= now() AND callback_receipt IS NULL)))
-         OR (status IN ('expired','failed') AND callback_receipt IS NOT NULL AND next_query_at <= now())
+      WHERE ((status IN ('creating','pending') AND (next_query_at IS NULL OR next_query_at <= now() OR (expires_at <= now() AND callback_receipt IS NULL)))
+         OR (status IN ('expired','failed') AND callback_receipt IS NOT NULL AND next_query_at <= now()))
+        AND NOT ${IN_BACKOFF_SQL('stk_poll', 'id::text')}
       ORDER BY next_query_at NULLS FIRST LIMIT $1`,
     [limit],
   );
   let settled = 0;
-  for (const req of rows) {
+  // Each request on its own: one that throws is retried later, the others are polled (jobs/isolation.ts).
+  await forEachItem(ctx, 'stk_poll', rows, (r) => r.id, async (req) => {
     const expired = req.expires_at.getTime() <= Date.now();
     if (req.callback_receipt && req.checkout_request_id) {
       const giveUpAt = req.created_at.getTime() + config.ORACLE_STK_VERIFY_SECONDS * 1000;
@@ -36,11 +39,11 @@ export async function pollPendingRequests(ctx: OracleContext, limit = 50): Promi
         });
         log.error({ orderId: req.order_id, receipt: req.callback_receipt }, 'paid callback never verified; refund case opened');
         settled++;
-        continue;
+        return;
       }
       const outcome = await verifyPaidCallback(ctx, req);
       if (outcome !== 'query_pending') settled++;
-      continue;
+      return;
     }
     if (!req.checkout_request_id) {
       // Daraja never acknowledged it and no callback adopted it. The paybill's transaction
@@ -49,7 +52,7 @@ export async function pollPendingRequests(ctx: OracleContext, limit = 50): Promi
         await markFailed(pool, req.id, 'expired', null, 'no acknowledgement or callback from Daraja before expiry');
         settled++;
       }
-      continue;
+      return;
     }
     const verdict = await queryVerdict(ctx, req.checkout_request_id);
     if (verdict === 'paid') {
@@ -63,7 +66,7 @@ export async function pollPendingRequests(ctx: OracleContext, limit = 50): Promi
           [req.id, String(config.ORACLE_STK_QUERY_MAX_BACKOFF_SECONDS)],
         );
         log.warn({ orderId: req.order_id, checkoutRequestId: req.checkout_request_id }, 'paid, and already recorded on chain under a receipt the ledger lacks; waiting for the transaction pull');
-        continue;
+        return;
       }
       // The basic query carries no receipt: key the on-chain record by CheckoutRequestID.
       if (await markPaid(pool, req, { receipt: null, amount: req.amount_kes, phone: null, checkoutRequestId: req.checkout_request_id }, 'confirmed by STK Query without a callback')) {
@@ -87,7 +90,7 @@ export async function pollPendingRequests(ctx: OracleContext, limit = 50): Promi
       await markFailed(pool, req.id, 'failed', verdict.code, `${verdict.code}: ${verdict.desc}`);
       settled++;
     }
-  }
+  });
   return settled;
 }
 

@@ -1,14 +1,22 @@
 /**
  * The paybill's own record of what it received (Daraja's transaction pull), read every
- * ORACLE_PULL_INTERVAL_SECONDS over the last ORACLE_PULL_LOOKBACK_HOURS. Any payment whose
- * receipt the ledger does not hold is matched by its bill reference, which names our
- * request (stkInitiate.ts, accountReferenceFor):
+ * ORACLE_PULL_INTERVAL_SECONDS over the last ORACLE_PULL_LOOKBACK_HOURS: STK payments and
+ * Pay Bill (C2B) payments made from the M-Pesa menu alike. Any payment whose receipt the
+ * ledger does not hold is matched to our request by its bill reference (which names the
+ * request: stkInitiate.ts, accountReferenceFor), its amount AND the payer's phone — the
+ * phone the request prompted. A reference is typed by whoever pays; a phone is not.
+ * - another phone → a refund-needed case for that payer (`unmatched_payment`); the request
+ *   stays open for its own customer;
  * - the request is open, expired or failed → it is paid (this is the crash window between
- *   Daraja's acknowledgement and our write, plus a lost callback);
+ *   Daraja's acknowledgement and our write, plus a lost callback), for the prompted phone;
  * - the request was confirmed by STK Query without a receipt → the receipt is attached;
  * - another request already holds the order → a refund-needed case (paid twice);
- * - the request was paid under another receipt (from a callback) → the paybill's receipt
- *   is kept beside it and reconciliation reports the dispute;
+ * - the request was paid under another receipt that the paybill also shows (the customer
+ *   paid by Pay Bill while the prompt hung, then entered the PIN) → a `paid_twice` case;
+ * - the request was paid under another receipt the paybill does not show (from a
+ *   callback) → the paybill's receipt is kept beside it and reconciliation reports the
+ *   dispute; if the paybill shows the recorded receipt later after all, the dispute
+ *   becomes a `paid_twice` case;
  * - no request of ours holds the reference, but the chain holds the receipt for an order →
  *   the request is rebuilt from the chain (the ledger was restored from a backup older
  *   than the request; docs/operations.md, Backups);
@@ -20,6 +28,8 @@ import { inTransaction } from '@descrow/common';
 import { receiptHash } from '@descrow/contracts';
 import type { OracleContext } from '../context';
 import { DarajaError } from '../daraja/errors';
+import { normalisePhone, payerIs } from '../daraja/phone';
+import { forEachItem } from '../jobs/isolation';
 import type { PulledTransaction } from '../daraja/schemas';
 import { markPaid, type PaymentRequestRow } from '../ledger/payments';
 import { queuePaymentRecord } from '../ledger/outbox';
@@ -29,6 +39,8 @@ export async function pullTransactions(ctx: OracleContext, now = new Date()): Pr
   const { daraja, config, log } = ctx;
   const from = new Date(now.getTime() - config.ORACLE_PULL_LOOKBACK_HOURS * 3_600_000);
   const result = { seen: 0, recovered: 0, cases: 0 };
+  // Every page first: whether a payment is a second one depends on the others in the window.
+  const all: PulledTransaction[] = [];
   for (let offset = 0; offset < 100_000; ) {
     let page: PulledTransaction[];
     try {
@@ -36,32 +48,43 @@ export async function pullTransactions(ctx: OracleContext, now = new Date()): Pr
     } catch (err) {
       if (!(err instanceof DarajaError)) throw err;
       log.warn({ err: err.message }, 'transaction pull failed; will try again next interval');
-      break;
+      return result;
     }
-    for (const t of page) {
-      result.seen++;
-      const outcome = await matchPulled(ctx, t);
-      if (outcome === 'recovered') result.recovered++;
-      if (outcome.startsWith('case')) result.cases++;
-    }
+    all.push(...page);
     if (page.length < 1_000) break;
     offset += page.length;
   }
+  const inPull = new Set(all.map((t) => t.transactionId.toUpperCase()));
+  // Each payment on its own: one that throws is retried on a later pull, the others are matched.
+  await forEachItem(ctx, 'transaction_pull', all, (t) => t.transactionId.toUpperCase(), async (t) => {
+    result.seen++;
+    const outcome = await matchPulled(ctx, t, inPull);
+    if (outcome === 'recovered') result.recovered++;
+    if (outcome.startsWith('case')) result.cases++;
+  });
   if (result.recovered || result.cases) log.warn(result, 'transaction pull found payments missing from the ledger');
   return result;
 }
 
-async function matchPulled(ctx: OracleContext, t: PulledTransaction): Promise<string> {
+async function matchPulled(ctx: OracleContext, t: PulledTransaction, inPull: Set<string>): Promise<string> {
   const { pool, log } = ctx;
   const receipt = t.transactionId.toUpperCase();
   const seen = await pool.query(`SELECT outcome FROM oracle.pulled_transactions WHERE receipt=$1`, [receipt]);
   if (seen.rowCount) return 'seen';
   const amount = Math.round(t.amount);
-  const known = (await pool.query<{ id: string }>(`SELECT id FROM oracle.payment_requests WHERE mpesa_receipt=$1 OR pulled_receipt=$1`, [receipt])).rows[0];
+  const known = (await pool.query<PaymentRequestRow>(`SELECT * FROM oracle.payment_requests WHERE mpesa_receipt=$1 OR pulled_receipt=$1`, [receipt])).rows[0];
+  const payer = t.msisdn && normalisePhone(t.msisdn) ? normalisePhone(t.msisdn) : t.msisdn ?? null;
   let outcome: string;
   let matched: string | null = known?.id ?? null;
   if (known) {
     outcome = 'in_ledger';
+    if (known.mpesa_receipt === receipt && known.pulled_receipt && known.pulled_receipt !== receipt) {
+      // The recorded receipt, disputed because the paybill did not show it, is the paybill's
+      // after all: the other receipt kept beside it was a second payment for this request.
+      await secondPayment(ctx, known, known.pulled_receipt, known.phone, `the paybill shows both ${receipt} (recorded) and ${known.pulled_receipt} for this request: paid twice`);
+      await pool.query(`UPDATE oracle.payment_requests SET pulled_receipt=$2, updated_at=now() WHERE id=$1`, [known.id, receipt]);
+      outcome = 'case_paid_twice';
+    }
   } else {
     const candidates = (
       await pool.query<PaymentRequestRow>(`SELECT * FROM oracle.payment_requests WHERE account_reference=$1 AND amount_kes=$2 ORDER BY created_at`, [t.billreference, amount])
@@ -72,17 +95,33 @@ async function matchPulled(ctx: OracleContext, t: PulledTransaction): Promise<st
     if (rebuilt) {
       matched = rebuilt;
       outcome = 'rebuilt_from_chain';
+    } else if (req && !payerIs(t.msisdn, req.phone ?? '')) {
+      // Someone else typed this request's reference: their money pays nothing of ours, and
+      // the request stays open for the phone it prompted (which the order's refund goes to).
+      outcome = 'case_other_phone';
+      matched = null;
+      await openRefundCase(pool, {
+        kind: 'unmatched_payment', dedupeKey: receipt, receipt, phone: payer, amountKes: amount,
+        reason: `paid from ${payer ?? 'an unreported phone'} with bill reference ${t.billreference}, which names a request for another phone`,
+      });
+      await recordEvent(pool, req.id, 'paid_from_other_phone', `the paybill shows ${receipt} (${amount} KES) from ${payer ?? 'an unreported phone'} naming this request; not this request's payment: a refund case`);
+      log.warn({ requestId: req.id, receipt }, 'a paybill payment names one of our requests from another phone; refund case opened');
     } else if (!req) {
       outcome = 'case_unmatched';
       await openRefundCase(pool, {
-        kind: 'unmatched_payment', dedupeKey: receipt, receipt, phone: t.msisdn ?? null, amountKes: amount,
-        reason: candidates.length ? `bill reference ${t.billreference} matches ${candidates.length} requests` : `bill reference ${t.billreference} names no request of ours`,
+        kind: 'unmatched_payment', dedupeKey: receipt, receipt, phone: payer, amountKes: amount,
+        reason: candidates.length ? `bill reference ${t.billreference} matches ${candidates.length} requests` : `bill reference ${t.billreference} names no request of ours for ${amount} KES`,
       });
     } else if (req.status === 'paid' && !req.mpesa_receipt && !req.pulled_receipt) {
       // Confirmed by STK Query (no receipt then): the same payment, now with its receipt.
       await pool.query(`UPDATE oracle.payment_requests SET pulled_receipt=$2, updated_at=now() WHERE id=$1`, [req.id, receipt]);
       await recordEvent(pool, req.id, 'receipt_pulled', `receipt ${receipt} from the paybill's transaction pull`);
       outcome = 'receipt_attached';
+    } else if (req.status === 'paid' && req.mpesa_receipt && (inPull.has(req.mpesa_receipt.toUpperCase()) || (await pulledBefore(ctx, req.mpesa_receipt)))) {
+      // The paybill holds the recorded receipt too: two payments for one request (a Pay Bill
+      // payment while the prompt hung, then the PIN). The second is a refund case.
+      await secondPayment(ctx, req, receipt, req.phone, `a second payment (${receipt}) for request ${req.id}, already paid with ${req.mpesa_receipt}`);
+      outcome = 'case_paid_twice';
     } else if (req.status === 'paid' && !req.pulled_receipt) {
       // One prompt is paid once: a different receipt for the same request means the receipt
       // we recorded came from a callback that was not the paybill's (forged through a leaked
@@ -93,14 +132,12 @@ async function matchPulled(ctx: OracleContext, t: PulledTransaction): Promise<st
       log.error({ orderId: req.order_id, recorded: req.mpesa_receipt, paybill: receipt }, 'recorded receipt differs from the paybill\'s; needs a person');
       outcome = 'receipt_disputed';
     } else if (req.status === 'paid') {
-      outcome = 'case_unmatched';
-      await openRefundCase(pool, {
-        kind: 'unmatched_payment', dedupeKey: receipt, requestId: req.id, orderId: req.order_id, receipt, phone: t.msisdn ?? req.phone, amountKes: amount,
-        reason: `a third receipt (${receipt}) names request ${req.id}, already paid with ${req.mpesa_receipt} / ${req.pulled_receipt}`,
-      });
+      await secondPayment(ctx, req, receipt, req.phone, `another receipt (${receipt}) names request ${req.id}, already paid with ${req.mpesa_receipt ?? '(no receipt)'} / ${req.pulled_receipt}`);
+      outcome = 'case_paid_twice';
     } else {
       await recordEvent(pool, req.id, 'pulled', `the paybill's transaction pull shows ${receipt} for this request (status was ${req.status})`);
-      const ok = await markPaid(pool, req, { receipt, amount, phone: t.msisdn ?? null, checkoutRequestId: req.checkout_request_id }, 'recovered from the transaction pull');
+      // The payer is the prompted phone (checked above): the order's refund, if any, goes there.
+      const ok = await markPaid(pool, req, { receipt, amount, phone: req.phone, checkoutRequestId: req.checkout_request_id }, 'recovered from the transaction pull');
       outcome = ok ? 'recovered' : 'case_paid_twice'; // markPaid opens the case when another request holds the order
       if (ok) {
         // Cases opened while the payment looked unconfirmed are settled by the paybill's word.
@@ -118,6 +155,19 @@ async function matchPulled(ctx: OracleContext, t: PulledTransaction): Promise<st
     [receipt, t.billreference, amount, t.msisdn ?? null, Number.isNaN(Date.parse(t.trxDate)) ? null : new Date(t.trxDate), matched, outcome],
   );
   return outcome;
+}
+
+/** Whether an earlier pull saw this receipt in the paybill's record. */
+async function pulledBefore(ctx: OracleContext, receipt: string): Promise<boolean> {
+  return ((await ctx.pool.query(`SELECT 1 FROM oracle.pulled_transactions WHERE receipt=$1`, [receipt.toUpperCase()])).rowCount ?? 0) > 0;
+}
+
+/** Money paid a second time for one request: a refund case to the phone the request prompted. */
+async function secondPayment(ctx: OracleContext, req: PaymentRequestRow, receipt: string, phone: string | null, reason: string): Promise<void> {
+  const amount = req.amount_kes;
+  await openRefundCase(ctx.pool, { kind: 'paid_twice', dedupeKey: receipt, requestId: req.id, orderId: req.order_id, receipt, phone, amountKes: amount, reason });
+  await recordEvent(ctx.pool, req.id, 'paid_twice', reason);
+  ctx.log.warn({ orderId: req.order_id, requestId: req.id, receipt }, 'a request was paid twice; refund case opened');
 }
 
 /**

@@ -15,6 +15,7 @@ import { clientAddress, safeEqual } from './guards';
 import { ledgerRoutes } from './ledgerApi';
 import { payoutRoutes } from './payoutApi';
 import { failpoint } from '../failpoints';
+import { runItem } from '../jobs/isolation';
 import { context, contextFrom, metricsResponse, REQUEST_ID_ATTRIBUTE, SpanKind, trace, type Span } from '@descrow/common';
 
 const tracer = trace.getTracer('descrow-oracle');
@@ -28,26 +29,29 @@ function loggableUrl(req: FastifyRequest): string {
   return req.url.replace(/\/hooks\/.*/, '/hooks/[redacted]');
 }
 
-export function buildServer(ctx: OracleContext): FastifyInstance {
+/** Which listener an instance serves: Daraja's hooks on the public one, everything else on the internal one. */
+export type Listener = 'public' | 'internal';
+
+/**
+ * The oracle's two HTTP servers, two Fastify instances with routes of their own. The
+ * private routes (`/internal/*`, `/metrics`) are registered only on the internal one, so
+ * no spelling of a path (percent-encoding, case, `//`, `..`, a trailing dot) can reach
+ * them through the public port: there is nothing there for the router to decode into.
+ */
+export function buildServers(ctx: OracleContext): { publicApp: FastifyInstance; internalApp: FastifyInstance } {
+  return { publicApp: buildServer(ctx, 'public'), internalApp: buildServer(ctx, 'internal') };
+}
+
+export function buildServer(ctx: OracleContext, listener: Listener): FastifyInstance {
   const { config, pool, log } = ctx;
-  const callbacks = new CallbackWriter(pool);
   const app = Fastify({
-    loggerInstance: log,
+    loggerInstance: log.child({ listener }),
     bodyLimit: config.ORACLE_CALLBACK_BODY_LIMIT,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 64 ? req.headers['x-request-id'] : randomUUID()),
     // We log each request ourselves (with its outcome), not Fastify's two lines per request.
     logController: new LogController({ disableRequestLogging: true }),
-  });
-
-  // Connections to the public listener (Daraja's hooks, /health). /internal/* and /metrics
-  // answer only on the internal listener (main.ts), which compose does not publish.
-  const publicSockets = new WeakSet<object>();
-  app.server.on('connection', (socket) => publicSockets.add(socket));
-  const isPublic = (req: FastifyRequest) => publicSockets.has(req.raw.socket);
-  app.addHook('onRequest', async (req, reply) => {
-    if (isPublic(req) && (req.url.startsWith('/internal') || req.url.split('?')[0] === '/metrics')) {
-      return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
-    }
+    // The API keeps its connections to the internal listener open; outlive its idle timeout.
+    ...(listener === 'internal' && { keepAliveTimeout: 65_000 }),
   });
 
   // A server span per request, continuing the caller's trace (the API's traceparent); it is
@@ -78,12 +82,14 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
     done();
   });
 
-  // Prometheus (internal listener only: the public one answered 404 above).
-  app.get('/metrics', async (_req, reply) => {
-    if (!ctx.metrics) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
-    const m = await metricsResponse(ctx.metrics.registry);
-    return reply.status(m.status).type(m.contentType).send(m.body);
-  });
+  // Prometheus: the ledger's figures are not for the public.
+  if (listener === 'internal') {
+    app.get('/metrics', async (_req, reply) => {
+      if (!ctx.metrics) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
+      const m = await metricsResponse(ctx.metrics.registry);
+      return reply.status(m.status).type(m.contentType).send(m.body);
+    });
+  }
 
   // Never a stack trace; a client's mistake is a 4xx with a precise message.
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
@@ -94,9 +100,46 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
   });
   app.setNotFoundHandler((_req, reply) => void reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } }));
 
-  // ---- Daraja callbacks ------------------------------------------------------------
-  // `/hooks/<kind>/<secret>/<ref>`: `ref` is our own id (payment request or payout) and
-  // `secret` an HMAC of kind and ref (context.ts), so one leaked URL opens nothing else.
+  const routes = app as unknown as FastifyInstance;
+  if (listener === 'public') callbackRoutes(routes, ctx);
+  else internalRoutes(routes, ctx);
+
+  // ---- health ------------------------------------------------------------------------
+  app.get('/health', async (req, reply) => {
+    const check = async (fn: () => Promise<unknown>) => {
+      const t = Date.now();
+      try {
+        await Promise.race([fn(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2_000))]);
+        return { ok: true, ms: Date.now() - t };
+      } catch (err) {
+        return { ok: false, ms: Date.now() - t, error: (err as Error).message.split('\n')[0] };
+      }
+    };
+    const [postgres, redis, chain, daraja] = await Promise.all([
+      check(() => pool.query('SELECT 1')),
+      check(() => ctx.redis.ping()),
+      check(() => ctx.chain.pub.getBlockNumber({ cacheTime: 0 })),
+      check(() => ctx.daraja.tokens.get()),
+    ]);
+    const checks = { postgres, redis, chain, daraja };
+    const ok = Object.values(checks).every((c) => c.ok);
+    if (!ok) req.log.warn({ checks }, 'unhealthy');
+    // The public answer names the failing dependency; the error text stays on the internal listener and in the log.
+    if (listener === 'public') for (const c of Object.values(checks) as { error?: string }[]) delete c.error;
+    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
+  });
+
+  return app as unknown as FastifyInstance;
+}
+
+/**
+ * Daraja's callbacks, on the public listener only: `/hooks/<kind>/<secret>/<ref>`, where
+ * `ref` is our own id (payment request or payout) and `secret` an HMAC of kind and ref
+ * (context.ts), so one leaked URL opens nothing else.
+ */
+function callbackRoutes(app: FastifyInstance, ctx: OracleContext): void {
+  const { config, pool, log } = ctx;
+  const callbacks = new CallbackWriter(pool);
   const hook = (path: CallbackPath, kind: CallbackKind, correlate: (body: unknown) => string | null) => {
     const handler = async (req: FastifyRequest<{ Params: { token: string; ref: string } }>, reply: FastifyReply) => {
       const source = clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], config.ORACLE_TRUSTED_PROXIES);
@@ -114,9 +157,10 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
       const id = await callbacks.store(kind, body, source, correlate(req.body));
       failpoint('callback:after-store');
       // Acknowledge first; verification talks to Daraja and the chain and must not delay Daraja.
+      // One that throws is recorded with its error and retried by the job with backoff (jobs/isolation.ts).
       setImmediate(() => {
-        const work = kind === 'stk' ? processStkCallback(ctx, id, body) : processPayoutCallback(ctx, id, kind, body);
-        work.catch((err: Error) => log.error({ callbackId: id, err: err.message }, 'callback processing failed; the job will retry'));
+        runItem(ctx, 'callback', String(id), () => (kind === 'stk' ? processStkCallback(ctx, id, body) : processPayoutCallback(ctx, id, kind, body)), false)
+          .catch((err: Error) => log.error({ callbackId: id, err: err.message }, 'callback processing failed; the job will retry'));
       });
       return reply.status(200).send(ACK);
     };
@@ -133,7 +177,11 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
   hook('status/result', 'status_result', (b) => get(b, 'Result', 'OriginatorConversationID'));
   hook('status/timeout', 'status_timeout', (b) => get(b, 'Result', 'OriginatorConversationID') ?? get(b, 'OriginatorConversationID'));
 
-  // ---- internal API (called by the GraphQL API) ------------------------------------
+}
+
+/** The internal API (called by the GraphQL API, service token), on the internal listener only. */
+function internalRoutes(app: FastifyInstance, ctx: OracleContext): void {
+  const { config, pool } = ctx;
   app.register(async (internal) => {
     internal.addHook('onRequest', async (req, reply) => {
       const auth = req.headers.authorization ?? '';
@@ -161,6 +209,15 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
     });
     internal.post('/internal/reconciliation', async () => reconcile(ctx));
 
+    // Callbacks and job items failing right now (jobs/isolation.ts): what the DescrowJobItemFailing alert points at.
+    internal.get('/internal/job-failures', async () => {
+      const { rows } = await pool.query(
+        `SELECT job, item, attempts, last_error AS "lastError", first_failed_at AS "firstFailedAt", last_failed_at AS "lastFailedAt", run_at AS "retryAt"
+           FROM oracle.job_item_failures ORDER BY first_failed_at`,
+      );
+      return { failures: rows };
+    });
+
     internal.get('/internal/payments/:orderId', async (req: FastifyRequest<{ Params: { orderId: string } }>, reply) => {
       const orderId = z.string().regex(/^0x[0-9a-fA-F]{64}$/).safeParse(req.params.orderId);
       if (!orderId.success) return reply.status(400).send({ error: { code: 'INVALID_INPUT', field: 'orderId', message: 'expected a 32-byte hex order id' } });
@@ -178,30 +235,4 @@ export function buildServer(ctx: OracleContext): FastifyInstance {
     });
   });
 
-  // ---- health ------------------------------------------------------------------------
-  app.get('/health', async (req, reply) => {
-    const check = async (fn: () => Promise<unknown>) => {
-      const t = Date.now();
-      try {
-        await Promise.race([fn(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2_000))]);
-        return { ok: true, ms: Date.now() - t };
-      } catch (err) {
-        return { ok: false, ms: Date.now() - t, error: (err as Error).message.split('\n')[0] };
-      }
-    };
-    const [postgres, redis, chain, daraja] = await Promise.all([
-      check(() => pool.query('SELECT 1')),
-      check(() => ctx.redis.ping()),
-      check(() => ctx.chain.pub.getBlockNumber({ cacheTime: 0 })),
-      check(() => ctx.daraja.tokens.get()),
-    ]);
-    const checks = { postgres, redis, chain, daraja };
-    const ok = Object.values(checks).every((c) => c.ok);
-    if (!ok) req.log.warn({ checks }, 'unhealthy');
-    // The public answer names the failing dependency; the error text stays on the internal listener and in the log.
-    if (isPublic(req)) for (const c of Object.values(checks) as { error?: string }[]) delete c.error;
-    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
-  });
-
-  return app as unknown as FastifyInstance;
 }

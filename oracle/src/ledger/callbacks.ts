@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { GroupCommit } from './batcher';
+import { IN_BACKOFF_SQL } from '../jobs/isolation';
 
 export type CallbackKind = 'stk' | 'b2c_result' | 'b2c_timeout' | 'status_result' | 'status_timeout';
 
@@ -50,9 +51,12 @@ export async function markProcessed(pool: Pool, id: string, outcome: string): Pr
   await w.submit({ id, outcome });
 }
 
+/** Stored callbacks not yet decided, oldest first; one whose processing failed waits out its backoff (jobs/isolation.ts). */
 export async function unprocessed(pool: Pool, kind: CallbackKind, limit = 100): Promise<{ id: string; raw: unknown; source_ip: string }[]> {
   const { rows } = await pool.query(
-    `SELECT id, raw, source_ip FROM oracle.callbacks WHERE processed_at IS NULL AND kind=$1 AND received_at < now() - interval '2 seconds' ORDER BY id LIMIT $2`,
+    `SELECT id, raw, source_ip FROM oracle.callbacks c
+      WHERE processed_at IS NULL AND kind=$1 AND received_at < now() - interval '2 seconds' AND NOT ${IN_BACKOFF_SQL('callback', 'c.id::text')}
+      ORDER BY id LIMIT $2`,
     [kind, limit],
   );
   return rows;

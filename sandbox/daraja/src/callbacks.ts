@@ -6,7 +6,7 @@ import type { Delivery } from './rules';
  * header, no retry when it fails (docs/daraja.md §6, §7). Delivery modes add the real
  * world's misbehaviour: late, missing, duplicated, ahead of the synchronous answer.
  */
-export type CallbackKind = 'stk' | 'b2c_result' | 'b2c_timeout' | 'status_result' | 'status_timeout';
+export type CallbackKind = 'stk' | 'b2c_result' | 'b2c_timeout' | 'status_result' | 'status_timeout' | 'c2b_validation' | 'c2b_confirmation';
 
 export interface CallbackMessage {
   kind: CallbackKind;
@@ -68,6 +68,28 @@ export class CallbackSender {
         );
       default:
         return this.track(this.post(message, delivery.mode, 1));
+    }
+  }
+
+  /**
+   * A callback whose answer matters (C2B validation): posts it once and returns the
+   * answer's `ResultCode` ("0" accepts), or null when it failed or said nothing readable.
+   */
+  async ask(message: CallbackMessage): Promise<string | null> {
+    if (this.closed) return null;
+    const rec = this.record(message, 'normal', 1, false);
+    rec.sentAt = new Date().toISOString();
+    try {
+      const res = await fetch(message.url, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: message.body,
+        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.timeoutMs)]),
+      });
+      rec.status = res.status;
+      const answer = (await res.json().catch(() => null)) as { ResultCode?: unknown } | null;
+      return res.ok && answer && answer.ResultCode !== undefined ? String(answer.ResultCode) : null;
+    } catch (err) {
+      rec.error = err instanceof Error ? err.message : String(err);
+      return null;
     }
   }
 

@@ -15,7 +15,7 @@ export interface LedgerEntry {
   from: string;
   to: string;
   amount: number;
-  reason: 'opening' | 'adjustment' | 'stk' | 'b2c';
+  reason: 'opening' | 'adjustment' | 'stk' | 'b2c' | 'c2b';
   ref?: string;
 }
 
@@ -59,7 +59,7 @@ export class Ledger {
     return this.dailyOut.get(`${account}|${eatDay(this.clock.now())}`) ?? 0;
   }
 
-  transfer(from: string, to: string, amount: number, reason: 'stk' | 'b2c', ref: string): void {
+  transfer(from: string, to: string, amount: number, reason: 'stk' | 'b2c' | 'c2b', ref: string): void {
     if (!Number.isSafeInteger(amount) || amount <= 0) throw new Error(`ledger: bad amount ${amount}`);
     if (this.balance(from) < amount) throw new Error(`ledger: ${from} cannot pay ${amount}`);
     this.move(from, to, amount, reason, ref);

@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '@descrow/common';
 import { darajaSimConfig, type DarajaSimConfig } from './config';
 import { DarajaError, errors, sendError } from './errors';
 import { b2cRoutes } from './routes/b2c';
+import { c2bRoutes } from './routes/c2b';
 import { controlRoutes } from './routes/control';
 import { oauthRoutes } from './routes/oauth';
 import { pullRoutes } from './routes/pull';
@@ -77,6 +78,7 @@ export function createDarajaSimulator(config: Partial<DarajaSimConfig> = {}, opt
   b2cRoutes(app, state);
   statusRoutes(app, state);
   pullRoutes(app, state);
+  c2bRoutes(app, state);
   controlRoutes(app, state);
 
   return {

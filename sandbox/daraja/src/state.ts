@@ -23,7 +23,7 @@ import {
   type Rule,
 } from './rules';
 import { b2cDateTime, darajaTimestamp, type Clock } from './time';
-import type { B2cRequest, PullQueryRequest, StkPushRequest, TransactionStatusRequest } from './validation';
+import type { B2cRequest, C2bRegisterRequest, PullQueryRequest, StkPushRequest, TransactionStatusRequest } from './validation';
 
 /** Daraja's documented limits (docs/daraja.md §2, §4, §7). */
 export const LIMITS = { stkMax: 250_000, b2cMin: 10, b2cMax: 250_000, dailyMax: 500_000, balanceMax: 500_000 } as const;
@@ -47,6 +47,8 @@ export const settingsSchema = z
     statusWhileQueued: z.enum(['no_record', 'initiated']),
     /** The ResultCode of the first, false result in `failure_then_success` delivery. */
     falseFailureCode: outcomeSchema,
+    /** Ask the registered C2B ValidationURL before a Pay Bill payment (Safaricom enables this per shortcode on request). */
+    c2bValidation: z.boolean(),
   })
   .strict();
 export type SimSettings = z.infer<typeof settingsSchema>;
@@ -104,6 +106,20 @@ export interface B2cTransaction {
   request: Record<string, unknown>;
 }
 
+/** A customer paying the Pay Bill from the M-Pesa menu (C2B): shortcode, account number, amount, PIN. */
+export interface C2bTransaction {
+  TransID: string;
+  TransactionType: 'Pay Bill';
+  BusinessShortCode: string;
+  BillRefNumber: string;
+  Amount: number;
+  MSISDN: string;
+  status: 'completed' | 'rejected';
+  /** Who refused it: the validation URL's ResultCode, or M-Pesa's own (1: balance). */
+  ResultCode?: string;
+  createdAt: string;
+}
+
 export interface StatusQuery {
   OriginatorConversationID: string;
   ConversationID: string;
@@ -139,6 +155,8 @@ export class DarajaSimState {
   readonly stk = new Map<string, StkTransaction>();
   readonly b2c = new Map<string, B2cTransaction>();
   readonly statusQueries = new Map<string, StatusQuery>();
+  readonly c2b = new Map<string, C2bTransaction>();
+  readonly c2bRegistrations = new Map<string, C2bRegisterRequest>();
   private faults: { code: FaultCode; remaining: number; path?: string; until?: number }[] = [];
   private lastCheckoutMs = 0;
 
@@ -158,6 +176,8 @@ export class DarajaSimState {
     this.stk.clear();
     this.b2c.clear();
     this.statusQueries.clear();
+    this.c2b.clear();
+    this.c2bRegistrations.clear();
     this.pullRegistrations?.clear();
     this.faults = [];
     this.rules = [...c.DARAJA_SIM_RULES];
@@ -172,6 +192,7 @@ export class DarajaSimState {
       timeoutShape: 'result',
       statusWhileQueued: 'initiated',
       falseFailureCode: 17,
+      c2bValidation: false,
     };
     this.tokens.singleToken = this.settings.singleToken;
     this.ledger = new Ledger(this.clock, c.DARAJA_SIM_WALLET_BALANCE);
@@ -656,22 +677,84 @@ export class DarajaSimState {
     const eat = (v: string) => Date.parse(`${v.replace(' ', 'T')}+03:00`);
     const [from, to] = [eat(req.StartDate), eat(req.EndDate)];
     if (!(from <= to)) throw errors.invalidField('EndDate');
-    const paid = [...this.stk.values()]
-      .filter((t) => t.ResultCode === 0 && t.MpesaReceiptNumber && t.BusinessShortCode === req.ShortCode)
-      .map((t) => ({ t, at: Date.parse(t.completedAt!) }))
+    // STK payments and Pay Bill (C2B) payments alike: both are money the paybill received.
+    const paid = [
+      ...[...this.stk.values()]
+        .filter((t) => t.ResultCode === 0 && t.MpesaReceiptNumber && t.BusinessShortCode === req.ShortCode)
+        .map((t) => ({ receipt: t.MpesaReceiptNumber!, phone: t.PhoneNumber, ref: t.AccountReference, amount: t.Amount, at: Date.parse(t.completedAt!) })),
+      ...[...this.c2b.values()]
+        .filter((t) => t.status === 'completed' && t.BusinessShortCode === req.ShortCode)
+        .map((t) => ({ receipt: t.TransID, phone: t.MSISDN, ref: t.BillRefNumber, amount: t.Amount, at: Date.parse(t.createdAt) })),
+    ]
       .filter(({ at }) => at >= from && at <= to)
       .sort((a, b) => a.at - b.at); // stable: same second, in the order they were paid
-    const page = paid.slice(Number(req.OffSetValue), Number(req.OffSetValue) + 1_000).map(({ t, at }) => ({
-      transactionId: t.MpesaReceiptNumber!,
-      trxDate: new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      msisdn: Number(t.PhoneNumber),
+    const page = paid.slice(Number(req.OffSetValue), Number(req.OffSetValue) + 1_000).map((t) => ({
+      transactionId: t.receipt,
+      trxDate: new Date(t.at).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      msisdn: Number(t.phone),
       sender: 'UNKNOWN',
       transactiontype: 'c2b-pay-bill-debit',
-      billreference: t.AccountReference,
-      amount: `${t.Amount}.0`,
+      billreference: t.ref,
+      amount: `${t.amount}.0`,
       organizationname: 'Descrow Sandbox Paybill',
     }));
     return { ResponseRefID: ids.requestId(), ResponseCode: '1000', ResponseMessage: 'Success', Response: [page] };
+  }
+
+  // ---- C2B: Pay Bill from the M-Pesa menu --------------------------------------------
+
+  /** C2B Register URL: the shortcode's confirmation (and optional validation) URLs, replaced on each call. */
+  c2bRegister(req: C2bRegisterRequest) {
+    if (req.ShortCode !== this.config.MPESA_SHORTCODE) throw errors.invalidField('ShortCode');
+    this.c2bRegistrations.set(req.ShortCode, req);
+    // sic: "OriginatorCoversationID", as Daraja spells it in this answer.
+    return { OriginatorCoversationID: ids.requestId(), ResponseCode: '0', ResponseDescription: 'Success' };
+  }
+
+  /**
+   * A customer pays the Pay Bill from their phone (control API; in life, the M-Pesa menu):
+   * the validation URL may refuse it (when registered and `c2bValidation` is on, as
+   * Safaricom enables external validation per shortcode), the money moves, the
+   * confirmation URL hears of it, and the transaction pull lists it. MSISDN in the callbacks
+   * is masked, as Daraja sends it today.
+   */
+  async payBill(input: { phone: string; amount: number; billRefNumber: string; shortCode?: string }): Promise<C2bTransaction> {
+    const shortcode = input.shortCode ?? this.config.MPESA_SHORTCODE;
+    if (shortcode !== this.config.MPESA_SHORTCODE) throw new ControlError(400, `no Pay Bill ${shortcode} here (the paybill is ${this.config.MPESA_SHORTCODE})`);
+    const customer = this.ledger.customer(input.phone);
+    const tx: C2bTransaction = {
+      TransID: this.newReceipt(), TransactionType: 'Pay Bill', BusinessShortCode: shortcode, BillRefNumber: input.billRefNumber,
+      Amount: input.amount, MSISDN: input.phone, status: 'completed', createdAt: this.nowIso(),
+    };
+    const registration = this.c2bRegistrations.get(shortcode);
+    const body = (balance: number) => JSON.stringify({
+      TransactionType: tx.TransactionType, TransID: tx.TransID, TransTime: darajaTimestamp(Date.parse(tx.createdAt)), TransAmount: '__AMOUNT__',
+      BusinessShortCode: shortcode, BillRefNumber: tx.BillRefNumber, InvoiceNumber: '', OrgAccountBalance: `${balance}.00`, ThirdPartyTransID: '',
+      MSISDN: `${tx.MSISDN.slice(0, 6)}***${tx.MSISDN.slice(-3)}`, FirstName: customerName(tx.MSISDN).split(' - ')[1]!.split(' ')[0], MiddleName: '', LastName: customerName(tx.MSISDN).split(' ').pop(),
+    }).replace('"__AMOUNT__"', `"${tx.Amount}.00"`);
+    if (this.ledger.balance(customer) < tx.Amount) {
+      tx.status = 'rejected';
+      tx.ResultCode = '1';
+    } else if (registration?.ValidationURL && this.settings.c2bValidation) {
+      const verdict = await this.callbacks.ask({ kind: 'c2b_validation', ref: tx.TransID, url: registration.ValidationURL, body: body(this.ledger.balance(paybillAccount(shortcode))) });
+      // Unreachable or unreadable: the registered ResponseType decides (Completed = go ahead).
+      const code = verdict === null ? (registration.ResponseType === 'Completed' ? '0' : 'C2B00016') : verdict;
+      if (code !== '0') {
+        tx.status = 'rejected';
+        tx.ResultCode = code;
+      }
+    }
+    this.c2b.set(tx.TransID, tx);
+    if (tx.status === 'rejected') {
+      this.logger.info({ transId: tx.TransID, resultCode: tx.ResultCode }, 'pay bill payment rejected');
+      return tx;
+    }
+    this.ledger.transfer(customer, paybillAccount(shortcode), tx.Amount, 'c2b', tx.TransID);
+    this.logger.info({ transId: tx.TransID, phone: tx.MSISDN, amount: tx.Amount, billRef: tx.BillRefNumber }, 'pay bill payment completed');
+    if (registration) {
+      await this.callbacks.deliver({ mode: 'normal' }, { kind: 'c2b_confirmation', ref: tx.TransID, url: registration.ConfirmationURL, body: body(this.ledger.balance(paybillAccount(shortcode))) }, this.settings.delivery);
+    }
+    return tx;
   }
 
   // ---- helpers --------------------------------------------------------------------

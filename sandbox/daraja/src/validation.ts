@@ -109,3 +109,12 @@ export const pullQuerySchema = z.object({
   OffSetValue: digitString(/^\d{1,9}$/),
 });
 export type PullQueryRequest = z.infer<typeof pullQuerySchema>;
+
+/** C2B Register URL (`/mpesa/c2b/v1|v2/registerurl`): where Pay Bill payments to the shortcode are announced. */
+export const c2bRegisterSchema = z.object({
+  ShortCode: shortcode,
+  ResponseType: z.enum(['Completed', 'Cancelled']),
+  ConfirmationURL: callbackUrl,
+  ValidationURL: callbackUrl.optional(),
+});
+export type C2bRegisterRequest = z.infer<typeof c2bRegisterSchema>;

@@ -22,6 +22,15 @@ const faultSchema = z
   .strict();
 const balanceSchema = z.object({ balance: z.number().int().min(0) }).strict();
 const listQuery = z.object({ phone: z.string().optional(), status: z.string().optional() });
+/** A customer paying the Pay Bill from the M-Pesa menu: their phone, the account number they type, the amount. */
+const payBillSchema = z
+  .object({
+    phone: z.string().regex(/^254(7|1)\d{8}$/, 'phone must be 2547XXXXXXXX or 2541XXXXXXXX'),
+    amount: z.number().int().min(1).max(250_000),
+    billRefNumber: z.string().min(1).max(20),
+    shortCode: z.string().regex(/^\d{5,7}$/).optional(),
+  })
+  .strict();
 
 const parse = <T extends z.ZodType>(schema: T, body: unknown): z.infer<T> => {
   const r = schema.safeParse(body ?? {});
@@ -36,7 +45,7 @@ export function controlRoutes(app: FastifyInstance, state: DarajaSimState) {
     settings: state.settings,
     rules: state.rules,
     faults: state.pendingFaults(),
-    counts: { stk: state.stk.size, b2c: state.b2c.size, statusQueries: state.statusQueries.size, callbacks: state.callbacks.records.length, tokens: state.tokens.size },
+    counts: { stk: state.stk.size, b2c: state.b2c.size, c2b: state.c2b.size, statusQueries: state.statusQueries.size, callbacks: state.callbacks.records.length, tokens: state.tokens.size },
     ledgerBalanced: state.ledger.snapshot().balanced,
   }));
 
@@ -95,6 +104,17 @@ export function controlRoutes(app: FastifyInstance, state: DarajaSimState) {
     if (body.queryDisagrees !== undefined) throw new ControlError(400, 'queryDisagrees applies to STK only');
     return state.resolveB2c(req.params.id, body);
   });
+
+  // Pay Bill (C2B) payments
+  app.post('/__sim/c2b/pay', async (req, reply) => {
+    const tx = await state.payBill(parse(payBillSchema, req.body));
+    return reply.code(tx.status === 'completed' ? 201 : 402).send(tx);
+  });
+  app.get('/__sim/c2b', async (req) => {
+    const q = parse(listQuery, req.query);
+    return [...state.c2b.values()].filter((t) => (!q.phone || t.MSISDN === q.phone) && (!q.status || t.status === q.status));
+  });
+  app.get('/__sim/c2b/registrations', async () => [...state.c2bRegistrations.values()]);
 
   app.get('/__sim/status-queries', async () =>
     [...state.statusQueries.values()].map(({ request: { SecurityCredential: _omit, ...request }, ...q }) => ({ ...q, request })),
