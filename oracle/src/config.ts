@@ -41,6 +41,13 @@ export const oracleEnvShape = {
    * completed" at least twice, the first and last answer at least this many seconds apart.
    */
   ORACLE_B2C_FAILURE_CONFIRM_SECONDS: env.int(900, 0),
+  /** Transaction Status checks of a payout still open before it also waits for a person (checks go on after that). */
+  ORACLE_B2C_STATUS_CHECKS_BEFORE_PERSON: env.int(10, 1),
+  /**
+   * How long any attempt Daraja may have accepted — failed, settled, waiting for a person —
+   * keeps being re-checked with Transaction Status (backoff) until M-Pesa's answer is final (seconds, default 7 days).
+   */
+  ORACLE_B2C_VERIFY_SECONDS: env.int(7 * 86_400, 1),
   /** How often the paybill's transaction pull is read for payments missing from the ledger (seconds; 0 = never), and how far back. */
   ORACLE_PULL_INTERVAL_SECONDS: env.int(600),
   ORACLE_PULL_LOOKBACK_HOURS: env.int(48, 1),

@@ -118,5 +118,5 @@ test('a payout M-Pesa refuses for a reason a person must fix (2040) is surfaced 
   expect((await h.pool.query(`SELECT count(*)::int AS n FROM oracle.payouts WHERE order_id=$1`, [orderId])).rows[0].n).toBe(1);
   expect((await h.getOrder(orderId)).sellerPayoutDue).toBe(true); // still owed on chain
   const run = await (await fetch(`${h.internalUrl(oracle.url)}/internal/reconciliation`, { method: 'POST', headers: { authorization: 'Bearer dev-service-token-change-me' } })).json();
-  expect(run.discrepancies).toContainEqual({ kind: 'payout_needs_attention', orderId, detail: expect.stringContaining('2040') });
+  expect(run.discrepancies).toContainEqual({ kind: 'payout_needs_attention', orderId, role: 'seller', detail: expect.stringContaining('2040') });
 });

@@ -135,10 +135,11 @@ export interface LedgerReconciliation {
   paid: LedgerPaid[];
   paidForFunded: LedgerPaid[];
   payouts: { orderId: string; role: string; status: string }[];
-  failedPayouts: { orderId: string; role: string; amountKes: number; status: string; reason: string | null; resultCode: string | null; attempt: number; updatedAt: string }[];
+  /** Payout problems now, one per order and role (the oracle's flows/payoutFindings): `reason` names every receipt. */
+  failedPayouts: { orderId: string; role: string; kind: string; amountKes: number; status: string; reason: string | null; resultCode: string | null; attempt: number; updatedAt: string }[];
   collectedPerDay: Record<string, string>;
   refundCases: RefundCaseFacts[];
-  oracleFindings: { kind: string; orderId: string; detail: string }[];
+  oracleFindings: { kind: string; orderId: string; role?: string; detail: string }[];
   oracleFindingsAt: string | null;
 }
 export interface ReceiptFacts {

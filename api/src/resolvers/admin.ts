@@ -72,19 +72,22 @@ export const adminResolvers = {
         }
       }
 
-      // Payouts the chain says are owed and the oracle has not sent.
+      // Payouts: one problem, one line. The oracle owns payout facts: its live findings (one
+      // per order and role: paid more than owed, waiting for a person) are `failedPayouts`;
+      // a payout is "due" only when the oracle holds no attempt for it beyond failed ones.
+      const failedPayouts = ledger.failedPayouts.map((p) => ({ ...p, updatedAt: new Date(p.updatedAt) }));
+      const LIVE_PAYOUT_KINDS = new Set(['payout_exceeds_owed', 'payout_overpaid', 'payout_needs_attention']);
       const payoutsDue = [];
       for (const o of owing) {
         const dueSince = o.resolvedAt ?? o.refundedAt ?? o.deliveredAt ?? o.updatedAt;
         for (const [role, due, amount] of [['seller', o.sellerPayoutDue, o.sellerAmount], ['buyer', o.buyerRefundDue, o.buyerAmount]] as const) {
           if (!due) continue;
           const rows = ledger.payouts.filter((p) => p.orderId === o.id && p.role === role);
-          if (rows.some((p) => ['queued', 'sent', 'unknown', 'succeeded', 'overpaid'].includes(p.status))) continue;
+          if (rows.some((p) => p.status !== 'failed')) continue; // in flight, paid, settled or waiting for a person (failedPayouts)
           payoutsDue.push({ orderId: o.id, role, amount, dueSince, ageSeconds: ageSeconds(dueSince, now), ledgerStatus: rows.at(-1)?.status ?? null });
         }
       }
 
-      const failedPayouts = ledger.failedPayouts.map((p) => ({ ...p, updatedAt: new Date(p.updatedAt) }));
 
       // Per-day totals per mode from the index's rollups; each day must balance.
       const stats = await index.dailyStats(day(from), day(new Date(to.getTime() - 1)));
@@ -103,7 +106,8 @@ export const adminResolvers = {
       return {
         from, to, paidNotOnChain, onChainWithoutLedger, amountMismatches, payoutsDue, failedPayouts, dailyTotals,
         refundCases: ledger.refundCases.map(refundCase),
-        oracleFindings: ledger.oracleFindings,
+        // The last run's payout findings that the live view above already shows are not repeated.
+        oracleFindings: ledger.oracleFindings.filter((f) => !LIVE_PAYOUT_KINDS.has(f.kind)),
         balanced: dailyTotals.every((d) => d.balanced),
       };
     },

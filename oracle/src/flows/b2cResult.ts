@@ -1,15 +1,20 @@
 /**
- * B2C results, queue timeouts and Transaction Status answers. Keyed on our own
- * OriginatorConversationID; a payout never leaves a terminal state, so duplicates and
- * late arrivals change nothing. A success enqueues the on-chain payout record in the
- * same transaction that marks the payout paid.
+ * B2C results, queue timeouts and Transaction Status answers, keyed on our own
+ * OriginatorConversationID. Every result is processed whatever state its attempt is in
+ * (failed, settled, waiting for a person, given up): a B2C result is only a hint that makes
+ * the oracle ask Transaction Status; money out is recorded only on Transaction Status'
+ * "Completed" — as a success if the attempt holds the order's slot, otherwise as an
+ * `overpaid` case for a person with both receipts. The rule for "did it pay?" is
+ * ./payoutProof.
  */
+import type { PoolClient } from 'pg';
 import { contextFrom, inSpan, REQUEST_ID_ATTRIBUTE, SpanKind, trace } from '@descrow/common';
 import type { OracleContext } from '../context';
 import { resultCallback, resultParam, timeoutNotice } from '../daraja/schemas';
 import { markProcessed } from '../ledger/callbacks';
 import { queuePayoutRecord } from '../ledger/outbox';
 import type { TraceOrigin } from '../chain/outboxWorker';
+import { lockAttempts, mayHaveBeenAccepted, notCompletedProven, verdict, type AttemptEvidence } from './payoutProof';
 
 /** Codes where retrying cannot help and a person must act (docs/daraja.md §4). */
 const NEEDS_PERSON: Record<string, string> = {
@@ -24,13 +29,15 @@ const NEEDS_PERSON: Record<string, string> = {
   '8006': 'the initiator security credential is locked',
   SFC_IC0003: 'the recipient phone number does not exist on M-Pesa',
 };
+const OPEN = ['queued', 'sent', 'unknown'];
+/** Transaction Status' final "did not complete" states (Initiated/Authorized are still moving). */
+const NOT_COMPLETED = ['Cancelled', 'Declined', 'Expired', 'Failed'];
 
 const tracer = trace.getTracer('descrow-oracle');
 
-interface PayoutRow {
-  id: string; order_id: string; beneficiary: string; role: string; amount_kes: number; status: string; attempt: number;
-  originator_conversation_id: string; conversation_id: string | null; not_completed_answers: number; first_not_completed_at: Date | null;
-  trace_context: TraceOrigin | null;
+interface PayoutRow extends AttemptEvidence {
+  order_id: string; beneficiary: string; role: string; amount_kes: number; originator_conversation_id: string;
+  mpesa_final: string | null; created_at: Date; trace_context: TraceOrigin | null;
 }
 type Kind = 'b2c_result' | 'b2c_timeout' | 'status_result' | 'status_timeout';
 
@@ -44,13 +51,12 @@ export async function processPayoutCallback(ctx: OracleContext, callbackId: stri
 
 /**
  * Every result is a hint until it is matched to what we sent:
- * - a B2C result names our payout (URL ref + OriginatorConversationID) *and* carries the
- *   ConversationID of Daraja's acknowledgement; without a stored acknowledgement it only
- *   triggers a Transaction Status check;
- * - a failure result never ends a payout: Transaction Status must confirm it (twice, over
- *   ORACLE_B2C_FAILURE_CONFIRM_SECONDS) before a new attempt may be queued;
+ * - a B2C result names our payout (URL ref + OriginatorConversationID) and, once we stored
+ *   Daraja's acknowledgement, carries its ConversationID. Success or failure, it only makes
+ *   the oracle ask Transaction Status (whatever state the attempt is in); a failure a person
+ *   must fix also puts an open attempt in front of a person;
  * - a Transaction Status result counts only as the answer to a query we sent (its ids are
- *   those of the query's acknowledgement, stored in oracle.status_queries).
+ *   those of the query's acknowledgement, stored in oracle.status_queries). It decides.
  */
 async function decide(ctx: OracleContext, kind: Kind, raw: unknown): Promise<string> {
   const { pool } = ctx;
@@ -68,7 +74,7 @@ async function decide(ctx: OracleContext, kind: Kind, raw: unknown): Promise<str
     // Not proof of failure: Transaction Status decides before any retry.
     const r = await pool.query(
       `UPDATE oracle.payouts SET status='unknown', hint='queue timeout', next_check_at=now() + ($2 || ' seconds')::interval, updated_at=now()
-        WHERE originator_conversation_id=$1 AND id::text=$3 AND status IN ('queued','sent')`,
+        WHERE originator_conversation_id=$1 AND id::text=$3 AND (status='sent' OR (status='queued' AND b2c_calls > 0))`,
       [t.data.originatorConversationId, String(ctx.config.ORACLE_B2C_STATUS_DELAY_SECONDS), ref],
     );
     return r.rowCount ? 'timeout_will_check_status' : 'unknown_or_final';
@@ -96,7 +102,7 @@ async function decide(ctx: OracleContext, kind: Kind, raw: unknown): Promise<str
     // The answer must be about this payout, not some other transaction.
     const about = resultParam(parsed.data, 'OriginatorConversationID');
     if (about !== undefined && String(about) !== payout.originator_conversation_id) return 'status_about_other_payout';
-    if (res.ResultCode === 'R000002') return notCompleted(ctx, payout, 'Transaction Status: no record of the payout');
+    if (res.ResultCode === 'R000002') return notCompleted(ctx, payout, 'Transaction Status: no record of the payout', false);
     if (res.ResultCode !== '0') return 'status_inconclusive';
     const status = String(resultParam(parsed.data, 'TransactionStatus') ?? '');
     if (status === 'Completed') {
@@ -104,40 +110,54 @@ async function decide(ctx: OracleContext, kind: Kind, raw: unknown): Promise<str
       const amount = Number(resultParam(parsed.data, 'Amount'));
       return settle(ctx, payout, { receipt, amount });
     }
-    if (['Cancelled', 'Declined', 'Expired', 'Failed'].includes(status)) return notCompleted(ctx, payout, `Transaction Status: ${status}`);
-    // Initiated / Authorized: it exists and is still moving; any earlier "no record" was premature.
-    await pool.query(`UPDATE oracle.payouts SET not_completed_answers=0, first_not_completed_at=NULL, updated_at=now() WHERE id=$1`, [payout.id]);
+    if (NOT_COMPLETED.includes(status)) return notCompleted(ctx, payout, `Transaction Status: ${status}`, true);
+    // Initiated / Authorized: it exists and is still moving; any earlier "not completed" was premature.
+    await pool.query(
+      `UPDATE oracle.payouts SET not_completed_answers=0, first_not_completed_at=NULL, last_not_completed_at=NULL, mpesa_final=NULL, hint=$2, updated_at=now() WHERE id=$1`,
+      [payout.id, `Transaction Status: ${status || 'in progress'}`],
+    );
     return 'status_still_pending';
   }
 
   const payout = (await pool.query<PayoutRow>(`SELECT * FROM oracle.payouts WHERE originator_conversation_id=$1`, [res.OriginatorConversationID])).rows[0];
   if (!payout) return 'unknown_payout';
   if (payout.id !== ref) return 'ref_mismatch'; // one payout's URL cannot speak for another
-  if (!payout.conversation_id) {
-    // We never stored Daraja's acknowledgement (a crash right after it): nothing to match
-    // the ConversationID against, so this is only a hint. Ask Transaction Status now.
-    await pool.query(
-      `UPDATE oracle.payouts SET status=CASE WHEN status IN ('queued','sent') THEN 'unknown' ELSE status END, hint=$2, next_check_at=now(), updated_at=now()
-        WHERE id=$1 AND status IN ('queued','sent','unknown')`,
-      [payout.id, `result ${res.ResultCode} before our acknowledgement was stored`],
+  // Without a stored acknowledgement (a crash right after it) there is nothing to match the
+  // ConversationID against: the result is only a hint, like every other.
+  if (payout.conversation_id && res.ConversationID !== payout.conversation_id) return 'conversation_mismatch';
+  // Never sent (each call is counted before it is made): Daraja cannot have answered it.
+  if (!mayHaveBeenAccepted(payout)) return 'never_sent';
+  const claimedReceipt = res.ResultCode === '0' ? String(resultParam(parsed.data, 'TransactionReceipt') ?? res.TransactionID ?? '') : null;
+  if (claimedReceipt && payout.mpesa_receipt === claimedReceipt) return 'already_final'; // a duplicate of a confirmed success
+  const hint = res.ResultCode === '0' ? `B2C result says paid (${claimedReceipt}); asking Transaction Status` : `B2C result ${res.ResultCode}: ${res.ResultDesc}`;
+  const person = res.ResultCode === '0' || !payout.conversation_id ? undefined : NEEDS_PERSON[res.ResultCode];
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // A success is asked about at once; a failure after the usual delay (M-Pesa may still pay
+    // it). Verification reopens even if M-Pesa had answered before: a person may need both.
+    const wait = res.ResultCode === '0' ? 0 : ctx.config.ORACLE_B2C_STATUS_DELAY_SECONDS;
+    const upd = await client.query<{ status: string }>(
+      `UPDATE oracle.payouts SET hint=$2, result_code=CASE WHEN $3 = '0' THEN result_code ELSE $3 END,
+              status=CASE WHEN status IN ('queued','sent') THEN 'unknown' ELSE status END, mpesa_final=NULL,
+              next_check_at=LEAST(next_check_at, now() + ($4 || ' seconds')::interval), updated_at=now()
+        WHERE id=$1 RETURNING status`,
+      [payout.id, hint, res.ResultCode, String(wait)],
     );
-    return 'unverified_result_will_check_status';
+    await client.query('COMMIT');
+    const now = upd.rows[0]!.status;
+    if (person && OPEN.includes(now)) return giveUp(ctx, payout, 'needs_attention', `${res.ResultCode}: ${person}`);
+    if (payout.mpesa_receipt) {
+      ctx.log.warn({ orderId: payout.order_id, role: payout.role, receipt: payout.mpesa_receipt, resultCode: res.ResultCode }, 'b2c result contradicts a confirmed payout; asking Transaction Status again');
+      return res.ResultCode === '0' ? 'other_receipt_will_check_status' : 'failure_after_success_will_check_status';
+    }
+    return res.ResultCode === '0' ? 'success_hint_will_check_status' : 'failure_hint_will_check_status';
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
   }
-  if (res.ConversationID !== payout.conversation_id) return 'conversation_mismatch';
-  if (res.ResultCode === '0') {
-    const receipt = String(resultParam(parsed.data, 'TransactionReceipt') ?? res.TransactionID ?? '');
-    const amount = Number(resultParam(parsed.data, 'TransactionAmount'));
-    return settle(ctx, payout, { receipt, amount });
-  }
-  const person = NEEDS_PERSON[res.ResultCode];
-  if (person) return giveUp(ctx, payout, 'needs_attention', `${res.ResultCode}: ${person}`);
-  // A failure result is a hint: the payment may still complete (or have completed).
-  const hinted = await pool.query(
-    `UPDATE oracle.payouts SET status='unknown', hint=$2, result_code=$3, next_check_at=now() + ($4 || ' seconds')::interval, updated_at=now()
-      WHERE id=$1 AND status IN ('queued','sent','unknown')`,
-    [payout.id, `B2C result ${res.ResultCode}: ${res.ResultDesc}`, res.ResultCode, String(ctx.config.ORACLE_B2C_STATUS_DELAY_SECONDS)],
-  );
-  return hinted.rowCount ? 'failure_hint_will_check_status' : 'already_final';
 }
 
 async function byId(ctx: OracleContext, id: string): Promise<PayoutRow | undefined> {
@@ -145,27 +165,41 @@ async function byId(ctx: OracleContext, id: string): Promise<PayoutRow | undefin
 }
 
 /**
- * Transaction Status said "not completed". The payout is given up (so a new attempt may
- * follow) only after a second such answer at least ORACLE_B2C_FAILURE_CONFIRM_SECONDS after
- * the first: a payment still queued at Safaricom answers "no record" too.
+ * Transaction Status said "not completed", whatever state the attempt is in. An open attempt
+ * is given up (so a new attempt may follow) only once ./payoutProof says it is proven unpaid:
+ * a payment still queued at Safaricom answers "no record" too. Verification stops when the
+ * answer is final: a final state (Declined, …) proven as above, or "no record" past
+ * ORACLE_B2C_VERIFY_SECONDS.
  */
-async function notCompleted(ctx: OracleContext, payout: PayoutRow, why: string): Promise<string> {
-  const { pool, config } = ctx;
-  if (!['queued', 'sent', 'unknown'].includes(payout.status)) return 'already_final';
-  const { rows } = await pool.query<{ n: number; first: Date }>(
+async function notCompleted(ctx: OracleContext, payout: PayoutRow, why: string, finalState: boolean): Promise<string> {
+  const { pool, config, log } = ctx;
+  if (payout.mpesa_receipt) {
+    // M-Pesa confirmed this one paid before: a person compares the two answers.
+    await pool.query(`UPDATE oracle.payouts SET hint=$2, updated_at=now() WHERE id=$1`, [payout.id, `${why}, after Transaction Status confirmed receipt ${payout.mpesa_receipt}`]);
+    log.error({ orderId: payout.order_id, role: payout.role, receipt: payout.mpesa_receipt, why }, 'transaction status contradicts a confirmed payout');
+    return 'status_contradicts_paid';
+  }
+  const { rows } = await pool.query<PayoutRow>(
     `UPDATE oracle.payouts SET not_completed_answers=not_completed_answers+1, first_not_completed_at=COALESCE(first_not_completed_at, now()),
-            status='unknown', hint=$2, updated_at=now()
-      WHERE id=$1 AND status IN ('queued','sent','unknown') RETURNING not_completed_answers AS n, first_not_completed_at AS first`,
+            last_not_completed_at=now(), status=CASE WHEN status IN ('queued','sent') THEN 'unknown' ELSE status END, hint=$2, updated_at=now()
+      WHERE id=$1 RETURNING *`,
     [payout.id, why],
   );
   const row = rows[0];
-  if (!row) return 'already_final';
-  const confirmAt = row.first.getTime() + config.ORACLE_B2C_FAILURE_CONFIRM_SECONDS * 1000;
-  if (row.n >= 2 && Date.now() >= confirmAt) return giveUp(ctx, payout, 'failed', `${why} (confirmed ${row.n} times since ${row.first.toISOString()})`);
+  if (!row) return 'unknown_payout';
+  if (verdict(row, config.ORACLE_B2C_FAILURE_CONFIRM_SECONDS).kind === 'unpaid') {
+    const expired = Date.now() - row.created_at.getTime() >= config.ORACLE_B2C_VERIFY_SECONDS * 1000;
+    if (finalState || expired) await pool.query(`UPDATE oracle.payouts SET mpesa_final='not_completed', next_check_at=NULL WHERE id=$1 AND mpesa_final IS NULL`, [row.id]);
+    if (OPEN.includes(row.status)) {
+      return giveUp(ctx, row, 'failed', `${why} (confirmed ${row.not_completed_answers} times since ${row.first_not_completed_at!.toISOString()})`);
+    }
+    return finalState || expired ? 'not_completed_final' : 'not_completed_confirmed';
+  }
   // Ask again once the confirmation interval has passed.
+  const confirmAt = row.first_not_completed_at!.getTime() + config.ORACLE_B2C_FAILURE_CONFIRM_SECONDS * 1000;
   await pool.query(`UPDATE oracle.payouts SET next_check_at=GREATEST(now() + ($2 || ' seconds')::interval, to_timestamp($3 / 1000.0)) WHERE id=$1`,
-    [payout.id, String(Math.max(1, config.ORACLE_B2C_STATUS_DELAY_SECONDS)), confirmAt]);
-  return 'not_completed_unconfirmed';
+    [row.id, String(Math.max(1, config.ORACLE_B2C_STATUS_DELAY_SECONDS)), confirmAt]);
+  return notCompletedProven(row, config.ORACLE_B2C_FAILURE_CONFIRM_SECONDS) ? 'not_completed_confirmed' : 'not_completed_unconfirmed';
 }
 
 async function giveUp(ctx: OracleContext, payout: PayoutRow, status: 'failed' | 'needs_attention', reason: string): Promise<string> {
@@ -179,69 +213,88 @@ async function giveUp(ctx: OracleContext, payout: PayoutRow, status: 'failed' | 
   return status;
 }
 
-/**
- * A verified success. For a payout still open: succeeded + the on-chain record, in one
- * transaction. For one already given up (failed / needs_attention): the success is
- * recorded all the same — it takes the order's slot back if no other attempt holds it, and
- * otherwise becomes `overpaid` for a person (the seller may have been paid twice).
- */
-/** A verified success, decided in the payout's trace (started when it was first sent, ./payoutSender). */
+/** Money out confirmed by Transaction Status, decided in the payout's trace (started when it was first sent, ./payoutSender). */
 function settle(ctx: OracleContext, payout: PayoutRow, v: { receipt: string; amount: number }): Promise<string> {
   const parent = payout.trace_context?.traceparent ? contextFrom({ traceparent: payout.trace_context.traceparent, tracestate: payout.trace_context.tracestate }) : undefined;
   return inSpan(tracer, 'payout settle', { 'descrow.order_id': payout.order_id, 'descrow.payout_id': payout.id, [REQUEST_ID_ATTRIBUTE]: payout.trace_context?.requestId, 'mpesa.receipt': v.receipt },
-    (span) => settleInLedger(ctx, payout, v).then((outcome) => (span.setAttribute('descrow.outcome', outcome), outcome)), SpanKind.INTERNAL, parent);
+    (span) => recordMoneyOut(ctx, payout, v).then((outcome) => (span.setAttribute('descrow.outcome', outcome), outcome)), SpanKind.INTERNAL, parent);
 }
 
-async function settleInLedger(ctx: OracleContext, payout: PayoutRow, v: { receipt: string; amount: number }): Promise<string> {
+/** How an attempt that paid (or was settled) is named to a person: its receipt(s). */
+const receiptsOf = (a: AttemptEvidence) => [a.mpesa_receipt, a.settled_reference && `MANUAL:${a.settled_reference}`].filter(Boolean).join(' + ');
+
+/**
+ * Transaction Status confirmed that this attempt paid `amount` under `receipt`. Recorded
+ * whatever the attempt's state, in one transaction with every attempt of the order and role
+ * locked:
+ * - the attempt holds the order's slot (no other attempt succeeded, was settled or is in
+ *   flight): `succeeded`, and the receipt is queued for the chain — an attempt never sent,
+ *   or one waiting for a person without money out, yields its slot;
+ * - otherwise (the payout was paid another way, or another attempt is in flight): `overpaid`
+ *   for a person, naming both receipts; if the other attempt later proves unpaid, this one
+ *   takes the slot (promoteOverpaid);
+ * - a different amount than owed: recorded, and waits for a person.
+ */
+async function recordMoneyOut(ctx: OracleContext, payout: PayoutRow, v: { receipt: string; amount: number }): Promise<string> {
   const { pool, log } = ctx;
-  if (!/^[A-Z0-9]{6,20}$/.test(v.receipt)) return 'invalid_receipt';
-  if (payout.status === 'succeeded' || payout.status === 'overpaid') return 'already_final';
-  if (v.amount !== payout.amount_kes) {
-    await pool.query(`UPDATE oracle.payouts SET status='needs_attention', mpesa_receipt=$3, reason=$2, updated_at=now() WHERE id=$1`, [payout.id, `paid ${v.amount} KES (${v.receipt}), expected ${payout.amount_kes}`, v.receipt]);
-    log.error({ orderId: payout.order_id, paid: v.amount, expected: payout.amount_kes }, 'b2c paid a different amount; needs a person');
-    return 'amount_mismatch';
-  }
-  const late = payout.status === 'failed' || payout.status === 'needs_attention';
+  if (!/^[A-Z0-9]{6,20}$/.test(v.receipt) || !Number.isInteger(v.amount) || v.amount <= 0) return 'invalid_receipt';
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    // Serialise with the watcher and with other results for this order and role.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`payout:${payout.order_id}:${payout.role}`]);
-    const others = (
-      await client.query<{ id: string; status: string; mpesa_receipt: string | null; attempt: number }>(
-        `SELECT id, status, mpesa_receipt, attempt FROM oracle.payouts WHERE order_id=$1 AND role=$2 AND id<>$3 AND status IN ('queued','sent','unknown','succeeded','needs_attention','overpaid') FOR UPDATE`,
-        [payout.order_id, payout.role, payout.id],
-      )
-    ).rows;
-    if (late) {
-      // An attempt given up with no money moved (e.g. "3 attempts failed") yields the slot.
-      for (const o of others.filter((o) => o.status === 'needs_attention' && !o.mpesa_receipt)) {
-        await client.query(`UPDATE oracle.payouts SET status='failed', reason=$2, updated_at=now() WHERE id=$1`, [o.id, `superseded: attempt ${payout.attempt} was paid after all`]);
-      }
-    }
-    // The live attempt always takes its own success; a late one only if no attempt holds the slot.
-    const holder = late ? others.find((o) => o.status !== 'needs_attention' || o.mpesa_receipt) : undefined;
-    if (holder) {
-      const reason = `paid (${v.receipt}) after being given up, while attempt ${holder.attempt} is ${holder.status}: possible over-payment, a person must recover it`;
-      await client.query(`UPDATE oracle.payouts SET status='overpaid', mpesa_receipt=$2, result_code='0', completed_at=now(), reason=$3, updated_at=now() WHERE id=$1`, [payout.id, v.receipt, reason]);
+    const attempts = await lockAttempts(client, payout.order_id, payout.role);
+    const me = attempts.find((a) => a.id === payout.id)!;
+    if (me.mpesa_receipt) {
+      await client.query(`UPDATE oracle.payouts SET mpesa_final='completed', next_check_at=NULL WHERE id=$1 AND mpesa_receipt=$2`, [me.id, v.receipt]);
       await client.query('COMMIT');
-      log.error({ orderId: payout.order_id, role: payout.role, receipt: v.receipt, other: holder.attempt }, 'b2c success for a payout given up while another attempt holds the order; needs a person');
-      return 'overpaid';
+      if (me.mpesa_receipt === v.receipt) return 'already_final';
+      log.error({ orderId: payout.order_id, role: payout.role, receipt: me.mpesa_receipt, other: v.receipt }, 'transaction status names a second receipt for one attempt; needs a person');
+      return 'receipt_conflict';
     }
-    await client.query(
-      `UPDATE oracle.payouts SET status='succeeded', mpesa_receipt=$2, result_code='0', completed_at=now(), updated_at=now(), reason=$3 WHERE id=$1`,
-      [payout.id, v.receipt, late ? `paid after being marked ${payout.status}` : null],
-    );
-    await queuePayoutRecord(client, v.receipt, payout.order_id, { beneficiary: payout.beneficiary, amountKes: payout.amount_kes, trace: payout.trace_context });
+    const others = attempts.filter((a) => a.id !== me.id);
+    // Attempts that cannot have paid give the slot up: never sent, or waiting for a person with nothing out.
+    const yielding = others.filter((o) => (o.status === 'queued' && o.b2c_calls === 0) || (o.status === 'needs_attention' && !o.mpesa_receipt));
+    for (const o of yielding) {
+      await client.query(`UPDATE oracle.payouts SET status='failed', reason=$2, updated_at=now() WHERE id=$1`, [o.id, `superseded: attempt ${me.attempt} paid (${v.receipt})`]);
+    }
+    // The order's slot: an attempt that paid and was recorded (succeeded), settled, in flight,
+    // or waiting for a person with money out. An `overpaid` one does not hold it.
+    const holder = others.find((o) => !yielding.includes(o) && ['succeeded', 'settled', 'needs_attention', ...OPEN].includes(o.status));
+    const paidTwice = me.settled_reference ? me : holder;
+    let outcome: string;
+    if (paidTwice) {
+      const other = paidTwice === me ? `it was settled outside M-Pesa (MANUAL:${me.settled_reference})` : `attempt ${paidTwice.attempt} is ${paidTwice.status}${receiptsOf(paidTwice) ? ` (${receiptsOf(paidTwice)})` : ''}`;
+      const reason = `paid ${v.amount} KES (${v.receipt}) while ${other}: possible over-payment, a person must recover it`;
+      await client.query(
+        `UPDATE oracle.payouts SET status='overpaid', mpesa_receipt=$2, paid_kes=$3, mpesa_final='completed', next_check_at=NULL, result_code='0', completed_at=now(), reason=$4, updated_at=now() WHERE id=$1`,
+        [me.id, v.receipt, v.amount, reason],
+      );
+      log.error({ orderId: payout.order_id, role: payout.role, receipt: v.receipt, other }, 'b2c success for a payout already paid or in flight another way; needs a person');
+      outcome = 'overpaid';
+    } else if (v.amount !== me.amount_kes) {
+      await client.query(
+        `UPDATE oracle.payouts SET status='needs_attention', mpesa_receipt=$2, paid_kes=$3, mpesa_final='completed', next_check_at=NULL, reason=$4, updated_at=now() WHERE id=$1`,
+        [me.id, v.receipt, v.amount, `paid ${v.amount} KES (${v.receipt}), expected ${me.amount_kes}`],
+      );
+      log.error({ orderId: payout.order_id, paid: v.amount, expected: me.amount_kes }, 'b2c paid a different amount; needs a person');
+      outcome = 'amount_mismatch';
+    } else {
+      const late = !OPEN.includes(me.status);
+      await client.query(
+        `UPDATE oracle.payouts SET status='succeeded', mpesa_receipt=$2, paid_kes=$3, mpesa_final='completed', next_check_at=NULL, result_code='0', completed_at=now(), updated_at=now(), reason=$4 WHERE id=$1`,
+        [me.id, v.receipt, v.amount, late ? `paid after being marked ${me.status}` : null],
+      );
+      await queuePayoutRecord(client, v.receipt, payout.order_id, { beneficiary: payout.beneficiary, amountKes: payout.amount_kes, trace: payout.trace_context });
+      log.info({ orderId: payout.order_id, role: payout.role, receipt: v.receipt, amountKes: payout.amount_kes, late }, 'b2c payout paid (confirmed by transaction status); recording on chain');
+      outcome = late ? 'paid_after_failure' : 'paid';
+    }
     await client.query('COMMIT');
+    return outcome;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
     client.release();
   }
-  log.info({ orderId: payout.order_id, role: payout.role, receipt: v.receipt, amountKes: payout.amount_kes, late }, 'b2c payout paid; recording on chain');
-  return late ? 'paid_after_failure' : 'paid';
 }
 
 /**
@@ -253,18 +306,7 @@ async function promoteOverpaid(ctx: OracleContext, failed: PayoutRow): Promise<b
   const client = await ctx.pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`payout:${failed.order_id}:${failed.role}`]);
-    const { rows } = await client.query<{ id: string; mpesa_receipt: string; beneficiary: string; amount_kes: number }>(
-      `UPDATE oracle.payouts SET status='succeeded', reason='paid after being given up; the attempt that replaced it failed', updated_at=now()
-        WHERE id = (SELECT id FROM oracle.payouts WHERE order_id=$1 AND role=$2 AND status='overpaid' AND mpesa_receipt IS NOT NULL ORDER BY attempt LIMIT 1)
-          AND NOT EXISTS (SELECT 1 FROM oracle.payouts WHERE order_id=$1 AND role=$2 AND status IN ('queued','sent','unknown','succeeded','needs_attention'))
-        RETURNING id, mpesa_receipt, beneficiary, amount_kes`,
-      [failed.order_id, failed.role],
-    );
-    const p = rows[0];
-    if (p) {
-      await queuePayoutRecord(client, p.mpesa_receipt, failed.order_id, { beneficiary: p.beneficiary, amountKes: p.amount_kes });
-    }
+    const p = await promoteIn(client, failed);
     await client.query('COMMIT');
     if (p) ctx.log.warn({ orderId: failed.order_id, role: failed.role, receipt: p.mpesa_receipt }, 'an earlier attempt paid after all; recording it');
     return !!p;
@@ -274,4 +316,19 @@ async function promoteOverpaid(ctx: OracleContext, failed: PayoutRow): Promise<b
   } finally {
     client.release();
   }
+}
+
+async function promoteIn(client: PoolClient, failed: PayoutRow) {
+  await lockAttempts(client, failed.order_id, failed.role);
+  const { rows } = await client.query<{ id: string; mpesa_receipt: string; beneficiary: string; amount_kes: number }>(
+    `UPDATE oracle.payouts SET status='succeeded', reason='paid after being given up; the attempt that replaced it failed', updated_at=now()
+      WHERE id = (SELECT id FROM oracle.payouts WHERE order_id=$1 AND role=$2 AND status='overpaid' AND mpesa_receipt IS NOT NULL AND settled_reference IS NULL
+                    AND paid_kes = amount_kes ORDER BY attempt LIMIT 1)
+        AND NOT EXISTS (SELECT 1 FROM oracle.payouts WHERE order_id=$1 AND role=$2 AND status IN ('queued','sent','unknown','succeeded','needs_attention','settled'))
+      RETURNING id, mpesa_receipt, beneficiary, amount_kes`,
+    [failed.order_id, failed.role],
+  );
+  const p = rows[0];
+  if (p) await queuePayoutRecord(client, p.mpesa_receipt, failed.order_id, { beneficiary: p.beneficiary, amountKes: p.amount_kes });
+  return p;
 }

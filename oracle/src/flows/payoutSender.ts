@@ -1,7 +1,9 @@
 /**
- * Sends queued B2C payouts and chases unanswered ones with Transaction Status. The
- * payout row (with its deterministic OriginatorConversationID) exists before Daraja is
- * called; Daraja refuses a reused id, so a crash-and-retry can never pay twice.
+ * Sends queued B2C payouts and verifies every attempt Daraja may have accepted with
+ * Transaction Status. The payout row (with its deterministic OriginatorConversationID)
+ * exists before Daraja is called, and each call is counted before it is made: Daraja
+ * refuses a reused id, so a crash-and-retry can never pay twice, and an attempt counts as
+ * never accepted only when every call for it was refused (./payoutProof).
  */
 import { context, contextFrom, inSpan, REQUEST_ID_ATTRIBUTE, ROOT_CONTEXT, SpanKind, trace, traceHeaders } from '@descrow/common';
 import type { TraceOrigin } from '../chain/outboxWorker';
@@ -13,7 +15,6 @@ import { forEachItem } from '../jobs/isolation';
 
 interface PayoutRow { id: string; order_id: string; role: string; phone: string; amount_kes: number; originator_conversation_id: string; status: string; checks: number; trace_context: TraceOrigin | null }
 const tracer = trace.getTracer('descrow-oracle');
-const MAX_STATUS_CHECKS = 10;
 
 export async function sendQueuedPayouts(ctx: OracleContext, limit = 20): Promise<number> {
   const { pool } = ctx;
@@ -39,6 +40,8 @@ async function sendOne(ctx: OracleContext, p: PayoutRow): Promise<boolean> {
     const origin: TraceOrigin = { ...traceHeaders(context.active()), requestId: p.originator_conversation_id };
     await pool.query(`UPDATE oracle.payouts SET trace_context=$2 WHERE id=$1 AND trace_context IS NULL`, [p.id, JSON.stringify(origin)]);
   }
+  // Counted before the call: if we die after Daraja accepts it, the attempt is not taken as never sent.
+  await pool.query(`UPDATE oracle.payouts SET b2c_calls=b2c_calls+1, updated_at=now() WHERE id=$1`, [p.id]);
   try {
     const ack = await daraja.b2c({
       originatorConversationId: p.originator_conversation_id, amount: p.amount_kes, phone: p.phone,
@@ -55,33 +58,48 @@ async function sendOne(ctx: OracleContext, p: PayoutRow): Promise<boolean> {
   } catch (err) {
     if (!(err instanceof DarajaError)) throw err;
     if (err.kind === 'retryable' || err.kind === 'invalid_token') {
-      await pool.query(`UPDATE oracle.payouts SET next_check_at=now() + interval '5 seconds', reason=$2, updated_at=now() WHERE id=$1`, [p.id, err.message]);
+      // Refused at the gateway: this call took no effect (the same id is sent again).
+      await pool.query(`UPDATE oracle.payouts SET b2c_refusals=b2c_refusals+1, next_check_at=now() + interval '5 seconds', reason=$2, updated_at=now() WHERE id=$1`, [p.id, err.message]);
     } else if (err.kind === 'indeterminate' || /duplicate/i.test(err.errorMessage ?? '')) {
-      // It may have been sent (a timeout, or we sent it before a crash): ask before any retry.
+      // It may have been sent (a timeout, or we sent it before a crash: Daraja's duplicate
+      // answer says it has this id): ask Transaction Status by our id before any retry.
       await pool.query(
         `UPDATE oracle.payouts SET status='unknown', reason=$2, updated_at=now(), next_check_at=now() + ($3 || ' seconds')::interval WHERE id=$1`,
         [p.id, err.message, String(config.ORACLE_B2C_STATUS_DELAY_SECONDS)],
       );
     } else {
-      await pool.query(`UPDATE oracle.payouts SET status='needs_attention', reason=$2, updated_at=now() WHERE id=$1`, [p.id, `Daraja refused the payout: ${err.message}`]);
+      await pool.query(`UPDATE oracle.payouts SET b2c_refusals=b2c_refusals+1, status='needs_attention', reason=$2, updated_at=now() WHERE id=$1`, [p.id, `Daraja refused the payout: ${err.message}`]);
       log.error({ orderId: p.order_id, role: p.role, err: err.message }, 'b2c payout refused; needs a person');
     }
   }
   return false;
 }
 
-/** Payouts whose result never came (or timed out in Daraja's queue): ask Transaction Status. */
+/**
+ * Transaction Status, by our OriginatorConversationID, for every attempt Daraja may have
+ * accepted and M-Pesa has not given its final word on — whatever its state: an attempt sent
+ * and unanswered, but also one failed, settled by hand or waiting for a person (M-Pesa may
+ * still pay it). With backoff, for ORACLE_B2C_VERIFY_SECONDS. An open attempt still without
+ * an answer after ORACLE_B2C_STATUS_CHECKS_BEFORE_PERSON checks also waits for a person.
+ */
 export async function checkUnansweredPayouts(ctx: OracleContext, limit = 20): Promise<number> {
   const { pool, daraja, config, log } = ctx;
   const { rows } = await pool.query<PayoutRow>(
-    `SELECT * FROM oracle.payouts WHERE status IN ('sent','unknown') AND next_check_at <= now() ORDER BY next_check_at LIMIT $1`,
-    [limit],
+    `SELECT * FROM oracle.payouts
+      WHERE mpesa_final IS NULL AND next_check_at <= now() AND status <> 'queued'
+        AND (status IN ('sent','unknown')
+             OR ((conversation_id IS NOT NULL OR b2c_calls > b2c_refusals) AND created_at > now() - ($2 || ' seconds')::interval))
+      ORDER BY next_check_at LIMIT $1`,
+    [limit, String(config.ORACLE_B2C_VERIFY_SECONDS)],
   );
+  const maxChecks = config.ORACLE_B2C_STATUS_CHECKS_BEFORE_PERSON;
   await forEachItem(ctx, 'payout_check', rows, (p) => p.id, async (p) => { // each on its own (jobs/isolation.ts)
-    if (p.checks >= MAX_STATUS_CHECKS) {
-      await pool.query(`UPDATE oracle.payouts SET status='needs_attention', reason='no result after ${MAX_STATUS_CHECKS} status checks', updated_at=now() WHERE id=$1`, [p.id]);
-      log.error({ orderId: p.order_id, role: p.role }, 'payout outcome unknown after repeated status checks; needs a person');
-      return;
+    if (p.checks >= maxChecks && ['sent', 'unknown'].includes(p.status)) {
+      const r = await pool.query(
+        `UPDATE oracle.payouts SET status='needs_attention', reason=$2, updated_at=now() WHERE id=$1 AND status IN ('sent','unknown')`,
+        [p.id, `no final answer after ${maxChecks} status checks`],
+      );
+      if (r.rowCount) log.error({ orderId: p.order_id, role: p.role }, 'payout outcome unknown after repeated status checks; needs a person (checks go on)');
     }
     try {
       const ack = await daraja.transactionStatus({

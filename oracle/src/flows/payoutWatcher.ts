@@ -9,6 +9,7 @@ import type { Hex } from 'viem';
 import { payoutSplit } from '@descrow/contracts';
 import type { OracleContext } from '../context';
 import { forEachItem } from '../jobs/isolation';
+import { blockers, lockAttempts } from './payoutProof';
 
 const TERMINAL = new Set([5, 7, 8, 9]); // Completed, Resolved, Cancelled, Refunded
 const MIN_B2C_KES = 10;
@@ -53,31 +54,44 @@ export async function queueDuePayouts(ctx: OracleContext, limit = 100): Promise<
     const split = payoutSplit(order.amount, order.feeBps, order.buyerShareBps);
     for (const d of due) {
       const amount = Number(d.role === 'seller' ? split.sellerAmount : split.buyerAmount);
-      const prior = await pool.query<{ attempts: number; live: number }>(
-        `SELECT count(*)::int AS attempts, count(*) FILTER (WHERE status <> 'failed')::int AS live FROM oracle.payouts WHERE order_id=$1 AND role=$2`,
-        [r.order_id, d.role],
-      );
-      const { attempts, live } = prior.rows[0]!;
-      if (live > 0) continue;
-      const attempt = attempts + 1;
-      const tooSmall = amount < MIN_B2C_KES;
-      const exhausted = attempt > MAX_ATTEMPTS;
-      // A request rebuilt from the chain after a restore may not know the seller's number.
-      const noPhone = d.phone === null;
-      const status = tooSmall || exhausted || noPhone ? 'needs_attention' : 'queued';
-      const reason = tooSmall ? `amount ${amount} KES is below the B2C minimum of ${MIN_B2C_KES}`
-        : exhausted ? `${MAX_ATTEMPTS} attempts failed`
-        : noPhone ? `the ${d.role}'s M-Pesa number is unknown (the payment request was rebuilt from the chain after a restore): pay and settle it by hand` : null;
-      const ins = await pool.query(
-        `INSERT INTO oracle.payouts (id, order_id, beneficiary, role, phone, amount_kes, attempt, originator_conversation_id, status, reason, trigger_block, next_check_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11, now()) ON CONFLICT DO NOTHING`,
-        [randomUUID(), r.order_id, d.beneficiary, d.role, d.phone ?? '', amount, attempt, originatorConversationId(r.order_id, d.role, attempt), status, reason, Number(block)],
-      );
-      if (ins.rowCount) {
-        queued++;
-        log[status === 'queued' ? 'info' : 'error']({ orderId: r.order_id, role: d.role, amountKes: amount, attempt, reason }, status === 'queued' ? 'payout queued' : 'payout needs a person');
-      }
+      if (await queueAttempt(ctx, r.order_id, d, amount, Number(block))) queued++;
     }
   });
   return queued;
+}
+
+/**
+ * A new attempt for one beneficiary, only when every earlier attempt is proven unpaid
+ * (./payoutProof: the same rule a person's retry follows). Decided with the attempts locked,
+ * so a result being recorded at the same time is seen.
+ */
+async function queueAttempt(ctx: OracleContext, orderId: Hex, d: { role: 'seller' | 'buyer'; beneficiary: Hex; phone: string | null }, amount: number, block: number): Promise<boolean> {
+  const { pool, log, config } = ctx;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const prior = await lockAttempts(client, orderId, d.role);
+    // A live attempt (or one a person holds) owns the slot; an attempt not proven unpaid is still being verified.
+    if (prior.some((a) => a.status !== 'failed') || blockers(prior, config.ORACLE_B2C_FAILURE_CONFIRM_SECONDS).length) return false;
+    const attempt = Math.max(0, ...prior.map((a) => a.attempt)) + 1;
+    const tooSmall = amount < MIN_B2C_KES;
+    const exhausted = attempt > MAX_ATTEMPTS;
+    // A request rebuilt from the chain after a restore may not know the seller's number.
+    const noPhone = d.phone === null;
+    const status = tooSmall || exhausted || noPhone ? 'needs_attention' : 'queued';
+    const reason = tooSmall ? `amount ${amount} KES is below the B2C minimum of ${MIN_B2C_KES}`
+      : exhausted ? `${MAX_ATTEMPTS} attempts failed`
+      : noPhone ? `the ${d.role}'s M-Pesa number is unknown (the payment request was rebuilt from the chain after a restore): pay and settle it by hand` : null;
+    const ins = await client.query(
+      `INSERT INTO oracle.payouts (id, order_id, beneficiary, role, phone, amount_kes, attempt, originator_conversation_id, status, reason, trigger_block, next_check_at)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11, now()) ON CONFLICT DO NOTHING`,
+      [randomUUID(), orderId, d.beneficiary, d.role, d.phone ?? '', amount, attempt, originatorConversationId(orderId, d.role, attempt), status, reason, block],
+    );
+    await client.query('COMMIT');
+    if (ins.rowCount) log[status === 'queued' ? 'info' : 'error']({ orderId, role: d.role, amountKes: amount, attempt, reason }, status === 'queued' ? 'payout queued' : 'payout needs a person');
+    return !!ins.rowCount;
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined); // no-op after COMMIT
+    client.release();
+  }
 }

@@ -1,16 +1,17 @@
 /**
  * The oracle checks its own books against the chain: every payment it marked paid must
  * be on chain with that receipt, every payout it marked paid must be recorded for that
- * order, and nothing may sit paid-but-unrecorded for long. Each run is stored in
+ * order, what M-Pesa paid out never exceeds what the contract owes, and nothing may sit
+ * paid-but-unrecorded for long. Each run is stored in
  * `oracle.reconciliation_runs` with the discrepancies found (an admin reads them).
  */
 import type { Hex } from 'viem';
 import { receiptHash } from '@descrow/contracts';
 import type { OracleContext } from '../context';
-import { payoutSplit } from '@descrow/contracts';
 import { sweepRefundCases } from '../ledger/refunds';
+import { payoutFindings } from './payoutFindings';
 
-export interface Discrepancy { kind: string; orderId: string; detail: string }
+export interface Discrepancy { kind: string; orderId: string; role?: 'seller' | 'buyer'; detail: string }
 
 export async function reconcile(ctx: OracleContext, staleAfterSeconds = 600): Promise<{ runId: string; checked: number; discrepancies: Discrepancy[] }> {
   const { pool, chain, log } = ctx;
@@ -38,35 +39,10 @@ export async function reconcile(ctx: OracleContext, staleAfterSeconds = 600): Pr
     else if (o.amount !== BigInt(p.amount_kes)) found.push({ kind: 'amount_mismatch', orderId: p.order_id, detail: `chain ${o.amount} KES, ledger ${p.amount_kes} KES` });
   }
 
-  const payouts = await pool.query<{ order_id: Hex; mpesa_receipt: string; outbox_status: string | null; age: number }>(
-    `SELECT y.order_id, y.mpesa_receipt, o.status AS outbox_status, extract(epoch FROM now() - y.completed_at)::int AS age
-       FROM oracle.payouts y LEFT JOIN oracle.outbox o ON o.idempotency_key = 'payout:' || y.mpesa_receipt
-      WHERE y.status='succeeded'`,
-  );
-  for (const y of payouts.rows) {
-    checked++;
-    if (y.outbox_status !== 'confirmed') {
-      if (y.age > staleAfterSeconds) found.push({ kind: 'payout_not_recorded', orderId: y.order_id, detail: `paid out ${y.age}s ago (${y.mpesa_receipt}), not on chain yet` });
-      continue;
-    }
-    const recordedFor = await chain.receiptOrder(receiptHash(y.mpesa_receipt));
-    if (recordedFor.toLowerCase() !== y.order_id.toLowerCase()) found.push({ kind: 'payout_receipt_mismatch', orderId: y.order_id, detail: `receipt ${y.mpesa_receipt} is recorded for ${recordedFor}` });
-  }
-  // Invariant: per order and role, what M-Pesa paid out never exceeds what the contract owes.
-  const paidOut = await pool.query<{ order_id: Hex; role: 'seller' | 'buyer'; total: number; receipts: string[] }>(
-    `SELECT order_id, role, sum(amount_kes)::int AS total, array_agg(mpesa_receipt ORDER BY attempt) AS receipts
-       FROM oracle.payouts WHERE status IN ('succeeded','overpaid') OR (status='needs_attention' AND mpesa_receipt IS NOT NULL)
-      GROUP BY order_id, role`,
-  );
-  for (const y of paidOut.rows) {
-    checked++;
-    const o = await chain.getOrder(y.order_id);
-    const split = payoutSplit(o.amount, o.feeBps, o.buyerShareBps);
-    const owed = Number(y.role === 'seller' ? split.sellerAmount : split.buyerAmount);
-    if (y.total > owed) found.push({ kind: 'payout_exceeds_owed', orderId: y.order_id, detail: `${y.role}: paid ${y.total} KES (${y.receipts.join(', ')}), the contract owes ${owed} KES` });
-  }
-  const overpaid = await pool.query<{ order_id: string; role: string; reason: string }>(`SELECT order_id, role, reason FROM oracle.payouts WHERE status='overpaid'`);
-  for (const a of overpaid.rows) found.push({ kind: 'payout_overpaid', orderId: a.order_id, detail: `${a.role}: ${a.reason}` });
+  // Payouts: at most one finding per order and role (./payoutFindings), the oracle being the owner of these facts.
+  const payoutResult = await payoutFindings(ctx, staleAfterSeconds);
+  checked += payoutResult.checked;
+  found.push(...payoutResult.found.map(({ last: _last, ...d }) => d));
 
   // Money customers paid that funds no order: every open refund-needed case.
   await sweepRefundCases(pool);
@@ -85,9 +61,6 @@ export async function reconcile(ctx: OracleContext, staleAfterSeconds = 600): Pr
       WHERE callback_receipt IS NOT NULL AND status <> 'paid' AND next_query_at IS NOT NULL`,
   );
   for (const u of unverified.rows) if (u.age > staleAfterSeconds) found.push({ kind: 'paid_callback_unverified', orderId: u.order_id, detail: `callback said paid (${u.callback_receipt}) ${u.age}s ago; STK Query has not confirmed it yet` });
-
-  const attention = await pool.query<{ order_id: string; role: string; reason: string }>(`SELECT order_id, role, reason FROM oracle.payouts WHERE status='needs_attention'`);
-  for (const a of attention.rows) found.push({ kind: 'payout_needs_attention', orderId: a.order_id, detail: `${a.role}: ${a.reason}` });
 
   await pool.query(`UPDATE oracle.reconciliation_runs SET finished_at=now(), checked=$2, discrepancies=$3 WHERE id=$1`, [run, checked, JSON.stringify(found)]);
   log[found.length ? 'warn' : 'info']({ runId: run, checked, discrepancies: found.length }, 'reconciliation run finished');

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { receiptHash } from '@descrow/contracts';
 import type { OracleContext } from '../context';
+import { payoutFindings } from '../flows/payoutFindings';
 
 /** The chain key of a paid request; rows written before migration 003 fall back to the same rule. */
 const CHAIN_KEY = `COALESCE(p.chain_receipt_key, p.mpesa_receipt, 'CHECKOUT:' || p.checkout_request_id)`;
@@ -46,11 +47,14 @@ export function ledgerRoutes(internal: FastifyInstance, ctx: OracleContext): voi
       pool.query(`SELECT ${PAID_COLS} FROM oracle.payment_requests p WHERE p.status='paid' AND p.paid_at >= $1 AND p.paid_at < $2 ORDER BY p.paid_at`, [from, to]),
       pool.query(`SELECT ${PAID_COLS} FROM oracle.payment_requests p WHERE p.status='paid' AND p.order_id = ANY($1)`, [fundedOrderIds]),
       pool.query(`SELECT order_id AS "orderId", role, status FROM oracle.payouts WHERE order_id = ANY($1) ORDER BY created_at`, [owingOrderIds]),
-      pool.query(
-        `SELECT order_id AS "orderId", role, amount_kes AS "amountKes", status, reason, result_code AS "resultCode", attempt, updated_at AS "updatedAt"
-           FROM oracle.payouts WHERE status IN ('failed','needs_attention','overpaid') AND updated_at >= $1 AND updated_at < $2 ORDER BY updated_at`,
-        [from, to],
-      ),
+      // Payout problems as they stand now, one per order and role (flows/payoutFindings): a
+      // stuck payout is open until a person closes it, whatever the window.
+      payoutFindings(ctx, 0, 'ledger').then(({ found }) => ({
+        rows: found.map((f) => ({
+          orderId: f.orderId, role: f.role, kind: f.kind, amountKes: f.last.paid ?? f.last.amount, status: f.last.status, reason: f.detail,
+          resultCode: f.last.resultCode, attempt: f.last.attempt, updatedAt: f.last.updatedAt,
+        })),
+      })),
       pool.query(
         `SELECT to_char(paid_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, sum(coalesce(paid_amount, amount_kes))::text AS total
            FROM oracle.payment_requests WHERE status='paid' AND paid_at >= $1 AND paid_at < $2 GROUP BY 1`,

@@ -1,10 +1,11 @@
 /**
  * Payouts a person must act on, for the API's admins (internal endpoints, service token).
- * The oracle stays the only writer of its ledger and keeps the rule that matters: a new
- * attempt, or a settlement outside M-Pesa, only when the ledger proves the last attempt did
- * not pay — it never reached Daraja, or Transaction Status has said "not completed" twice
- * (the same proof the automatic retries need). Without that proof the payout goes back to
- * Transaction Status, and the admin is told so.
+ * The oracle stays the only writer of its ledger and keeps the rule that matters, the same
+ * one the automatic path follows (flows/payoutProof): a new attempt, or a settlement
+ * outside M-Pesa, only when EVERY attempt of the payout is proven unpaid — never accepted by
+ * Daraja, or Transaction Status said "not completed" twice, ORACLE_B2C_FAILURE_CONFIRM_SECONDS
+ * apart. An attempt that paid refuses both; one not proven is verified first (Transaction
+ * Status by its OriginatorConversationID), and the admin is told so.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -13,6 +14,7 @@ import { z } from 'zod';
 import { receiptHash } from '@descrow/contracts';
 import type { OracleContext } from '../context';
 import { originatorConversationId } from '../flows/payoutWatcher';
+import { blockers, lockAttempts, verifySoon } from '../flows/payoutProof';
 import { queuePayoutRecord } from '../ledger/outbox';
 
 const COLS = `id, order_id AS "orderId", role, beneficiary, phone, amount_kes AS "amountKes", attempt, status, reason, hint,
@@ -31,14 +33,6 @@ interface PayoutRow {
 
 function refuse(reply: FastifyReply, status: number, code: string, message: string) {
   return reply.status(status).send({ error: { code, message } });
-}
-
-/** Why the ledger cannot yet prove this attempt did not pay (null: it can). */
-function unproven(p: PayoutRow): string | null {
-  if (p.receipt) return 'this attempt has an M-Pesa receipt: it paid';
-  if (p.conversationId === null) return null; // Daraja never accepted it: it cannot have paid
-  if (p.notCompletedAnswers >= 2) return null; // Transaction Status said "not completed", twice, apart
-  return 'Daraja accepted this attempt and Transaction Status has not yet said twice that it did not complete';
 }
 
 export function payoutRoutes(internal: FastifyInstance, ctx: OracleContext): void {
@@ -63,23 +57,31 @@ export function payoutRoutes(internal: FastifyInstance, ctx: OracleContext): voi
     return { byStatus: by, attempts: rows.reduce((a, x) => a + x.n, 0), paid, finished, successRate: finished ? paid / finished : null };
   });
 
+  const confirm = ctx.config.ORACLE_B2C_FAILURE_CONFIRM_SECONDS;
+
   internal.post('/internal/payouts/:id/retry', async (req: FastifyRequest<{ Params: { id: string } }>, reply) =>
-    onWaitingPayout(pool, req.params.id, req.body, retryInput, reply, async (client, p, body) => {
-      const paid = await client.query(`SELECT 1 FROM oracle.payouts WHERE order_id=$1 AND role=$2 AND status IN ('succeeded','overpaid','settled')`, [p.orderId, p.role]);
-      if (paid.rowCount) return refuse(reply, 409, 'ALREADY_PAID', 'another attempt for this order and beneficiary already paid');
-      const why = unproven(p);
-      if (why) {
-        // Not proven: back to Transaction Status, which decides as it does for every attempt.
-        await client.query(
-          `UPDATE oracle.payouts SET status='unknown', hint=$2, next_check_at=now(), updated_at=now() WHERE id=$1`,
-          [p.id, `retry asked by ${body.actor}: ${body.reason}; verifying first`],
-        );
+    onWaitingPayout(pool, req.params.id, req.body, retryInput, reply, async (client, p, body, attempts) => {
+      const open = blockers(attempts, confirm);
+      const paid = open.filter((b) => b.kind === 'paid');
+      if (paid.length) return refuse(reply, 409, 'ALREADY_PAID', `another attempt for this order and beneficiary already paid: ${paid.map((b) => b.why).join('; ')}`);
+      if (open.length) {
+        // Not proven: Transaction Status first, which decides as it does for every attempt.
+        // This attempt goes back to the automatic path (a new attempt follows its proof);
+        // other unproven attempts are asked about at once.
+        const mine = open.some((b) => b.attempt.id === p.id);
+        if (mine) {
+          await client.query(
+            `UPDATE oracle.payouts SET status='unknown', hint=$2, checks=0, mpesa_final=NULL, next_check_at=now(), updated_at=now() WHERE id=$1`,
+            [p.id, `retry asked by ${body.actor}: ${body.reason}; verifying first`],
+          );
+        }
+        await verifySoon(client, open.map((b) => b.attempt.id));
         await client.query('COMMIT');
-        log.warn({ payoutId: p.id, orderId: p.orderId, actor: body.actor }, 'payout retry asked without proof: verifying with Transaction Status');
+        const why = open.map((b) => b.why).join('; ');
+        log.warn({ payoutId: p.id, orderId: p.orderId, actor: body.actor, why }, 'payout retry asked without proof: verifying with Transaction Status');
         return reply.status(202).send({ outcome: 'verifying', reason: why });
       }
-      const { rows: last } = await client.query<{ n: number }>(`SELECT max(attempt)::int AS n FROM oracle.payouts WHERE order_id=$1 AND role=$2`, [p.orderId, p.role]);
-      const attempt = (last[0]?.n ?? p.attempt) + 1;
+      const attempt = Math.max(...attempts.map((a) => a.attempt)) + 1;
       await client.query(`UPDATE oracle.payouts SET status='failed', reason=$2, updated_at=now() WHERE id=$1`, [p.id, `${p.reason ?? ''} — retried by ${body.actor}: ${body.reason}`.trim()]);
       const next = randomUUID();
       await client.query(
@@ -93,9 +95,15 @@ export function payoutRoutes(internal: FastifyInstance, ctx: OracleContext): voi
     }));
 
   internal.post('/internal/payouts/:id/settle', async (req: FastifyRequest<{ Params: { id: string } }>, reply) =>
-    onWaitingPayout(pool, req.params.id, req.body, settleInput, reply, async (client, p, body) => {
-      const why = unproven(p);
-      if (why) return refuse(reply, 409, 'NOT_PROVEN', `${why}: settling outside M-Pesa now could pay twice`);
+    onWaitingPayout(pool, req.params.id, req.body, settleInput, reply, async (client, p, body, attempts) => {
+      const open = blockers(attempts, confirm);
+      const paid = open.filter((b) => b.kind === 'paid');
+      if (paid.length) return refuse(reply, 409, 'ALREADY_PAID', `settling would pay twice: ${paid.map((b) => b.why).join('; ')}`);
+      if (open.length) {
+        await verifySoon(client, open.map((b) => b.attempt.id)); // so the proof can come
+        await client.query('COMMIT');
+        return refuse(reply, 409, 'NOT_PROVEN', `${open.map((b) => b.why).join('; ')}: settling outside M-Pesa now could pay twice; the oracle is verifying`);
+      }
       const key = `MANUAL:${body.reference.toUpperCase()}`;
       try {
         await client.query(
@@ -121,7 +129,7 @@ export function payoutRoutes(internal: FastifyInstance, ctx: OracleContext): voi
  */
 async function onWaitingPayout<B extends z.ZodTypeAny>(
   pool: Pool, rawId: string, rawBody: unknown, schema: B, reply: FastifyReply,
-  act: (client: PoolClient, p: PayoutRow, body: z.infer<B>) => Promise<unknown>,
+  act: (client: PoolClient, p: PayoutRow, body: z.infer<B>, attempts: Awaited<ReturnType<typeof lockAttempts>>) => Promise<unknown>,
 ): Promise<unknown> {
   const pid = id.safeParse(rawId);
   const body = schema.safeParse(rawBody);
@@ -129,10 +137,13 @@ async function onWaitingPayout<B extends z.ZodTypeAny>(
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    const p = (await client.query<PayoutRow>(`SELECT ${COLS} FROM oracle.payouts WHERE id=$1 FOR UPDATE`, [pid.data])).rows[0];
-    if (!p) return refuse(reply, 404, 'NOT_FOUND', 'no such payout');
+    const owner = (await client.query<{ orderId: string; role: string }>(`SELECT order_id AS "orderId", role FROM oracle.payouts WHERE id=$1`, [pid.data])).rows[0];
+    if (!owner) return refuse(reply, 404, 'NOT_FOUND', 'no such payout');
+    // Every attempt of this payout, locked as result processing locks them (same order of locks).
+    const attempts = await lockAttempts(client, owner.orderId, owner.role);
+    const p = (await client.query<PayoutRow>(`SELECT ${COLS} FROM oracle.payouts WHERE id=$1`, [pid.data])).rows[0]!;
     if (p.status !== 'needs_attention') return refuse(reply, 409, 'NOT_WAITING', `this payout is ${p.status}, not waiting for a person`);
-    return await act(client, p, body.data);
+    return await act(client, p, body.data, attempts);
   } finally {
     await client.query('ROLLBACK').catch(() => undefined); // a refusal leaves no transaction open (no-op after COMMIT)
     client.release();
