@@ -123,6 +123,9 @@ test('db:setup runs again safely: roles updated, objects made by someone else (a
   expect((await admin.query(`SELECT rolpassword FROM pg_authid WHERE rolname = $1`, [rotated.username])).rows[0].rolpassword).not.toBe(before);
   const owners = (await admin.query(`SELECT schemaname, tableowner FROM pg_tables WHERE tablename = 'restored_by_admin' ORDER BY schemaname`)).rows;
   expect(owners).toEqual([{ schemaname: 'app', tableowner: roles.owner }, { schemaname: 'oracle', tableowner: new URL(roles.urls.oracle).username }]);
+  // From now on the API connects with its new password (a server with password auth refuses the old one).
+  roles.urls.api = rotated.toString();
+  api = as(roles.urls.api);
   expect(await refused(api, 'ALTER TABLE app.audit_log DISABLE TRIGGER ALL')).toMatch(/^42501: must be owner/);
   expect(await refused(api, 'DELETE FROM app.audit_log')).toMatch(/^42501: permission denied/);
   // A service given the admin's own role is refused: it would own everything.
