@@ -4,7 +4,8 @@
  *
  * Each stream holds a lease (../limits/streams): capped per client IP and per user, and a
  * stream opened with a token ends at its expiry or its session's revocation, checked again
- * before every event, so nothing private is sent to a session that has ended.
+ * before every event is resolved and once more before it is sent (useStreamSessionCheck),
+ * so nothing private is sent to a session that has ended.
  */
 import { Repeater } from 'graphql-yoga';
 import type { Ctx } from '../context';
@@ -15,13 +16,14 @@ import { loadOrder } from './orders';
 /** Relays `source` while the caller's lease holds; `first` (if given) is sent before it. */
 function leased<T>(ctx: Ctx, source: AsyncIterable<T>, first?: () => Promise<T>): AsyncIterable<T> {
   const lease = ctx.deps.streams.lease(ctx.ip, ctx.session);
+  ctx.stream = lease; // checked again once each event is resolved (useStreamSessionCheck)
   return new Repeater<T>(async (push, stop) => {
     const it = source[Symbol.asyncIterator]();
     void stop.then(() => {
       lease.release();
       void it.return?.();
     });
-    void lease.ended.then((why) => stop(why));
+    void lease.ended.then((why) => (why ? stop(why) : stop()));
     const send = async (v: T) => {
       const why = await lease.check();
       if (why) {
