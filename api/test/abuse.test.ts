@@ -8,6 +8,7 @@
  */
 import './support/prisma';
 import { createHash, randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { ANVIL_ACCOUNTS, freePort } from '@descrow/common';
@@ -331,6 +332,36 @@ describe('live streams (point 4)', () => {
       await s.close();
     }
   });
+
+  test('attack: streams a client hangs up on at once (before their first event) do not keep their place: the IP is not locked out', async () => {
+    const api = await fx.makeApi({ API_MAX_STREAMS_PER_IP: '3', API_TRUST_PROXY: '' });
+    const port = await freePort();
+    const http = await listen(api, { ...api.deps.config, API_PORT: port, API_HOST: '127.0.0.1', API_METRICS_PORT: 0 });
+    const body = JSON.stringify({ query: 'subscription { indexAdvanced { lastProcessedHeight } }' });
+    try {
+      // Open a stream and hang up straight away, at slightly different moments, again and again.
+      for (let i = 0; i < 30; i++) {
+        await new Promise<void>((done) => {
+          const req = httpRequest({ host: '127.0.0.1', port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'content-length': Buffer.byteLength(body) } });
+          const hangUp = () => (req.destroy(), done());
+          req.on('error', () => done());
+          req.on('response', hangUp);
+          req.end(body);
+          if (i % 2) setImmediate(hangUp);
+          else setTimeout(hangUp, 1);
+        });
+      }
+      await eventually(async () => api.deps.streams.size, (n) => n === 0, 5_000, 'every abandoned stream to free its place');
+      // The same address still gets a stream.
+      const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', body, headers: { 'content-type': 'application/json', accept: 'text/event-stream' } });
+      const reader = res.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      expect(first).not.toMatch(/RATE_LIMITED/);
+    } finally {
+      await http.close();
+    }
+  }, 60_000);
 
   test('attack: open streams are capped per IP and per user; a closed one frees its place', async () => {
     const capped = await fx.makeApi({ API_MAX_STREAMS_PER_IP: '3', API_MAX_STREAMS_PER_USER: '2' });

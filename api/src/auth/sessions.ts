@@ -88,7 +88,8 @@ export class SessionStore {
     this.redis.on('ready', () => void this.resync());
     for (const ev of ['close', 'end', 'reconnecting'] as const) this.redis.on(ev, () => this.distrust(false));
     if (this.shared) {
-      this.subscriber = this.redis.duplicate();
+      // A listening connection: its SUBSCRIBE may wait on a busy Redis (no request is held up by it).
+      this.subscriber = this.redis.duplicate({ commandTimeout: undefined });
       this.subscriber.on('message', (_ch: string, msg: string) => {
         try {
           this.announce(JSON.parse(msg) as Revocation);

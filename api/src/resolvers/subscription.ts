@@ -14,10 +14,19 @@ import { bytes32, parse } from '../validate';
 import { loadOrder } from './orders';
 
 /** Relays `source` while the caller's lease holds; `first` (if given) is sent before it. */
-function leased<T>(ctx: Ctx, source: AsyncIterable<T>, first?: () => Promise<T>): AsyncIterable<T> {
+function leased<T>(ctx: Ctx, source: AsyncIterable<T>, first?: () => Promise<T>): AsyncIterableIterator<T> {
   const lease = ctx.deps.streams.lease(ctx.ip, ctx.session);
   ctx.stream = lease; // checked again once each event is resolved (useStreamSessionCheck)
-  return new Repeater<T>(async (push, stop) => {
+  // A client that hangs up ends its stream, whenever it does: even before the stream started
+  // (the server may never pull from it, nor return it), its place is freed.
+  const signal = (ctx as { request?: Request }).request?.signal;
+  const hungUp = () => {
+    lease.close();
+    lease.release();
+  };
+  if (signal?.aborted) hungUp();
+  else signal?.addEventListener('abort', hungUp, { once: true });
+  const stream = new Repeater<T>(async (push, stop) => {
     const it = source[Symbol.asyncIterator]();
     void stop.then(() => {
       lease.release();
@@ -43,6 +52,22 @@ function leased<T>(ctx: Ctx, source: AsyncIterable<T>, first?: () => Promise<T>)
       lease.release();
     }
   });
+  // A client that leaves before the first event is pulled: the Repeater never starts, so the
+  // cleanup above never runs, and the lease would count against the caps for good.
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next: () => stream.next(),
+    return: (value?: T) => {
+      lease.release();
+      return stream.return(value);
+    },
+    throw: (err?: unknown) => {
+      lease.release();
+      return stream.throw(err);
+    },
+  };
 }
 
 export const subscriptionResolvers = {
