@@ -31,7 +31,7 @@ import { resolvers } from './resolvers';
 import { HealthSummary } from './health';
 import { clientIpResolver } from './limits/clientIp';
 import { Limit, RequestLimits } from './limits/limiter';
-import { StreamRegistry } from './limits/streams';
+import { StreamRegistry, useStreamSessionCheck } from './limits/streams';
 import { useOperationCost } from './limits/cost';
 import { ResponseBudget, countListItems, useResponseSizeLimit } from './limits/budget';
 import { ApiMetrics } from './metrics';
@@ -145,6 +145,10 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     if (responseCache && ids.length) void responseCache.invalidate(ids.map((id) => ({ typename: 'Order', id })));
   });
 
+  // Production behaviour (no introspection, GraphiQL or field suggestions) follows the same
+  // rule as the secrets: anything but development, decided from the chain the RPC serves as
+  // well as the settings (common/src/safety.ts), not from NODE_ENV alone.
+  const production = !isDevelopment(config);
   const armor = new EnvelopArmor({
     maxDepth: { n: config.API_MAX_DEPTH, ignoreIntrospection: true },
     // Cost is ours (./limits/cost): Armor's reads page sizes from literals only, not variables.
@@ -152,7 +156,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     maxTokens: { n: config.API_MAX_TOKENS },
     maxAliases: { n: config.API_MAX_ALIASES },
     maxDirectives: { n: 20 },
-    blockFieldSuggestion: { enabled: config.NODE_ENV === 'production' },
+    blockFieldSuggestion: { enabled: production },
   });
 
   const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -217,7 +221,7 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/__yoga/health',
     landingPage: false,
-    graphiql: config.NODE_ENV !== 'production',
+    graphiql: !production,
     // GraphiQL's code inlined from the installed package: no CDN, works offline and under a strict CSP.
     renderGraphiQL,
     cors: config.CORS_ORIGINS.length
@@ -247,8 +251,10 @@ export function createApi(config: ApiConfig, opts: { root?: string; log?: Logger
       // Before the response cache: a cached answer was within the limits when it was made.
       useOperationCost({ maxCost: config.API_MAX_COST, defaultPage: Math.min(config.API_DEFAULT_PAGE, config.API_MAX_PAGE) }),
       useResponseSizeLimit(config.API_MAX_RESPONSE_BYTES),
-      // Production: no introspection at all (it would skip the depth and cost limits).
-      ...(config.NODE_ENV === 'production' ? [useDisableIntrospection()] : []),
+      // After each subscription event is resolved: is its session still standing?
+      useStreamSessionCheck(),
+      // Production: no introspection at all (it would skip the depth limit).
+      ...(production ? [useDisableIntrospection()] : []),
       // Operations compiled once per document (graphql-jit), then run without the generic executor's walk.
       // (Compiled per parsed document, which Yoga keeps in its bounded parse cache.)
       ...(config.API_JIT ? [useGraphQlJit()] : []),

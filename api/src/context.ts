@@ -17,7 +17,7 @@ import type { QueryStats } from './data/db';
 import type { OrderWatcher } from './data/orderWatcher';
 import type { ApiMetrics } from './metrics';
 import type { Limit } from './limits/limiter';
-import type { StreamRegistry } from './limits/streams';
+import type { StreamLease, StreamRegistry } from './limits/streams';
 import type { ResponseBudget } from './limits/budget';
 
 /** Long-lived things every request shares. */
@@ -69,4 +69,6 @@ export interface Ctx {
   log: Logger;
   /** The request's OpenTelemetry context (its server span): calls to the oracle continue its trace. */
   trace?: TraceContext;
+  /** A subscription's lease on its stream (../limits/streams), once it is open. */
+  stream?: StreamLease;
 }

@@ -8,6 +8,7 @@
  */
 import './support/prisma';
 import { createHash, randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { ANVIL_ACCOUNTS, freePort } from '@descrow/common';
@@ -113,6 +114,18 @@ describe('query cost and answer size (point 2)', () => {
     expect(small.errors).toBeUndefined();
     expect(small.data.a.nodes).toHaveLength(2);
     // Subscriptions are costed with their variables too (the query is the same shape).
+  });
+
+  test('attack: outside development — decided from the chain, not NODE_ENV alone — there is no introspection, GraphiQL or field suggestion', async () => {
+    // NODE_ENV unset/"development", but CHAIN_ID names a real chain (Paseo Asset Hub): not development.
+    const live = await fx.makeApi({ NODE_ENV: 'development', CHAIN_ID: '420420422' });
+    const intro = await gql(live, '{ __schema { queryType { name } } }');
+    expect(intro.data?.__schema ?? null).toBeNull();
+    expect(intro.errors?.length).toBeGreaterThan(0);
+    const page = await live.yoga.fetch('http://api.test/graphql', { headers: { accept: 'text/html' } });
+    expect(await page.text()).not.toMatch(/graphiql/i);
+    const typo = await gql(live, '{ orderz(first: 1) { nodes { id } } }');
+    expect(typo.errors![0]!.message).not.toMatch(/Did you mean/);
   });
 
   test('every answer is capped in items and in bytes while it is built, whatever the cost model guessed', async () => {
@@ -241,7 +254,18 @@ describe('live streams (point 4)', () => {
   const USER = { address: ANVIL_ACCOUNTS[9]!.address, privateKey: ANVIL_ACCOUNTS[9]!.privateKey };
   let orderId = '';
   beforeAll(async () => {
+    // Wait until the watcher has relayed the funding: a stream opened afterwards gets no
+    // event but the ones a test makes (an event before the logout would be the session's own).
+    let relayed = 0;
+    const advances = fx.api.deps.watcher.pubsub.subscribe('indexAdvanced')[Symbol.asyncIterator]();
+    const relaying = (async () => {
+      for (let n = await advances.next(); !n.done; n = await advances.next()) relayed = Math.max(relayed, n.value.lastProcessedHeight);
+    })();
     orderId = await fundedNativeOrder('Kenyatta Ave 1, Nakuru');
+    const head = await fx.chain.head();
+    await eventually(async () => relayed, (h) => h >= head, 10_000, 'the watcher to relay the funding');
+    await advances.return?.();
+    await relaying;
   });
 
   test('attack: after logoutEverywhere on another API instance, an open orderUpdated stream ends at once', async () => {
@@ -262,6 +286,42 @@ describe('live streams (point 4)', () => {
     }
   });
 
+  test('attack: an event already being prepared when logoutEverywhere lands on another instance is not delivered', async () => {
+    const s = await subscribe(fx.api, PRIVATE, { id: orderId }, { token: tokens.buyer, peer: '10.9.0.3' });
+    const other = await fx.makeApi();
+    const held = await fx.pool.connect();
+    try {
+      await eventually(async () => s.seen.length, (n) => n >= 1, 10_000, 'the first event');
+      expect(s.seen[0].data.orderUpdated.order.deliveryAddress).toBe('Kenyatta Ave 1, Nakuru');
+      const buyerAgain = await login(other, BUYER);
+      // Hold the index's orders table: the next event passes its session check, then waits to load the order.
+      await held.query('BEGIN');
+      await held.query(`LOCK TABLE "${fx.schema}".orders IN ACCESS EXCLUSIVE MODE`);
+      // The index moves the order: what the watcher publishes, and every instance relays to its streams.
+      const head = await fx.chain.head();
+      await other.deps.redis.publish(`${other.deps.config.REDIS_PREFIX}order-updated`, JSON.stringify({ lastProcessedHeight: head, changes: [{ id: orderId, status: 'FUNDED', updatedBlock: head }] }));
+      const apiRole = decodeURIComponent(new URL(fx.config.DATABASE_URL!).username);
+      await eventually(
+        async () => (await fx.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'`, [apiRole])).rows[0].n,
+        (n) => n > 0, 10_000, 'the event to wait on the order',
+      );
+      expect((await gql(other, 'mutation { logoutEverywhere }', {}, { token: buyerAgain })).data.logoutEverywhere).toBeGreaterThanOrEqual(2);
+      const seenBefore = s.seen.length;
+      await held.query('COMMIT');
+      await eventually(async () => s.state.ended, (e) => e, 5_000, 'the stream to end');
+      const after = s.seen.slice(seenBefore);
+      expect(after.every((e) => !e.data?.orderUpdated?.order?.deliveryAddress)).toBe(true);
+      // In its place: why the stream ends (once from the last check, and again if the announcement got there too).
+      expect(after.length).toBeGreaterThan(0);
+      expect(after.every((e) => e.errors?.[0]?.extensions?.code === 'UNAUTHENTICATED' && !e.data)).toBe(true);
+    } finally {
+      await held.query('ROLLBACK').catch(() => undefined);
+      held.release();
+      await s.close();
+      tokens.buyer = await login(fx.api, BUYER); // the rest of the file signs in again
+    }
+  });
+
   test('attack: a stream ends when the token it was opened with expires', async () => {
     const short = await fx.makeApi({ JWT_TTL: '2s' });
     const token = await login(short, USER);
@@ -272,6 +332,36 @@ describe('live streams (point 4)', () => {
       await s.close();
     }
   });
+
+  test('attack: streams a client hangs up on at once (before their first event) do not keep their place: the IP is not locked out', async () => {
+    const api = await fx.makeApi({ API_MAX_STREAMS_PER_IP: '3', API_TRUST_PROXY: '' });
+    const port = await freePort();
+    const http = await listen(api, { ...api.deps.config, API_PORT: port, API_HOST: '127.0.0.1', API_METRICS_PORT: 0 });
+    const body = JSON.stringify({ query: 'subscription { indexAdvanced { lastProcessedHeight } }' });
+    try {
+      // Open a stream and hang up straight away, at slightly different moments, again and again.
+      for (let i = 0; i < 30; i++) {
+        await new Promise<void>((done) => {
+          const req = httpRequest({ host: '127.0.0.1', port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'content-length': Buffer.byteLength(body) } });
+          const hangUp = () => (req.destroy(), done());
+          req.on('error', () => done());
+          req.on('response', hangUp);
+          req.end(body);
+          if (i % 2) setImmediate(hangUp);
+          else setTimeout(hangUp, 1);
+        });
+      }
+      await eventually(async () => api.deps.streams.size, (n) => n === 0, 5_000, 'every abandoned stream to free its place');
+      // The same address still gets a stream.
+      const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', body, headers: { 'content-type': 'application/json', accept: 'text/event-stream' } });
+      const reader = res.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      expect(first).not.toMatch(/RATE_LIMITED/);
+    } finally {
+      await http.close();
+    }
+  }, 60_000);
 
   test('attack: open streams are capped per IP and per user; a closed one frees its place', async () => {
     const capped = await fx.makeApi({ API_MAX_STREAMS_PER_IP: '3', API_MAX_STREAMS_PER_USER: '2' });
@@ -390,6 +480,29 @@ describe('limits and sessions (point 8)', () => {
       await proxy.close();
     }
   }, 60_000);
+
+  test('a user who logs out everywhere and signs straight back in (the same second) is signed in; the old tokens stay refused', async () => {
+    const USER = { address: ANVIL_ACCOUNTS[8]!.address, privateKey: ANVIL_ACCOUNTS[8]!.privateKey };
+    let sameSecond = 0;
+    for (let round = 0; round < 3; round++) {
+      const old = await signIn(fx.api, USER);
+      // Start near the top of a second, so the logout and the new sign-in share it.
+      await eventually(async () => Date.now() % 1000, (ms) => ms < 300, 3_000, 'the start of a second');
+      const second = Math.floor(Date.now() / 1000);
+      expect((await gql(fx.api, 'mutation { logoutEverywhere }', {}, { token: old.token })).data.logoutEverywhere).toBeGreaterThanOrEqual(1);
+      const fresh = await signIn(fx.api, USER);
+      if (Math.floor(Date.now() / 1000) === second) sameSecond++;
+      const me = await gql(fx.api, '{ me { address } }', {}, { token: fresh.token });
+      expect(me.errors).toBeUndefined();
+      expect(me.data.me.address).toBe(lc(USER.address));
+      expect(codes(await gql(fx.api, '{ me { address } }', {}, { token: old.token }))).toEqual(['UNAUTHENTICATED']);
+      expect(codes(await gql(fx.api, `mutation($r: String!) { refreshSession(refreshToken: $r) { token } }`, { r: old.refreshToken }))).toEqual(['UNAUTHENTICATED']);
+      // The fresh session refreshes like any other.
+      const next = await gql(fx.api, `mutation($r: String!) { refreshSession(refreshToken: $r) { token } }`, { r: fresh.refreshToken });
+      expect((await gql(fx.api, '{ me { address } }', {}, { token: next.data.refreshSession.token })).data.me.address).toBe(lc(USER.address));
+    }
+    expect(sameSecond).toBeGreaterThan(0); // the case the old check refused happened
+  });
 
   test('attack: refreshSession racing logoutEverywhere cannot yield an access token that outlives the logout', async () => {
     const USER = { address: ANVIL_ACCOUNTS[3]!.address, privateKey: ANVIL_ACCOUNTS[3]!.privateKey };

@@ -11,7 +11,7 @@ export interface Session {
   roles: Role[];
   /** The sign-in (refresh-token family) this token belongs to. */
   sessionId: string;
-  /** Issued at, unix seconds (a "log out everywhere" ends tokens issued before it). */
+  /** Issued at, unix seconds. (Revocation is per session, not by time: see ../auth/sessions.) */
   issuedAt: number;
   /** Expiry, unix seconds (a live stream opened with the token ends then). */
   expiresAt: number;

@@ -23,8 +23,8 @@ import { redisReady } from '../data/redis';
 import type { Role, Session, Tokens } from './jwt';
 
 export interface Issued { token: string; expiresAt: Date; refreshToken: string; refreshExpiresAt: Date }
-/** A revocation as announced to every instance: these sessions, and/or every token of `address` issued at or before `before`. */
-export interface Revocation { sessionIds: string[]; address?: string; before?: number }
+/** A revocation as announced to every instance: these sessions (every token naming one is refused). */
+export interface Revocation { sessionIds: string[] }
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -51,15 +51,14 @@ export class SessionStore {
     return `${this.prefix}session-revoked`;
   }
 
-  /** Revocation keys in Redis: presence (session) or a value ≥ iat (address) revokes the token. */
-  revocationKeys(s: Session): [string, string] {
-    return [`${this.prefix}rv:s:${s.sessionId}`, `${this.prefix}rv:a:${s.address}`];
-  }
-
-  /** Whether the values read from revocationKeys() revoke this token. */
-  static revokedBy(s: Session, values: readonly (string | null | undefined)[]): boolean {
-    // Same-second tokens count as revoked: a sign-in within the second of a "log out everywhere" must sign in again.
-    return values[0] != null || (values[1] != null && Number(values[1]) >= s.issuedAt);
+  /**
+   * The token's revocation key in Redis: present once its session is revoked. Per session
+   * only — no "every token of this address issued before t": a sign-in made in the same
+   * second as a "log out everywhere" is a new session and must work, and a token a racing
+   * refresh mints for a revoked session names that session.
+   */
+  revocationKey(s: Session): string {
+    return `${this.prefix}rv:s:${s.sessionId}`;
   }
 
   /** Postgres's answer (slower, authoritative). */
@@ -72,7 +71,7 @@ export class SessionStore {
   async isRevoked(s: Session): Promise<boolean> {
     if (this.trusted && redisReady(this.redis)) {
       try {
-        return SessionStore.revokedBy(s, await this.redis.mget(...this.revocationKeys(s)));
+        return (await this.redis.exists(this.revocationKey(s))) === 1;
       } catch {
         this.distrust();
       }
@@ -89,7 +88,8 @@ export class SessionStore {
     this.redis.on('ready', () => void this.resync());
     for (const ev of ['close', 'end', 'reconnecting'] as const) this.redis.on(ev, () => this.distrust(false));
     if (this.shared) {
-      this.subscriber = this.redis.duplicate();
+      // A listening connection: its SUBSCRIBE may wait on a busy Redis (no request is held up by it).
+      this.subscriber = this.redis.duplicate({ commandTimeout: undefined });
       this.subscriber.on('message', (_ch: string, msg: string) => {
         try {
           this.announce(JSON.parse(msg) as Revocation);
@@ -156,7 +156,6 @@ export class SessionStore {
       if (!redisReady(this.redis)) throw new Error('redis not ready');
       const m = this.redis.multi();
       for (const id of r.sessionIds) m.set(`${this.prefix}rv:s:${id}`, '1', 'EX', ttl);
-      if (r.address && r.before !== undefined) m.set(`${this.prefix}rv:a:${r.address}`, String(r.before), 'EX', ttl);
       if (this.shared) m.publish(this.channel, JSON.stringify(r));
       await m.exec();
     } catch (e) {
@@ -216,7 +215,7 @@ export class SessionStore {
     const rows = await this.prisma.$queryRaw<{ id: string }[]>`
       UPDATE app.sessions SET revoked_at = now(), revoked_reason = ${reason}
       WHERE address = ${address} AND revoked_at IS NULL RETURNING id::text AS id`;
-    await this.publish({ sessionIds: rows.map((r) => r.id), address, before: Math.floor(Date.now() / 1000) });
+    await this.publish({ sessionIds: rows.map((r) => r.id) });
     return rows.length;
   }
 

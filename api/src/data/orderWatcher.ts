@@ -56,7 +56,8 @@ export class OrderWatcher {
 
   async start(): Promise<void> {
     if (this.redis) {
-      this.subscriber = this.redis.duplicate();
+      // A listening connection: its SUBSCRIBE may wait on a busy Redis (no request is held up by it).
+      this.subscriber = this.redis.duplicate({ commandTimeout: undefined });
       this.subscriber.on('message', (_ch: string, msg: string) => {
         try {
           const parsed = JSON.parse(msg) as IndexAdvance | OrderChange[];

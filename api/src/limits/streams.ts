@@ -3,28 +3,36 @@
  * signed-in user may hold open on this instance, and when a stream opened with a token
  * must end — at the token's expiry, or as soon as its session is revoked (logout, log out
  * everywhere, a reused refresh token) on any instance (../auth/sessions announces it
- * through Redis). A stream also asks whether its session still stands before every event,
- * so a missed announcement costs nothing but a delay until the next event.
+ * through Redis). A stream also asks whether its session still stands before every event
+ * (before resolving it, and again once it is resolved, right before it is sent:
+ * useStreamSessionCheck), so an event that was being prepared when the session ended,
+ * or an announcement that went missing, sends nothing private.
  */
 import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 import type { Session } from '../auth/jwt';
 import type { Revocation, SessionStore } from '../auth/sessions';
 
 export interface StreamCaps { perIp: number; perUser: number; total: number }
 
-/** One open stream. `ended` settles with the reason it must close; `check` asks before an event. */
+/** One open stream. `ended` settles when it must close (with the reason to send, or null: already sent); `check` asks before an event. */
 export interface StreamLease {
-  ended: Promise<GraphQLError>;
+  ended: Promise<GraphQLError | null>;
   /** Null while the stream may go on; else the reason it must end now. */
   check(): Promise<GraphQLError | null>;
+  /** Ends the stream after the event under way (its reason was sent in that event's place). */
+  close(): void;
   release(): void;
 }
+
+/** Where a subscription's context keeps its lease (set by the subscribe resolver). */
+export interface WithStreamLease { stream?: StreamLease }
 
 const ended = (message: string) => new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED' } });
 const EXPIRED = 'the token this stream was opened with has expired: sign in again (refreshSession) and resubscribe';
 const SIGNED_OUT = 'this session was signed out: the stream is closed';
 
-interface Open { ip: string; session: Session | null; end: (e: GraphQLError) => void }
+interface Open { ip: string; session: Session | null; end: (e: GraphQLError | null) => void }
 
 export class StreamRegistry {
   private readonly open = new Set<Open>();
@@ -43,7 +51,7 @@ export class StreamRegistry {
     for (const o of this.open) {
       const s = o.session;
       if (!s) continue;
-      if (r.sessionIds.includes(s.sessionId) || (r.address === s.address && r.before !== undefined && s.issuedAt <= r.before)) o.end(ended(SIGNED_OUT));
+      if (r.sessionIds.includes(s.sessionId)) o.end(ended(SIGNED_OUT));
     }
   }
 
@@ -57,8 +65,8 @@ export class StreamRegistry {
     if ((this.byIp.get(ip) ?? 0) >= this.caps.perIp) refuse('from your address', this.caps.perIp);
     if (user && (this.byUser.get(user) ?? 0) >= this.caps.perUser) refuse('for your account', this.caps.perUser);
 
-    let end!: (e: GraphQLError) => void;
-    const done = new Promise<GraphQLError>((r) => (end = r));
+    let end!: (e: GraphQLError | null) => void;
+    const done = new Promise<GraphQLError | null>((r) => (end = r));
     const entry: Open = { ip, session, end };
     this.open.add(entry);
     this.byIp.set(ip, (this.byIp.get(ip) ?? 0) + 1);
@@ -79,6 +87,7 @@ export class StreamRegistry {
         if (session.expiresAt * 1000 <= this.now()) return ended(EXPIRED);
         return (await this.sessions.isRevoked(session)) ? ended(SIGNED_OUT) : null;
       },
+      close: () => end(null),
       release: () => {
         if (released) return;
         released = true;
@@ -89,4 +98,26 @@ export class StreamRegistry {
       },
     };
   }
+}
+
+/**
+ * The last look before an event goes out: the event has been resolved (which takes
+ * database reads, time in which a logout can land on any instance); if the stream's
+ * session has ended meanwhile, the client gets the reason instead of the event, and the
+ * stream closes.
+ */
+export function useStreamSessionCheck(): Plugin {
+  return {
+    onSubscribe: () => ({
+      onSubscribeResult: ({ args }) => ({
+        onNext: async ({ setResult }) => {
+          const lease = (args.contextValue as WithStreamLease).stream;
+          const why = lease ? await lease.check() : null;
+          if (!why) return;
+          setResult({ errors: [why] });
+          lease!.close();
+        },
+      }),
+    }),
+  };
 }

@@ -4,7 +4,8 @@
  *
  * Each stream holds a lease (../limits/streams): capped per client IP and per user, and a
  * stream opened with a token ends at its expiry or its session's revocation, checked again
- * before every event, so nothing private is sent to a session that has ended.
+ * before every event is resolved and once more before it is sent (useStreamSessionCheck),
+ * so nothing private is sent to a session that has ended.
  */
 import { Repeater } from 'graphql-yoga';
 import type { Ctx } from '../context';
@@ -13,15 +14,25 @@ import { bytes32, parse } from '../validate';
 import { loadOrder } from './orders';
 
 /** Relays `source` while the caller's lease holds; `first` (if given) is sent before it. */
-function leased<T>(ctx: Ctx, source: AsyncIterable<T>, first?: () => Promise<T>): AsyncIterable<T> {
+function leased<T>(ctx: Ctx, source: AsyncIterable<T>, first?: () => Promise<T>): AsyncIterableIterator<T> {
   const lease = ctx.deps.streams.lease(ctx.ip, ctx.session);
-  return new Repeater<T>(async (push, stop) => {
+  ctx.stream = lease; // checked again once each event is resolved (useStreamSessionCheck)
+  // A client that hangs up ends its stream, whenever it does: even before the stream started
+  // (the server may never pull from it, nor return it), its place is freed.
+  const signal = (ctx as { request?: Request }).request?.signal;
+  const hungUp = () => {
+    lease.close();
+    lease.release();
+  };
+  if (signal?.aborted) hungUp();
+  else signal?.addEventListener('abort', hungUp, { once: true });
+  const stream = new Repeater<T>(async (push, stop) => {
     const it = source[Symbol.asyncIterator]();
     void stop.then(() => {
       lease.release();
       void it.return?.();
     });
-    void lease.ended.then((why) => stop(why));
+    void lease.ended.then((why) => (why ? stop(why) : stop()));
     const send = async (v: T) => {
       const why = await lease.check();
       if (why) {
@@ -41,6 +52,22 @@ function leased<T>(ctx: Ctx, source: AsyncIterable<T>, first?: () => Promise<T>)
       lease.release();
     }
   });
+  // A client that leaves before the first event is pulled: the Repeater never starts, so the
+  // cleanup above never runs, and the lease would count against the caps for good.
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next: () => stream.next(),
+    return: (value?: T) => {
+      lease.release();
+      return stream.return(value);
+    },
+    throw: (err?: unknown) => {
+      lease.release();
+      return stream.throw(err);
+    },
+  };
 }
 
 export const subscriptionResolvers = {
