@@ -37,7 +37,7 @@ const tracer = trace.getTracer('descrow-oracle');
 
 interface PayoutRow extends AttemptEvidence {
   order_id: string; beneficiary: string; role: string; amount_kes: number; originator_conversation_id: string;
-  mpesa_final: string | null; created_at: Date; trace_context: TraceOrigin | null;
+  mpesa_final: string | null; created_at: Date; verify_from: Date | null; trace_context: TraceOrigin | null;
 }
 type Kind = 'b2c_result' | 'b2c_timeout' | 'status_result' | 'status_timeout';
 
@@ -135,12 +135,13 @@ async function decide(ctx: OracleContext, kind: Kind, raw: unknown): Promise<str
   try {
     await client.query('BEGIN');
     // A success is asked about at once; a failure after the usual delay (M-Pesa may still pay
-    // it). Verification reopens even if M-Pesa had answered before: a person may need both.
+    // it). Verification reopens, for a new ORACLE_B2C_VERIFY_SECONDS, even if M-Pesa had
+    // answered before or the attempt's window had passed: a person may need both answers.
     const wait = res.ResultCode === '0' ? 0 : ctx.config.ORACLE_B2C_STATUS_DELAY_SECONDS;
     const upd = await client.query<{ status: string }>(
       `UPDATE oracle.payouts SET hint=$2, result_code=CASE WHEN $3 = '0' THEN result_code ELSE $3 END,
               status=CASE WHEN status IN ('queued','sent') THEN 'unknown' ELSE status END, mpesa_final=NULL,
-              next_check_at=LEAST(next_check_at, now() + ($4 || ' seconds')::interval), updated_at=now()
+              next_check_at=LEAST(next_check_at, now() + ($4 || ' seconds')::interval), verify_from=now(), updated_at=now()
         WHERE id=$1 RETURNING status`,
       [payout.id, hint, res.ResultCode, String(wait)],
     );
@@ -188,7 +189,7 @@ async function notCompleted(ctx: OracleContext, payout: PayoutRow, why: string, 
   const row = rows[0];
   if (!row) return 'unknown_payout';
   if (verdict(row, config.ORACLE_B2C_FAILURE_CONFIRM_SECONDS).kind === 'unpaid') {
-    const expired = Date.now() - row.created_at.getTime() >= config.ORACLE_B2C_VERIFY_SECONDS * 1000;
+    const expired = Date.now() - (row.verify_from ?? row.created_at).getTime() >= config.ORACLE_B2C_VERIFY_SECONDS * 1000;
     if (finalState || expired) await pool.query(`UPDATE oracle.payouts SET mpesa_final='not_completed', next_check_at=NULL WHERE id=$1 AND mpesa_final IS NULL`, [row.id]);
     if (OPEN.includes(row.status)) {
       return giveUp(ctx, row, 'failed', `${why} (confirmed ${row.not_completed_answers} times since ${row.first_not_completed_at!.toISOString()})`);

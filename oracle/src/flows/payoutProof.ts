@@ -64,11 +64,12 @@ export function blockers(attempts: AttemptEvidence[], confirmSeconds: number): (
   return attempts.map((a) => ({ ...verdict(a, confirmSeconds), attempt: a })).filter((v) => v.kind !== 'unpaid');
 }
 
-/** Ask Transaction Status about these attempts at the next pass (verification reopened if it had stopped). */
+/** Ask Transaction Status about these attempts at the next pass (verification reopened for a new window, even past the old one). */
 export async function verifySoon(client: PoolClient, ids: string[]): Promise<void> {
   if (!ids.length) return;
   await client.query(
-    `UPDATE oracle.payouts SET next_check_at=LEAST(coalesce(next_check_at, now()), now()), mpesa_final=CASE WHEN mpesa_final='completed' THEN mpesa_final END, updated_at=now()
+    `UPDATE oracle.payouts SET next_check_at=LEAST(coalesce(next_check_at, now()), now()), mpesa_final=CASE WHEN mpesa_final='completed' THEN mpesa_final END,
+            verify_from=now(), updated_at=now()
       WHERE id = ANY($1::uuid[]) AND (conversation_id IS NOT NULL OR b2c_calls > b2c_refusals)`,
     [ids],
   );

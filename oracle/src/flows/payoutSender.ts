@@ -11,7 +11,7 @@ import type { OracleContext } from '../context';
 import { callbackUrl } from '../context';
 import { DarajaError } from '../daraja/errors';
 import { failpoint } from '../failpoints';
-import { forEachItem } from '../jobs/isolation';
+import { forEachItem, IN_BACKOFF_SQL } from '../jobs/isolation';
 
 interface PayoutRow { id: string; order_id: string; role: string; phone: string; amount_kes: number; originator_conversation_id: string; status: string; checks: number; trace_context: TraceOrigin | null }
 const tracer = trace.getTracer('descrow-oracle');
@@ -19,7 +19,10 @@ const tracer = trace.getTracer('descrow-oracle');
 export async function sendQueuedPayouts(ctx: OracleContext, limit = 20): Promise<number> {
   const { pool } = ctx;
   const { rows } = await pool.query<PayoutRow>(
-    `SELECT * FROM oracle.payouts WHERE status='queued' AND (next_check_at IS NULL OR next_check_at <= now()) ORDER BY created_at LIMIT $1`,
+    // Items waiting out a backoff (jobs/isolation.ts) are left out here, not after the LIMIT:
+    // a batch's worth of payouts that throw every time must not starve the others.
+    `SELECT * FROM oracle.payouts WHERE status='queued' AND (next_check_at IS NULL OR next_check_at <= now())
+        AND NOT ${IN_BACKOFF_SQL('payout_send', 'id::text')} ORDER BY created_at LIMIT $1`,
     [limit],
   );
   let sent = 0;
@@ -79,7 +82,8 @@ async function sendOne(ctx: OracleContext, p: PayoutRow): Promise<boolean> {
  * Transaction Status, by our OriginatorConversationID, for every attempt Daraja may have
  * accepted and M-Pesa has not given its final word on — whatever its state: an attempt sent
  * and unanswered, but also one failed, settled by hand or waiting for a person (M-Pesa may
- * still pay it). With backoff, for ORACLE_B2C_VERIFY_SECONDS. An open attempt still without
+ * still pay it). With backoff, for ORACLE_B2C_VERIFY_SECONDS from its creation or from the
+ * last result or person's action that reopened it (verify_from). An open attempt still without
  * an answer after ORACLE_B2C_STATUS_CHECKS_BEFORE_PERSON checks also waits for a person.
  */
 export async function checkUnansweredPayouts(ctx: OracleContext, limit = 20): Promise<number> {
@@ -88,7 +92,8 @@ export async function checkUnansweredPayouts(ctx: OracleContext, limit = 20): Pr
     `SELECT * FROM oracle.payouts
       WHERE mpesa_final IS NULL AND next_check_at <= now() AND status <> 'queued'
         AND (status IN ('sent','unknown')
-             OR ((conversation_id IS NOT NULL OR b2c_calls > b2c_refusals) AND created_at > now() - ($2 || ' seconds')::interval))
+             OR ((conversation_id IS NOT NULL OR b2c_calls > b2c_refusals) AND coalesce(verify_from, created_at) > now() - ($2 || ' seconds')::interval))
+        AND NOT ${IN_BACKOFF_SQL('payout_check', 'id::text')}
       ORDER BY next_check_at LIMIT $1`,
     [limit, String(config.ORACLE_B2C_VERIFY_SECONDS)],
   );

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Hex } from 'viem';
 import { payoutSplit } from '@descrow/contracts';
 import type { OracleContext } from '../context';
-import { forEachItem } from '../jobs/isolation';
+import { forEachItem, IN_BACKOFF_SQL } from '../jobs/isolation';
 import { blockers, lockAttempts } from './payoutProof';
 
 const TERMINAL = new Set([5, 7, 8, 9]); // Completed, Resolved, Cancelled, Refunded
@@ -27,6 +27,7 @@ export async function queueDuePayouts(ctx: OracleContext, limit = 100): Promise<
        FROM oracle.payment_requests r
       WHERE r.status='paid' AND r.settled_at IS NULL
         AND EXISTS (SELECT 1 FROM oracle.outbox o WHERE o.kind='record_payment' AND o.order_id=r.order_id AND o.status='confirmed')
+        AND NOT ${IN_BACKOFF_SQL('payout_queue', 'r.order_id')}
       ORDER BY r.paid_at LIMIT $1`,
     [limit],
   );

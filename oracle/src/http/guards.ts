@@ -23,3 +23,28 @@ export function clientAddress(peer: string, forwardedFor: string | string[] | un
   }
   return addr;
 }
+
+/** Daraja's deepest callback is about six levels (Result.ResultParameters.ResultParameter[i].Value). */
+export const MAX_CALLBACK_DEPTH = 32;
+
+/**
+ * Why a parsed callback body cannot be stored as it is, or null. Postgres' jsonb refuses a
+ * NUL character and runs out of stack on deep nesting (so does JSON.stringify): both are
+ * refused up front as the client's mistake. Walked without recursion, so depth cannot hurt it.
+ */
+export function unstorableBody(body: unknown): string | null {
+  const stack: [unknown, number][] = [[body, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return 'the body contains a NUL character (\\u0000)';
+    } else if (v && typeof v === 'object') {
+      if (depth > MAX_CALLBACK_DEPTH) return `the body is nested more than ${MAX_CALLBACK_DEPTH} levels deep`;
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes('\u0000')) return 'the body contains a NUL character (\\u0000)';
+        stack.push([child, depth + 1]);
+      }
+    }
+  }
+  return null;
+}

@@ -71,7 +71,7 @@ export function payoutRoutes(internal: FastifyInstance, ctx: OracleContext): voi
         const mine = open.some((b) => b.attempt.id === p.id);
         if (mine) {
           await client.query(
-            `UPDATE oracle.payouts SET status='unknown', hint=$2, checks=0, mpesa_final=NULL, next_check_at=now(), updated_at=now() WHERE id=$1`,
+            `UPDATE oracle.payouts SET status='unknown', hint=$2, checks=0, mpesa_final=NULL, next_check_at=now(), verify_from=now(), updated_at=now() WHERE id=$1`,
             [p.id, `retry asked by ${body.actor}: ${body.reason}; verifying first`],
           );
         }

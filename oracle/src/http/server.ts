@@ -11,7 +11,7 @@ import { initiateStk, stkRequestSchema } from '../flows/stkInitiate';
 import { processStkCallback } from '../flows/stkCallback';
 import { processPayoutCallback } from '../flows/b2cResult';
 import { reconcile } from '../flows/reconcile';
-import { clientAddress, safeEqual } from './guards';
+import { clientAddress, safeEqual, unstorableBody } from './guards';
 import { ledgerRoutes } from './ledgerApi';
 import { payoutRoutes } from './payoutApi';
 import { failpoint } from '../failpoints';
@@ -152,8 +152,11 @@ function callbackRoutes(app: FastifyInstance, ctx: OracleContext): void {
         req.log.warn({ kind, source }, 'callback refused: source address not allowed');
         return reply.status(403).send({ error: { code: 'FORBIDDEN', message: 'source not allowed' } });
       }
+      // What Postgres cannot store (and Daraja never sends) is the client's mistake: a 400, not a 500.
+      const unstorable = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? unstorableBody(req.body) : 'a callback is a JSON object';
+      if (unstorable) return reply.status(400).send({ error: { code: 'INVALID_BODY', message: unstorable } });
       // The ref travels with the stored body, so the sweeper after a crash sees it too.
-      const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { ...(req.body as object), __ref: ref } : req.body;
+      const body = { ...(req.body as object), __ref: ref };
       const id = await callbacks.store(kind, body, source, correlate(req.body));
       failpoint('callback:after-store');
       // Acknowledge first; verification talks to Daraja and the chain and must not delay Daraja.

@@ -1,7 +1,8 @@
 /**
  * Group commit: calls made while a flush is in flight are queued and written together
  * by the next flush (one round trip, one WAL flush). Each caller's promise settles only
- * after its batch is committed. At low load a batch is one item and nothing waits.
+ * after its batch is committed. At low load a batch is one item and nothing waits. When a
+ * batch fails, its items are written one by one, so one bad item fails only itself.
  */
 export class GroupCommit<T, R> {
   private queue: { item: T; resolve: (r: R) => void; reject: (e: Error) => void }[] = [];
@@ -26,7 +27,9 @@ export class GroupCommit<T, R> {
           const results = await this.write(batch.map((b) => b.item));
           batch.forEach((b, i) => b.resolve(results[i] as R));
         } catch (err) {
-          for (const b of batch) b.reject(err as Error);
+          if (batch.length === 1) batch[0]!.reject(err as Error);
+          // One item the database refuses must not fail the others written with it: each alone.
+          else for (const b of batch) await this.write([b.item]).then((r) => b.resolve(r[0] as R), (e: Error) => b.reject(e));
         }
       }
     } finally {
