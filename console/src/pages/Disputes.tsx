@@ -15,8 +15,9 @@ import { formatAge, formatAmount, formatTime } from '../format';
 import { AddressLink, Empty, ErrorBox, Loading, OrderLink, Status } from '../ui/parts';
 
 const DisputesQuery = graphql(`
-  query ConsoleDisputes($open: Boolean) {
-    disputes(open: $open, first: 50) {
+  query ConsoleDisputes($open: Boolean, $after: String) {
+    disputes(open: $open, first: 20, after: $after) {
+      pageInfo { hasNextPage endCursor }
       nodes {
         id statement ageSeconds amountAtStake currency raisedBy { address }
         dispute { raisedAt resolved buyerShareBps buyerAmount sellerAmount fee resolvedAt }
@@ -38,7 +39,14 @@ type Prepared = ConsolePrepareResolveMutation['prepareResolveDispute'];
 
 export function Disputes() {
   const [open, setOpen] = useState(true);
-  const { data, error, loading, reload } = useQuery(DisputesQuery, { open }, { pollMs: 5_000 });
+  // Twenty cases a page (a page of fifty, statements and evidence included, is over the API's cost limit).
+  const [pages, setPages] = useState<(string | null)[]>([null]);
+  const after = pages[pages.length - 1] ?? null;
+  const { data, error, loading, reload } = useQuery(DisputesQuery, { open, after }, { pollMs: 5_000 });
+  const show = (which: boolean) => {
+    setOpen(which);
+    setPages([null]);
+  };
   const me = useSession();
   // Kept here, not in the card: a resolved dispute leaves the open queue once indexed.
   const [notice, setNotice] = useState<string | null>(null);
@@ -52,11 +60,19 @@ export function Disputes() {
       {notice && <p role="status" className="ok">{notice}</p>}
       <fieldset className="inline">
         <legend>Show</legend>
-        <label className="choice"><input type="radio" name="which" checked={open} onChange={() => setOpen(true)} /> open</label>
-        <label className="choice"><input type="radio" name="which" checked={!open} onChange={() => setOpen(false)} /> all</label>
+        <label className="choice"><input type="radio" name="which" checked={open} onChange={() => show(true)} /> open</label>
+        <label className="choice"><input type="radio" name="which" checked={!open} onChange={() => show(false)} /> all</label>
       </fieldset>
       {loading ? <Loading what="the dispute queue" /> : error && !data ? <ErrorBox error={error} retry={reload} /> : !data?.disputes.nodes.length ? <Empty>No {open ? 'open ' : ''}disputes.</Empty> : (
         data.disputes.nodes.map((c) => <DisputeCard key={c.id} c={c} arbiter={hasRole(me, 'ARBITER')} onResolved={resolved} />)
+      )}
+      {(pages.length > 1 || data?.disputes.pageInfo.hasNextPage) && (
+        <nav aria-label="Dispute pages" className="inline">
+          {pages.length > 1 && <button type="button" onClick={() => setPages(pages.slice(0, -1))}>← Previous 20</button>}{' '}
+          {data?.disputes.pageInfo.hasNextPage && data.disputes.pageInfo.endCursor && (
+            <button type="button" onClick={() => setPages([...pages, data.disputes.pageInfo.endCursor!])}>Next 20 →</button>
+          )}
+        </nav>
       )}
     </>
   );
