@@ -31,7 +31,7 @@ afterAll(async () => {
 
 const AMOUNT = 1_000;
 const SELLER_GETS = Number(payoutSplit(BigInt(AMOUNT), 250).sellerAmount);
-const wallet = async (phone: string) => ((await h.simLedger()).accounts.find((a: { id: string }) => a.id === `customer:${phone}`)?.balance ?? 0) as number;
+const wallet = (phone: string) => h.wallet(phone);
 const payouts = async (orderId: Hex) =>
   (await h.pool.query(
     `SELECT id, status, attempt, mpesa_receipt, reason, originator_conversation_id, extract(epoch FROM now() - created_at)::float AS age

@@ -242,6 +242,16 @@ export class OracleHarness {
     return (await fetch(`${this.simUrl}/__sim/ledger`)).json();
   }
 
+  /** What this phone's M-Pesa wallet holds at the simulator (KES). */
+  async wallet(phone: string): Promise<number> {
+    return ((await this.simLedger()).accounts.find((a: { id: string }) => a.id === `customer:${phone}`)?.balance ?? 0) as number;
+  }
+
+  /** The B2C payments the simulator accepted for this phone. */
+  async b2cAt(phone: string): Promise<{ OriginatorConversationID: string; ConversationID: string; status: string; ResultCode?: number }[]> {
+    return this.control('GET', `/b2c?phone=${phone}`);
+  }
+
   async stop() {
     await this.pool?.end();
     await this.sim?.close();

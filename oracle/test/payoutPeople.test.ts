@@ -23,8 +23,8 @@ afterAll(async () => {
 
 const AMOUNT = 1_000;
 const SELLER_GETS = Number(payoutSplit(BigInt(AMOUNT), 250).sellerAmount);
-const wallet = async (phone: string) => ((await h.simLedger()).accounts.find((a: { id: string }) => a.id === `customer:${phone}`)?.balance ?? 0) as number;
-const b2cAt = async (phone: string): Promise<{ OriginatorConversationID: string; ResultCode?: number }[]> => h.control('GET', `/b2c?phone=${phone}`);
+const wallet = (phone: string) => h.wallet(phone);
+const b2cAt = (phone: string) => h.b2cAt(phone);
 const statusQueriesAbout = async (originatorConversationId: string): Promise<number> =>
   (await h.control('GET', '/status-queries')).filter((q: { request: { OriginalConversationID?: string } }) => q.request.OriginalConversationID === originatorConversationId).length;
 const payouts = async (orderId: Hex) =>
