@@ -44,7 +44,8 @@ export type AdminPlan = {
   replayResults: boolean;
 };
 
-export type PeoplePlan = { attempts: AttemptFate[]; admin: AdminPlan };
+/** `crashAtAck`: the oracle is SIGKILLed the instant Daraja accepts attempt 1, before its acknowledgement is written. */
+export type PeoplePlan = { attempts: AttemptFate[]; admin: AdminPlan; crashAtAck: boolean };
 
 export interface OrderPlan {
   i: number; orderId: Hex; salt: Hex; amount: number; phone: string; sellerPhone: string; stk: StkPlan; b2c: B2cPlan;
@@ -97,15 +98,17 @@ export function plan(seed: number, orders: number, arrivalMs: number): { orders:
     const buyerShareBps = pick([10_000, 5_000, 7_000], [2, 1, 1]);
     const withPeople = int(1, 100) <= 18;
     const attempts: AttemptFate[] = [0, 1, 2, 3].map((k) => ({
-      fate: pick(['success', 'person', 'fail', 'hang'] as const, k === 0 ? [25, 20, 15, 40] : [70, 10, 10, 10]),
+      fate: pick(['success', 'person', 'fail', 'hang'] as const, k === 0 ? [15, 35, 10, 40] : [70, 10, 10, 10]),
       afterMs: int(300, 6_000),
       delivery: delivery([50, 30, 15, 5]),
-      late: { outcome: pick(['success', 'fail'] as const, [7, 3]), afterMs: int(500, 8_000), delivery: delivery([35, 40, 20, 5]) },
+      // Late: soon after the person's action, or past the proof window (then a success pays twice: an overpaid case).
+      late: { outcome: pick(['success', 'fail'] as const, [7, 3]), afterMs: pick([int(500, 8_000), int(22_000, 30_000)], [7, 3]), delivery: delivery([35, 40, 20, 5]) },
     }));
     const admin: AdminPlan = {
       pokeAtMs: int(0, 15_000), pokeAction: pick(['retry', 'settle'] as const, [1, 1]), pokeTarget: pick(['first', 'latest'] as const, [1, 1]),
-      everyMs: int(1_500, 4_000), actions: [0, 1, 2].map(() => pick(['retry', 'settle'] as const, [3, 2])), replayResults: int(1, 100) <= 60,
+      everyMs: int(1_500, 4_000), actions: [0, 1, 2].map(() => pick(['retry', 'settle'] as const, [1, 1])), replayResults: int(1, 100) <= 60,
     };
+    const crashAtAck = int(1, 100) <= 15;
     const paybill = outcome === 'success' && payKind ? { kind: payKind, pinAfterMs, stranger: `25472${tag(seed % 1000, 3)}${tag(i, 4)}` } : null;
     const dispute = outcome === 'success' && disputed <= (payKind === 'other_phone' ? 50 : 4) ? { buyerShareBps } : null;
     out.push({
@@ -115,15 +118,16 @@ export function plan(seed: number, orders: number, arrivalMs: number): { orders:
       sellerPhone: `25411${tag(seed % 1000, 3)}${tag(i, 4)}`,
       paybill,
       dispute,
-      people: outcome === 'success' && !dispute && withPeople ? { attempts, admin } : null,
+      people: outcome === 'success' && !dispute && withPeople ? { attempts, admin, crashAtAck } : null,
     });
-    if (paybill) out.at(-1)!.stk = { ...stk, queryDisagrees: false };
+    // The prompt hangs until the PIN: it can neither be answered before the push returns nor be denied by the query.
+    if (paybill) out.at(-1)!.stk = { ...stk, delivery: stk.delivery.mode === 'before_response' ? { mode: 'normal' } : stk.delivery, queryDisagrees: false };
   }
   const runMs = orders * arrivalMs + 10_000;
   const chaos: Chaos[] = [];
   const kinds: ChaosKind[] = ['kill', 'failpoint', 'drop_db', 'stall_chain', 'stk_query_down', 'status_down', 'pull_down', 'payout_crash', 'kill_on_b2c', 'status_truthful', 'stray_paybill'];
-  const count = Math.max(10, Math.round(orders / 10));
-  for (let k = 0; k < count; k++) chaos.push({ atMs: int(1_000, runMs), kind: pick(kinds, [3, 3, 4, 2, 2, 2, 1, 3, 2, 1, 3]), param: int(0, 1_000_000) });
+  const count = Math.max(10, Math.round(orders / 12));
+  for (let k = 0; k < count; k++) chaos.push({ atMs: int(1_000, runMs), kind: pick(kinds, [3, 3, 4, 2, 2, 2, 1, 2, 1, 1, 3]), param: int(0, 1_000_000) });
   chaos.sort((a, b) => a.atMs - b.atMs);
   return { orders: out, chaos };
 }

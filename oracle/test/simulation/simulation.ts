@@ -51,6 +51,8 @@ export interface SimulationReport {
   settledPayouts: number;
   /** Orders that did not finish but wait, visibly, for a person (a payout or refund case names them). */
   leftForPeople: number;
+  /** The last orders to finish, and when (seconds into the run): where the run's tail comes from. */
+  lastOrders: { i: number; s: number }[];
   faults: Record<string, number>;
   kills: number;
   seconds: number;
@@ -112,12 +114,25 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     return starting;
   };
   await start();
+  // The oracle dies the instant Daraja accepts attempt 1 of these payouts (the plan's), before
+  // the acknowledgement reaches it: the window where only Daraja knows the payout was sent.
+  const crashAtAck = new Set(plans.filter((o) => o.people?.crashAtAck).map((o) => o.sellerPhone));
+  const accept = h.sim.state.b2cPayment.bind(h.sim.state);
+  h.sim.state.b2cPayment = async (req, version) => {
+    const ack = await accept(req, version);
+    if (crashAtAck.delete(req.PartyB) && oracle) {
+      kills++;
+      count('payout_killed_at_ack');
+      oracle.kill!();
+    }
+    return ack;
+  };
   const url = async () => {
     while (!oracle) await sleep(50);
     return oracle.url;
   };
 
-  const deadline = started + (opts.deadlineMs ?? 240_000 + orders * 400); // the dev buyer and seller send ~2 transactions per order, one at a time
+  const deadline = started + (opts.deadlineMs ?? 300_000 + orders * 600); // ~2 chain transactions per order, one at a time, and the oracle's restarts
   const until = async <T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> => {
     for (;;) {
       const v = await fn().catch(() => undefined as T);
@@ -211,9 +226,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
           }
           case 'kill_on_b2c': {
             // SIGKILL as soon as Daraja has accepted another payout: its acknowledgement may or may not be written.
-            const before = (await h.control('GET', '/b2c')).length;
+            const before = h.sim.state.b2c.size;
             const until = Date.now() + 15_000;
-            while (Date.now() < until && !stopping && (await h.control('GET', '/b2c')).length === before) await sleep(10);
+            while (Date.now() < until && !stopping && h.sim.state.b2c.size === before) await sleep(5);
             if (oracle && !stopping && Date.now() < until) {
               kills++;
               oracle.kill!();
@@ -326,7 +341,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   };
 
   const mining = setInterval(() => void h.mine(1).catch(() => undefined), 500); // blocks keep coming, so payouts reach their depth
-  const results = await Promise.allSettled(plans.map(runOrder));
+  const finished: { i: number; s: number }[] = [];
+  const results = await Promise.allSettled(plans.map((o) => runOrder(o).then(() => void finished.push({ i: o.i, s: Math.round((Date.now() - started) / 1000) }))));
   clearInterval(mining);
   stopping = true;
   await chaosDone;
@@ -352,6 +368,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     } else violations.push(`order ${k} did not finish and nothing shows it to a person: ${(r.reason as Error).message}`);
   }
   const checked = await checkInvariants(h, plans, run, CONFIRM_SECONDS);
+  if (process.env.SIM_DEBUG) for (const o of plans.filter((x) => x.people?.crashAtAck)) log(`DEBUG ${o.i} ${JSON.stringify(o.people!.attempts.map((a) => a.fate))} ${JSON.stringify((await h.pool.query(`SELECT attempt, status, conversation_id, b2c_calls, b2c_refusals, reason, hint, created_at FROM oracle.payouts WHERE order_id=$1 ORDER BY attempt`, [o.orderId])).rows)} ${JSON.stringify(await h.control('GET', `/b2c?phone=${o.sellerPhone}`).then((t: any[]) => t.map((x) => [x.OriginatorConversationID, x.createdAt, x.status, x.ResultCode])))}`);
   violations.push(...checked.violations);
 
   stopping = true;
@@ -361,6 +378,6 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   return {
     seed, orders, paidOrders, unpaidOrders, refundCases, refundCasesByKind: checked.refundCasesByKind, overpaidPayouts: checked.overpaidPayouts,
     settledPayouts: checked.settledPayouts, leftForPeople, faults, kills, seconds: Math.round((Date.now() - started) / 100) / 10,
-    collectedKes: checked.collectedKes, paidOutKes: checked.paidOutKes, settledKes: checked.settledKes, violations,
+    lastOrders: finished.slice(-5), collectedKes: checked.collectedKes, paidOutKes: checked.paidOutKes, settledKes: checked.settledKes, violations,
   };
 }
