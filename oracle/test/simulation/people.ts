@@ -68,6 +68,7 @@ export async function strayPayBill(env: SimEnv, k: number, param: number): Promi
   env.count(`paybill:stray:${tx.status}`);
 }
 
+const PAYS: AttemptFate = { fate: 'success', afterMs: 500, delivery: { mode: 'normal' }, late: { outcome: 'success', afterMs: 0, delivery: { mode: 'normal' } } };
 const outcomeOf = (f: AttemptFate['fate'] | 'fail') => (f === 'success' ? 'success' : f === 'person' ? 'insufficient_funds' : 17);
 
 /** One action of the admin on one payout attempt, as the API sends it. */
@@ -132,7 +133,8 @@ export async function drivePeoplePayout(env: SimEnv, o: OrderPlan & { people: Pe
       if (seen.has(id) || tx.status !== 'pending') continue;
       seen.add(id);
       const k = Number(/S(\d+)$/.exec(id)?.[1] ?? 1);
-      const fate = p.attempts[Math.min(k, p.attempts.length) - 1]!;
+      // Past the planned attempts M-Pesa pays (a person topped up the account): every payout can end.
+      const fate = p.attempts[k - 1] ?? PAYS;
       env.count(`people:attempt_${fate.fate}`);
       if (fate.fate === 'hang') hanging.push({ id, fate });
       else timers.push(sleep(fate.afterMs).then(() => resolve(id, outcomeOf(fate.fate), fate.delivery)));

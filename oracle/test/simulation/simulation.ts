@@ -356,19 +356,26 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const run = await (await fetch(`${h.internalUrl(await url())}/internal/reconciliation`, { method: 'POST', headers: AUTH })).json().catch(() => ({ discrepancies: [] }));
   // An order that did not finish must at least be in front of a person: a payout waiting
   // for one, a refund case or a reconciliation finding naming it.
-  let leftForPeople = 0;
+  const waitingForPeople = new Set<string>();
   for (const [k, r] of results.entries()) {
     if (r.status !== 'rejected') continue;
     const id = plans[k]!.orderId.toLowerCase();
     const waiting = (await h.pool.query(`SELECT 1 FROM oracle.payouts WHERE lower(order_id)=$1 AND status IN ('needs_attention','overpaid') UNION ALL SELECT 1 FROM oracle.refund_cases WHERE lower(order_id)=$1 AND status='open'`, [id])).rowCount;
     const found = (run.discrepancies ?? []).some((d: { orderId?: string }) => String(d.orderId).toLowerCase() === id);
     if (waiting || found) {
-      leftForPeople++;
+      waitingForPeople.add(id);
       log(`order ${k} did not finish; it waits for a person: ${(r.reason as Error).message}`);
     } else violations.push(`order ${k} did not finish and nothing shows it to a person: ${(r.reason as Error).message}`);
   }
-  const checked = await checkInvariants(h, plans, run, CONFIRM_SECONDS);
-  if (process.env.SIM_DEBUG) for (const o of plans.filter((x) => x.people?.crashAtAck)) log(`DEBUG ${o.i} ${JSON.stringify(o.people!.attempts.map((a) => a.fate))} ${JSON.stringify((await h.pool.query(`SELECT attempt, status, conversation_id, b2c_calls, b2c_refusals, reason, hint, created_at FROM oracle.payouts WHERE order_id=$1 ORDER BY attempt`, [o.orderId])).rows)} ${JSON.stringify(await h.control('GET', `/b2c?phone=${o.sellerPhone}`).then((t: any[]) => t.map((x) => [x.OriginatorConversationID, x.createdAt, x.status, x.ResultCode])))}`);
+  const checked = await checkInvariants(h, plans, run, CONFIRM_SECONDS, waitingForPeople);
+  if (process.env.SIM_DEBUG) {
+    // Each "people" order's payout as the oracle and Safaricom saw it (to read a failing seed's replay).
+    for (const o of plans.filter((x) => x.people)) {
+      const attempts = (await h.pool.query(`SELECT attempt, status, conversation_id, b2c_calls, b2c_refusals, mpesa_receipt, settled_reference, reason, hint, created_at FROM oracle.payouts WHERE order_id=$1 ORDER BY attempt`, [o.orderId])).rows;
+      const sent = (await h.control('GET', `/b2c?phone=${o.sellerPhone}`)).map((t: Record<string, unknown>) => [t.OriginatorConversationID, t.createdAt, t.status, t.ResultCode, t.TransactionID]);
+      log(`order ${o.i} people plan ${JSON.stringify(o.people)}\n  oracle: ${JSON.stringify(attempts)}\n  safaricom: ${JSON.stringify(sent)}`);
+    }
+  }
   violations.push(...checked.violations);
 
   stopping = true;
@@ -377,7 +384,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const refundCases = Object.values(checked.refundCasesByKind).reduce((a, b) => a + b, 0);
   return {
     seed, orders, paidOrders, unpaidOrders, refundCases, refundCasesByKind: checked.refundCasesByKind, overpaidPayouts: checked.overpaidPayouts,
-    settledPayouts: checked.settledPayouts, leftForPeople, faults, kills, seconds: Math.round((Date.now() - started) / 100) / 10,
+    settledPayouts: checked.settledPayouts, leftForPeople: waitingForPeople.size, faults, kills, seconds: Math.round((Date.now() - started) / 100) / 10,
     lastOrders: finished.slice(-5), collectedKes: checked.collectedKes, paidOutKes: checked.paidOutKes, settledKes: checked.settledKes, violations,
   };
 }
