@@ -26,9 +26,12 @@ async function main() {
       process.stderr.write(`bench:simulation: seed=${seed} orders=${orders}\n`);
       const r = await runSimulation({ seed, orders, log: (l) => process.stderr.write(`  ${l}\n`) });
       const faults = Object.entries(r.faults).filter(([k]) => !k.includes(':')).map(([k, v]) => `${k} ${v}`).join(', ');
+      const people = Object.entries(r.faults).filter(([k]) => /^(admin|paybill|people|dispute):/.test(k)).map(([k, v]) => `${k} ${v}`).join(', ');
       process.stdout.write(
         `seed ${r.seed}: ${r.orders} orders (${r.paidOrders} paid, ${r.unpaidOrders} not), ${r.seconds} s, ${(r.orders / r.seconds).toFixed(1)} orders/s; ` +
-        `collected ${r.collectedKes} KES, paid out ${r.paidOutKes} KES; ${r.kills} oracle kills; chaos: ${faults}; refund cases ${r.refundCases}; ` +
+        `collected ${r.collectedKes} KES, paid out ${r.paidOutKes} KES by M-Pesa + ${r.settledKes} KES settled by hand; ${r.kills} oracle kills; chaos: ${faults}; ` +
+        `people: ${people}; refund cases ${r.refundCases} ${JSON.stringify(r.refundCasesByKind)}; overpaid payouts ${r.overpaidPayouts}; settled payouts ${r.settledPayouts}; ` +
+        `orders left for a person ${r.leftForPeople}; last to finish ${JSON.stringify(r.lastOrders)}; ` +
         `violations: ${r.violations.length ? r.violations.join(' | ') : 'none'}\n`,
       );
       process.stdout.write(`  ${JSON.stringify(r.faults)}\n`);
